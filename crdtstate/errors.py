@@ -1,0 +1,39 @@
+"""Every exception the library raises, in one place, so callers can catch by family."""
+
+from __future__ import annotations
+
+
+class CrdtStateError(Exception):
+    """Base of every error raised by crdtstate, antientropy and transport."""
+
+
+class DecodeError(CrdtStateError, ValueError):
+    """Bytes from a peer or a file are malformed: nothing of them entered any state."""
+
+
+class InvalidValueError(CrdtStateError, TypeError):
+    """A value cannot be stored in a CRDT (wrong type, unencodable, failed validation)."""
+
+
+class KindMismatchError(CrdtStateError, TypeError):
+    """An object name is already bound to a CRDT of another kind."""
+
+
+class ProtocolError(CrdtStateError):
+    """A peer broke the anti-entropy protocol; its session ends with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AuthenticationError(ProtocolError):
+    """A peer failed to prove knowledge of the shared secret."""
+
+
+class ReplicaClosedError(CrdtStateError, RuntimeError):
+    """The replica behind a container has been closed."""
+
+
+class NoHistoryError(CrdtStateError, LookupError):
+    """`rollback` asked for more steps than the container's history holds."""

@@ -1,0 +1,67 @@
+"""A replicated container: the `LockedContainer` API over one named CRDT of a replica."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .changes import ChangeFeed, Subscription
+from .clocks import VersionVector
+from .types import Crdt
+
+if TYPE_CHECKING:
+    from .replica import Replica
+
+C = TypeVar("C", bound=Crdt)
+
+
+class ReplicatedContainer(Generic[C]):
+    """`get`, `update`, `subscribe` and `version` for the object `name` of `replica`.
+
+    `update(updater)` hands the updater a handle bound to the replica id (a `MutableSet` for
+    sets, `increment` / `decrement` for counters). It works on a private copy, so an updater
+    that raises changes nothing; the deltas of one call become one delta-group.
+    """
+
+    def __init__(self, replica: Replica, name: str, kind: type[C]) -> None:
+        self._replica = replica
+        self.name = name
+        self.kind = kind
+        self.feed = ChangeFeed()
+
+    @property
+    def version(self) -> VersionVector:
+        return self._replica._state_of(self.name).version
+
+    async def get(self) -> Any:
+        return self._replica._state_of(self.name).value
+
+    async def update(self, updater: Callable[[Any], Any]) -> Any:
+        replica = self._replica
+        replica._check_open()
+        working = replica._state_of(self.name).copy()
+        deltas: list[Crdt] = []
+        updater(working.handle(replica.id, deltas.append))
+        group = _join_all(deltas)
+        if group is not None:
+            await replica._commit_local(self.name, working, group)
+        return working.value
+
+    @asynccontextmanager
+    async def subscribe(self, queue_size: int | None = None) -> AsyncIterator[Subscription]:
+        async with self.feed.subscribe(queue_size) as changes:
+            yield changes
+
+    def __repr__(self) -> str:
+        return f"<ReplicatedContainer {self.name!r} {self.kind.kind} of {self._replica.id!r}>"
+
+
+def _join_all(deltas: list[Crdt]) -> Crdt | None:
+    """One delta-group from the deltas of one update, or None when they change nothing."""
+    if not deltas:
+        return None
+    group = deltas[0]
+    for delta in deltas[1:]:
+        group.merge(delta)
+    return None if group.is_bottom() else group

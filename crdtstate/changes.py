@@ -90,4 +90,3 @@ class ChangeFeed:
         for subscription in self._subscribers:
             subscription.closed = True
             subscription._ready.set()
-

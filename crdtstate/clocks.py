@@ -90,9 +90,7 @@ class CausalContext:
 
     __slots__ = ("cloud", "vector")
 
-    def __init__(
-        self, vector: Mapping[str, int] | None = None, cloud: Iterable[Dot] = ()
-    ) -> None:
+    def __init__(self, vector: Mapping[str, int] | None = None, cloud: Iterable[Dot] = ()) -> None:
         self.vector: dict[str, int] = {r: n for r, n in (vector or {}).items() if n > 0}
         self.cloud: set[Dot] = set()
         for dot in cloud:

@@ -114,6 +114,20 @@ class KeyedDots(Generic[K]):
             (key, [d for d in dots if not ctx.contains(d)]) for key, dots in self.entries.items()
         )
 
+    def novel_part(
+        self, ctx: CausalContext, delta: KeyedDots[K], delta_ctx: CausalContext
+    ) -> tuple[KeyedDots[K], CausalContext]:
+        """The smallest part of (delta, delta_ctx) not already in (self, ctx), after Enes et al.
+
+        Keeps the delta's dots we have not seen, and the context dots that are new to us or
+        that remove a dot we still hold.
+        """
+        store = delta.restricted_to_unseen(ctx)
+        context = delta_ctx.minus(ctx)
+        for d in self._dots_seen_by(delta_ctx):
+            if d not in delta.owner:
+                context.add(d)
+        return store, context
+
     def pairs(self) -> Iterator[tuple[K, set[Dot]]]:
         return iter(self.entries.items())
-

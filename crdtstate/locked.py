@@ -33,9 +33,7 @@ def apply_updater(updater: Updater, value: Any) -> Any:
 class LockedContainer(Generic[S]):
     """One process's state behind a lock: the single-node container the product replicates."""
 
-    def __init__(
-        self, initial: S, *, history_size: int = 100, replica_id: str = "local"
-    ) -> None:
+    def __init__(self, initial: S, *, history_size: int = 100, replica_id: str = "local") -> None:
         self._value: S = initial
         self._lock = trio.Lock()
         self._feed = ChangeFeed()
@@ -70,7 +68,9 @@ class LockedContainer(Generic[S]):
         """Restore the value held `steps` updates ago (itself recorded as a change)."""
         async with self._lock:
             if steps < 1 or steps > len(self._history):
-                raise NoHistoryError(f"cannot roll back {steps} steps: history holds {len(self._history)}")
+                raise NoHistoryError(
+                    f"cannot roll back {steps} steps: history holds {len(self._history)}"
+                )
             target = self._history[-steps]
             for _ in range(steps):
                 self._history.pop()

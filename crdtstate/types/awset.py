@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 from .. import wire
-from ..clocks import CausalContext, VersionVector
+from ..clocks import CausalContext, Dot, VersionVector
 from ..errors import DecodeError
 from ..kernel import KeyedDots
 from ..values import Element, check_element, element_from_wire, sort_key
@@ -48,11 +48,23 @@ class AWSet(Crdt):
         return AWSet(KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([*observed, dot]))
 
     def remove(self, element: Element, *, replica: str) -> AWSet:
-        """Remove what this replica has observed of `element` (a no-op delta if absent)."""
-        return AWSet(context=CausalContext.of(self.store.pop_key(element)))
+        """Remove what this replica has observed of `element` (bottom if it is absent)."""
+        return self._drop(self.store.pop_key(element), replica)
 
     def clear(self, *, replica: str) -> AWSet:
-        return AWSet(context=CausalContext.of(self.store.pop_all()))
+        return self._drop(self.store.pop_all(), replica)
+
+    def _drop(self, observed: set[Dot], replica: str) -> AWSet:
+        """The delta removing `observed`: those dots plus a fresh event dot, context only.
+
+        The event dot makes the removal visible in the context, so that a context covering
+        ours means "has seen every update", removals included (digest sync and RR rely on it).
+        """
+        if not observed:
+            return AWSet()
+        event = self.context.next_dot(replica)
+        self.context.add(event)
+        return AWSet(context=CausalContext.of([*observed, event]))
 
     def merge(self, other: AWSet) -> bool:
         changed = self.store.join(self.context, other.store, other.context)
@@ -72,11 +84,16 @@ class AWSet(Crdt):
         return self.context.copy()
 
     def delta_since(self, digest: CausalContext) -> AWSet:
-        return AWSet(self.store.restricted_to_unseen(digest), self.context.minus(digest))
+        """Adds the peer has not seen, with our whole context so it drops what we removed."""
+        if digest.covers(self.context):
+            return AWSet()
+        return AWSet(self.store.restricted_to_unseen(digest), self.context.copy())
 
     def novel(self, delta: AWSet) -> AWSet | None:
-        part = delta.delta_since(self.context)
-        return None if part.is_bottom() else part
+        if self.context.covers(delta.context):
+            return None
+        store, context = self.store.novel_part(self.context, delta.store, delta.context)
+        return AWSet(store, context)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AWSet):

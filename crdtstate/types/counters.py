@@ -132,7 +132,9 @@ class PNCounter(Crdt):
 
     @property
     def version(self) -> VersionVector:
-        return self.p.version.merge({r: self.p.counts.get(r, 0) + c for r, c in self.n.counts.items()})
+        return self.p.version.merge(
+            {r: self.p.counts.get(r, 0) + c for r, c in self.n.counts.items()}
+        )
 
     def digest(self) -> tuple[VersionVector, VersionVector]:
         return (self.p.digest(), self.n.digest())

@@ -1,0 +1,111 @@
+"""The anti-entropy wire messages: msgpack maps validated by pydantic at the boundary.
+
+`decode_message` is the only way bytes from a peer become a message. Anything malformed (bad
+msgpack, a wrong schema, an unknown type) raises `ProtocolError` with a reason fit for a bye;
+CRDT payloads inside a message are validated later by `crdtstate.codec`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictBytes,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+
+from crdtstate import codec
+from crdtstate.errors import DecodeError, ProtocolError
+
+PROTOCOL_VERSION = 1
+MAX_NAME = 1024
+Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Name = Annotated[StrictStr, Field(max_length=MAX_NAME)]
+Kind = Annotated[StrictStr, Field(max_length=64)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hello(_Message):
+    """First frame each way: who we are, which protocol, and a nonce for authentication."""
+
+    type: Literal["hello"] = "hello"
+    protocol: StrictInt
+    replica: ReplicaId
+    incarnation: Sequence
+    kinds: list[Kind] = Field(max_length=256)
+    nonce: Annotated[StrictBytes, Field(min_length=16, max_length=64)]
+
+
+class Auth(_Message):
+    """Proof that the sender knows the shared secret, bound to both nonces and both ids."""
+
+    type: Literal["auth"] = "auth"
+    proof: Annotated[StrictBytes, Field(min_length=32, max_length=32)]
+
+
+class Digest(_Message):
+    """Per object (kind, digest); the receiver answers with a `Delta` of what we lack.
+
+    With `reply` set, the receiver also sends its own digest so that we can serve it.
+    """
+
+    type: Literal["digest"] = "digest"
+    objects: dict[Name, tuple[Kind, Any]]
+    reply: StrictBool = False
+
+
+class Delta(_Message):
+    """Deltas covering the sender's groups up to sequence `upto`: entries (name, kind, payload)."""
+
+    type: Literal["delta"] = "delta"
+    upto: Sequence
+    entries: list[tuple[Name, Kind, Any]]
+
+
+class Ack(_Message):
+    """The receiver holds every group of ours up to `upto`."""
+
+    type: Literal["ack"] = "ack"
+    upto: Sequence
+
+
+class Bye(_Message):
+    type: Literal["bye"] = "bye"
+    reason: Annotated[StrictStr, Field(max_length=1024)]
+
+
+Message = Annotated[Hello | Auth | Digest | Delta | Ack | Bye, Field(discriminator="type")]
+_MESSAGE = TypeAdapter(Message)
+
+
+def encode_message(message: _Message) -> bytes:
+    return codec.pack(message.model_dump())
+
+
+def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:
+    if not isinstance(data, bytes | bytearray):
+        raise ProtocolError("text frames are not part of the protocol")
+    try:
+        raw = codec.unpack(bytes(data))
+    except DecodeError as exc:
+        raise ProtocolError(f"malformed frame: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ProtocolError("malformed frame: expected a map")
+    try:
+        return _MESSAGE.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        what = str(raw.get("type", "frame"))[:20]
+        raise ProtocolError(f"malformed {what}: {where} {first['msg']}") from exc

@@ -1,0 +1,171 @@
+"""Drive one `PeerSession` over one frame channel under trio.
+
+Three tasks share the session, which is safe because trio switches tasks only at awaits: the
+receive loop feeds frames in and applies deltas to the replica, the send loop writes whatever
+the session has to say (eagerly: a push goes out as soon as the previous frame is written, so
+deltas made meanwhile coalesce), and a watcher wakes the send loop when the replica grows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable
+
+import trio
+
+from antientropy import (
+    CloseKind,
+    DeltasReceived,
+    PeerReady,
+    PeerSession,
+    SessionClosed,
+    SessionState,
+)
+from crdtstate.errors import ProtocolError
+from crdtstate.replica import Replica
+
+from .channel import ChannelClosed, FrameChannel
+
+log = logging.getLogger(__name__)
+
+CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_POLICY_VIOLATION = 1008
+FLUSH_TIMEOUT = 2.0
+
+
+def close_code_for(kind: CloseKind | None) -> int:
+    if kind is CloseKind.AUTH:
+        return CLOSE_POLICY_VIOLATION
+    if kind is CloseKind.PROTOCOL:
+        return CLOSE_PROTOCOL_ERROR
+    return CLOSE_NORMAL
+
+
+class SessionDriver:
+    """Runs a session until the connection or the session ends; `run` returns why it ended."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        channel: FrameChannel,
+        *,
+        outbound: bool,
+        secret: bytes | None = None,
+        on_ready: Callable[[SessionDriver], bool] | None = None,
+        on_progress: Callable[[], None] | None = None,
+        retransmit_after: float = 5.0,
+    ) -> None:
+        self.replica = replica
+        self.channel = channel
+        self.outbound = outbound
+        self.session = PeerSession(
+            replica,
+            nonce=secrets.token_bytes(32),
+            secret=secret,
+            now=trio.current_time(),
+            retransmit_after=retransmit_after,
+        )
+        self.ended = trio.Event()
+        self.closed_by: SessionClosed | None = None
+        self._on_ready = on_ready
+        self._on_progress = on_progress
+        self._kick = trio.Event()
+
+    @property
+    def peer(self) -> str | None:
+        return self.session.peer
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def close(self, reason: str) -> None:
+        """End the session cleanly (a bye is sent); `run` then returns."""
+        self.session.close(reason)
+        self.kick()
+
+    async def run(self) -> SessionClosed | None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._send_loop, nursery.cancel_scope)
+                nursery.start_soon(self._watch_replica)
+                await self._receive_loop()
+                nursery.cancel_scope.cancel()
+            await self._flush_and_close()
+        finally:
+            self.ended.set()
+        return self.closed_by
+
+    async def _receive_loop(self) -> None:
+        while self.session.state is not SessionState.CLOSED:
+            try:
+                frame = await self.channel.receive()
+            except ChannelClosed as exc:
+                log.debug("connection to %s closed: %s", self.peer or "peer", exc)
+                return
+            if isinstance(frame, str):
+                events: list[object] = [
+                    self.session.abort("text frames are not part of the protocol")
+                ]
+            else:
+                events = list(self.session.receive_data(frame, trio.current_time()))
+            for event in events:
+                await self._handle(event)
+            if self._on_progress is not None:
+                self._on_progress()
+            self.kick()
+
+    async def _handle(self, event: object) -> None:
+        if isinstance(event, PeerReady):
+            log.info("%s: session with %s open", self.replica.id, event.peer)
+            if self._on_ready is not None and not self._on_ready(self):
+                self.session.close("duplicate connection")
+        elif isinstance(event, DeltasReceived):
+            try:
+                await self.replica.apply_remote(event.deltas, origin=self.session.peer or "?")
+            except ProtocolError as exc:
+                self.closed_by = self.session.abort(exc.reason)
+                return
+            self.session.acknowledge(event.upto)
+        elif isinstance(event, SessionClosed):
+            self.closed_by = event
+
+    async def _send_loop(self, scope: trio.CancelScope) -> None:
+        while True:
+            self._kick = trio.Event()
+            frames = self.session.data_to_send(trio.current_time())
+            try:
+                for frame in frames:
+                    await self.channel.send(frame)
+            except ChannelClosed:
+                scope.cancel()
+                return
+            if self.session.state is SessionState.CLOSED:
+                scope.cancel()  # our bye is out: stop waiting for the peer
+                return
+            if self.session.wants_to_send():
+                continue
+            deadline = self.session.next_deadline()
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                await self._kick.wait()
+
+    async def _watch_replica(self) -> None:
+        seen = self.replica.buffer.sequence
+        while not self.replica.closed:
+            seen = await self.replica.wait_beyond(seen)
+            self.kick()
+
+    async def _flush_and_close(self) -> None:
+        """Send what the session still has (a bye, acks), then close with a fitting code."""
+        with trio.move_on_after(FLUSH_TIMEOUT) as scope:
+            scope.shield = True
+            try:
+                for frame in self.session.data_to_send(trio.current_time()):
+                    await self.channel.send(frame)
+            except ChannelClosed:
+                pass
+            kind = self.closed_by.kind if self.closed_by else None
+            reason = self.session.close_reason or "connection closed"
+            await self.channel.close(close_code_for(kind), reason)

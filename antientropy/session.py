@@ -41,6 +41,7 @@ from .messages import (
 
 log = logging.getLogger(__name__)
 AUTH_LABEL = b"crdtstate-auth-v1"
+FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
 
 
 class SyncSource(Protocol):
@@ -119,6 +120,7 @@ class PeerSession:
         secret: bytes | None = None,
         now: float = 0.0,
         retransmit_after: float = 5.0,
+        max_frame_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.source = source
         self.state = SessionState.AWAIT_HELLO
@@ -130,7 +132,9 @@ class PeerSession:
         self._peer_nonce = b""
         self._secret = secret
         self._retransmit_after = retransmit_after
+        self._max_frame_bytes = max_frame_bytes
         self._outbox: list[bytes] = []
+        self._pending_ack: int | None = None  # acks coalesce: only the latest is sent
         self._pushing = False  # set once we answered the peer's digest
         self.sent = 0  # highest of our sequences pushed to the peer
         self.acked = 0  # highest of our sequences the peer acknowledged (A[j])
@@ -263,9 +267,13 @@ class PeerSession:
     # -- driver calls ---------------------------------------------------------------------
 
     def acknowledge(self, upto: int) -> None:
-        """The deltas of a `DeltasReceived` ending at `upto` are applied (and durable)."""
+        """The deltas of a `DeltasReceived` ending at `upto` are applied (and durable).
+
+        Acks coalesce until `data_to_send`, so a peer that floods us while not reading our
+        frames cannot make our outgoing queue grow.
+        """
         if self.state is SessionState.OPEN:
-            self._queue(Ack(upto=upto))
+            self._pending_ack = max(upto, self._pending_ack or 0)
 
     def abort(self, reason: str) -> SessionClosed:
         """End the session because of a local failure (e.g. the deltas could not be applied)."""
@@ -281,14 +289,20 @@ class PeerSession:
     # -- output ---------------------------------------------------------------------------
 
     def wants_to_send(self) -> bool:
-        return bool(self._outbox) or self._can_push()
+        return bool(self._outbox) or self._pending_ack is not None or self._can_push()
 
     def data_to_send(self, now: float) -> list[bytes]:
         """Frames to send now, including an eager push of whatever the buffer gained."""
         if self.state is SessionState.OPEN:
+            if self._pending_ack is not None:
+                self._queue(Ack(upto=self._pending_ack))
             self._maybe_retransmit(now)
             if self._can_push():
-                self._push(now)
+                try:
+                    self._push(now)
+                except ProtocolError as exc:
+                    self._fail(exc.reason, CloseKind.PROTOCOL)
+        self._pending_ack = None
         frames, self._outbox = self._outbox, []
         return frames
 
@@ -330,9 +344,29 @@ class PeerSession:
             self.acked = upto
 
     def _queue_delta(self, deltas: dict[str, Crdt], upto: int, now: float) -> None:
-        entries = [(name, delta.kind, delta.to_wire()) for name, delta in sorted(deltas.items())]
-        frame = self._queue(Delta(upto=upto, entries=entries))
-        self.stats.payload_bytes_out += len(frame)
+        """Queue `deltas` as one or more frames within the frame limit.
+
+        Only the last frame carries `upto`: the earlier ones repeat what the peer already
+        acknowledged, so an ack never claims groups whose deltas have not all arrived.
+        """
+        frames: list[list[tuple[str, str, Any]]] = [[]]
+        room = self._max_frame_bytes - FRAME_OVERHEAD
+        used = 0
+        for name, delta in sorted(deltas.items()):
+            entry = (name, delta.kind, delta.to_wire())
+            size = len(codec.pack(entry))
+            if size > room:
+                raise ProtocolError(f"the delta of {name!r} ({size} bytes) exceeds the frame limit")
+            if used + size > room and frames[-1]:
+                frames.append([])
+                used = 0
+            frames[-1].append(entry)
+            used += size
+        for i, entries in enumerate(frames):
+            frame = self._queue(
+                Delta(upto=upto if i == len(frames) - 1 else self.acked, entries=entries)
+            )
+            self.stats.payload_bytes_out += len(frame)
         self._last_push = now
 
     def _maybe_retransmit(self, now: float) -> None:

@@ -8,12 +8,14 @@ from .channel import (
     memory_channel_pair,
 )
 from .driver import SessionDriver
-from .mesh import Backoff, Mesh, PeerStatus, open_mesh
+from .limits import Backoff, Limits
+from .mesh import Mesh, PeerStatus, open_mesh
 
 __all__ = [
     "Backoff",
     "ChannelClosed",
     "FrameChannel",
+    "Limits",
     "MemoryChannel",
     "Mesh",
     "PeerStatus",

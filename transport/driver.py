@@ -27,6 +27,7 @@ from crdtstate.errors import ProtocolError
 from crdtstate.replica import Replica
 
 from .channel import ChannelClosed, FrameChannel
+from .limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ class SessionDriver:
         secret: bytes | None = None,
         on_ready: Callable[[SessionDriver], bool] | None = None,
         on_progress: Callable[[], None] | None = None,
-        retransmit_after: float = 5.0,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self.replica = replica
         self.channel = channel
         self.outbound = outbound
@@ -66,7 +68,8 @@ class SessionDriver:
             nonce=secrets.token_bytes(32),
             secret=secret,
             now=trio.current_time(),
-            retransmit_after=retransmit_after,
+            retransmit_after=self.limits.retransmit_after,
+            max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
         )
         self.ended = trio.Event()
         self.closed_by: SessionClosed | None = None
@@ -91,6 +94,7 @@ class SessionDriver:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._send_loop, nursery.cancel_scope)
                 nursery.start_soon(self._watch_replica)
+                nursery.start_soon(self._enforce_handshake_timeout)
                 await self._receive_loop()
                 nursery.cancel_scope.cancel()
             await self._flush_and_close()
@@ -138,11 +142,20 @@ class SessionDriver:
             frames = self.session.data_to_send(trio.current_time())
             try:
                 for frame in frames:
-                    await self.channel.send(frame)
+                    with trio.move_on_after(self.limits.send_timeout) as send_scope:
+                        await self.channel.send(frame)
+                    if send_scope.cancelled_caught:
+                        self.closed_by = self.session.abort("peer stalled: a frame was not written")
+                        scope.cancel()
+                        return
             except ChannelClosed:
                 scope.cancel()
                 return
             if self.session.state is SessionState.CLOSED:
+                if self.closed_by is None and self.session.stats.last_error:
+                    self.closed_by = SessionClosed(
+                        self.session.stats.last_error, CloseKind.PROTOCOL
+                    )
                 scope.cancel()  # our bye is out: stop waiting for the peer
                 return
             if self.session.wants_to_send():
@@ -150,6 +163,12 @@ class SessionDriver:
             deadline = self.session.next_deadline()
             with trio.move_on_at(math.inf if deadline is None else deadline):
                 await self._kick.wait()
+
+    async def _enforce_handshake_timeout(self) -> None:
+        await trio.sleep(self.limits.handshake_timeout)
+        if self.session.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
+            self.closed_by = self.session.abort("handshake timed out")
+            self.kick()
 
     async def _watch_replica(self) -> None:
         seen = self.replica.buffer.sequence

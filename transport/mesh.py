@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
+import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,27 +19,19 @@ from crdtstate.replica import Replica
 
 from .channel import WebSocketChannel
 from .driver import SessionDriver
+from .limits import Backoff, Limits
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_FRAME = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with full jitter between reconnect attempts."""
-
-    initial: float = 0.05
-    maximum: float = 5.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.maximum, self.initial * self.factor**attempt))
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
+    """One peer's session as `Mesh.stats()` reports it."""
+
     peer: str
+    connected: bool
     outbound: bool
     acknowledged: int
     sent: int
@@ -73,16 +65,20 @@ class Mesh:
         nursery: trio.Nursery,
         *,
         secret: bytes | None,
-        max_frame: int,
+        limits: Limits,
         backoff: Backoff,
+        client_ssl: ssl.SSLContext | None,
     ) -> None:
         self.replica = replica
         self.url = ""
+        self.limits = limits
         self._nursery = nursery
         self._secret = secret
-        self._max_frame = max_frame
         self._backoff = backoff
+        self._client_ssl = client_ssl
         self._sessions: dict[str, SessionDriver] = {}
+        self._connections = 0  # open websocket connections, in handshake or in session
+        self._history: dict[str, PeerStatus] = {}
         self._changed = trio.Event()
 
     # -- what users read --------------------------------------------------------------------
@@ -102,26 +98,33 @@ class Mesh:
                 return
             await self._changed.wait()
 
+    @property
+    def connections(self) -> int:
+        """Open websocket connections, including ones still in their handshake."""
+        return self._connections
+
     def stats(self) -> list[PeerStatus]:
-        status = []
-        for peer, driver in sorted(self._sessions.items()):
-            s = driver.session
-            status.append(
-                PeerStatus(
-                    peer=peer,
-                    outbound=driver.outbound,
-                    acknowledged=s.acked,
-                    sent=s.sent,
-                    sequence=self.replica.buffer.sequence,
-                    frames_in=s.stats.frames_in,
-                    frames_out=s.stats.frames_out,
-                    bytes_in=s.stats.bytes_in,
-                    bytes_out=s.stats.bytes_out,
-                    resyncs=s.stats.resyncs,
-                    last_error=s.stats.last_error,
-                )
-            )
-        return status
+        """Every peer seen since the mesh opened: live sessions, then the last state of others."""
+        live = {peer: self._status(driver) for peer, driver in self._sessions.items()}
+        gone = {p: s for p, s in self._history.items() if p not in live}
+        return [v for _, v in sorted({**gone, **live}.items())]
+
+    def _status(self, driver: SessionDriver, *, connected: bool = True) -> PeerStatus:
+        s = driver.session
+        return PeerStatus(
+            peer=driver.peer or "?",
+            connected=connected,
+            outbound=driver.outbound,
+            acknowledged=s.acked,
+            sent=s.sent,
+            sequence=self.replica.buffer.sequence,
+            frames_in=s.stats.frames_in,
+            frames_out=s.stats.frames_out,
+            bytes_in=s.stats.bytes_in,
+            bytes_out=s.stats.bytes_out,
+            resyncs=s.stats.resyncs,
+            last_error=s.stats.last_error,
+        )
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -148,6 +151,7 @@ class Mesh:
     def _release(self, driver: SessionDriver) -> None:
         if driver.peer is not None and self._sessions.get(driver.peer) is driver:
             del self._sessions[driver.peer]
+            self._history[driver.peer] = self._status(driver, connected=False)
             self._notify()
         self._collect_garbage()
 
@@ -166,10 +170,13 @@ class Mesh:
             secret=self._secret,
             on_ready=self._admit,
             on_progress=self._collect_garbage,
+            limits=self.limits,
         )
+        self._connections += 1
         try:
             closed = await driver.run()
         finally:
+            self._connections -= 1
             self._release(driver)
         if closed is not None and closed.kind.value in ("protocol", "auth"):
             log.warning(
@@ -178,6 +185,14 @@ class Mesh:
         return driver
 
     async def _serve_one(self, connection: ServerConnection) -> None:
+        if self._connections >= self.limits.max_peers:
+            log.warning(
+                "%s: refusing a connection: %d peers is the limit",
+                self.replica.id,
+                self.limits.max_peers,
+            )
+            await connection.aclose(CLOSE_TRY_AGAIN_LATER, "too many peers")
+            return
         await self._run_driver(WebSocketChannel(connection), outbound=False)
 
     async def _dial_forever(self, url: str) -> None:
@@ -185,14 +200,26 @@ class Mesh:
         while True:
             try:
                 async with connect(
-                    url, max_size=self._max_frame, compression=None, open_timeout=10
+                    url,
+                    ssl=self._client_ssl if url.startswith("wss://") else None,
+                    max_size=self.limits.max_frame_bytes,
+                    compression=None,
+                    open_timeout=self.limits.handshake_timeout,
+                    ping_interval=self.limits.keepalive_interval,
+                    ping_timeout=self.limits.keepalive_timeout,
                 ) as connection:
                     attempt = 0
                     driver = await self._run_driver(WebSocketChannel(connection), outbound=True)
                     kept = self._sessions.get(driver.peer) if driver.peer else None
                 if kept is not None:
                     await kept.ended.wait()  # the peer's own connection to us is the one kept
-            except (OSError, InvalidHandshake, TimeoutError, trio.BrokenResourceError) as exc:
+            except (
+                OSError,
+                InvalidHandshake,
+                TimeoutError,
+                trio.BrokenResourceError,
+                ssl.SSLError,
+            ) as exc:
                 log.debug("%s: dialing %s failed: %s", self.replica.id, url, exc)
             except InvalidURI:
                 log.error("%s: peer address %s is not a websocket URL", self.replica.id, url)
@@ -208,28 +235,53 @@ async def open_mesh(
     peers: Iterable[str] = (),
     secret: str | bytes | None = None,
     *,
-    max_frame: int = DEFAULT_MAX_FRAME,
+    ssl_context: ssl.SSLContext | None = None,
+    client_ssl_context: ssl.SSLContext | None = None,
+    limits: Limits | None = None,
     backoff: Backoff | None = None,
 ) -> AsyncIterator[Mesh]:
     """Listen on `listen` (None: dial only) and keep sessions with `peers` until the block exits.
 
-    `mesh.url` is the URL peers dial (with the real port when 0 was asked).
+    `mesh.url` is the URL peers dial (with the real port when 0 was asked). `secret` turns on
+    mutual HMAC authentication; `ssl_context` (server side) serves wss://, and
+    `client_ssl_context` is used to dial wss:// peers (default: the system's trust store).
     """
     key = secret.encode() if isinstance(secret, str) else secret
+    limits = limits or Limits()
+    peers = [peer_url(p) for p in peers]
+    if client_ssl_context is None and any(p.startswith("wss://") for p in peers):
+        client_ssl_context = ssl.create_default_context()
     async with trio.open_nursery() as nursery:
-        mesh = Mesh(replica, nursery, secret=key, max_frame=max_frame, backoff=backoff or Backoff())
+        mesh = Mesh(
+            replica,
+            nursery,
+            secret=key,
+            limits=limits,
+            backoff=backoff or Backoff(),
+            client_ssl=client_ssl_context,
+        )
         if listen is not None:
             host, port = parse_listen(listen)
             server = await nursery.start(
                 functools.partial(
-                    serve, mesh._serve_one, port, host=host, max_size=max_frame, compression=None
+                    serve,
+                    mesh._serve_one,
+                    port,
+                    host=host,
+                    ssl=ssl_context,
+                    max_size=limits.max_frame_bytes,
+                    compression=None,
+                    open_timeout=limits.handshake_timeout,
+                    ping_interval=limits.keepalive_interval,
+                    ping_timeout=limits.keepalive_timeout,
                 )
             )
             sockname = server.listeners[0].socket.getsockname()
             shown = f"[{sockname[0]}]" if ":" in sockname[0] else sockname[0]
-            mesh.url = f"ws://{shown}:{sockname[1]}"
+            scheme = "wss" if ssl_context is not None else "ws"
+            mesh.url = f"{scheme}://{shown}:{sockname[1]}"
         for peer in peers:
-            nursery.start_soon(mesh._dial_forever, peer_url(peer))
+            nursery.start_soon(mesh._dial_forever, peer)
         try:
             yield mesh
         finally:

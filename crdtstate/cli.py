@@ -22,6 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--listen", default="127.0.0.1:7700", help="host:port to listen on")
     serve.add_argument("--peer", action="append", default=[], help="ws://host:port (repeat)")
     serve.add_argument("--secret-file", help="file holding the shared secret")
+    serve.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    serve.add_argument("--tls-cert", help="PEM certificate chain: listen with wss://")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    serve.add_argument("--tls-ca", help="PEM CA bundle trusted when dialing wss:// peers")
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -33,14 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "demo":
         return trio.run(run_demo, args.updates)
-    from transport.node import run_node
+    from transport.node import NodeConfig, run_node
 
     secret = None
     if args.secret_file:
         with open(args.secret_file, "rb") as f:
             secret = f.read().strip()
+        if not secret:
+            parser.error(f"--secret-file {args.secret_file} is empty")
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    return trio.run(run_node, args.id, args.listen, args.peer, secret)
+    config = NodeConfig(
+        replica_id=args.id,
+        listen=args.listen,
+        peers=args.peer,
+        secret=secret,
+        metrics_port=args.metrics_port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca,
+    )
+    return trio.run(run_node, config)
 
 
 async def run_demo(updates: int) -> int:

@@ -1,9 +1,15 @@
-"""A standalone replica node (`crdtstate serve`): listen, dial peers, stop on SIGINT/SIGTERM."""
+"""A standalone replica node (`crdtstate serve`): listen, dial peers, stop on SIGINT/SIGTERM.
+
+Useful as an always-on peer for desktop agents, and as the relay between replicas that never
+meet: it holds, relays and (with a database) keeps every object that reaches it.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import ssl
+from dataclasses import dataclass, field
 
 import trio
 
@@ -14,14 +20,55 @@ from .mesh import open_mesh
 log = logging.getLogger(__name__)
 
 
-async def run_node(replica_id: str, listen: str, peers: list[str], secret: bytes | None) -> int:
-    async with (
-        Replica.open(replica_id) as replica,
-        open_mesh(replica, listen=listen, peers=peers, secret=secret) as mesh,
-    ):
-        log.info("replica %s serving on %s, peers %s", replica_id, mesh.url, peers or "none")
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    replica_id: str
+    listen: str = "127.0.0.1:7700"
+    peers: list[str] = field(default_factory=list)
+    secret: bytes | None = None
+    metrics_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+
+
+def server_context(config: NodeConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
+
+
+def client_context(config: NodeConfig) -> ssl.SSLContext | None:
+    if config.tls_ca is None:
+        return None
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=config.tls_ca)
+
+
+async def run_node(config: NodeConfig) -> int:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with (
+            Replica.open(config.replica_id) as replica,
+            open_mesh(
+                replica,
+                listen=config.listen,
+                peers=config.peers,
+                secret=config.secret,
+                ssl_context=server_context(config),
+                client_ssl_context=client_context(config),
+            ) as mesh,
+            trio.open_nursery() as nursery,
+        ):
+            if config.metrics_port is not None:
+                from .metrics import export_metrics
+
+                await nursery.start(export_metrics, mesh, config.metrics_port)
+            log.info(
+                "replica %s serving on %s, peers: %s", replica.id, mesh.url, config.peers or "none"
+            )
             async for signum in signals:
-                log.info("received %s: shutting down", signal.Signals(signum).name)
+                log.info("received %s: closing sessions and exiting", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
                 break
     return 0

@@ -104,6 +104,6 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
             # Everything a and b made is everywhere; c's pre-crash updates that reached them too.
             assert c2.status["hits"] == a.status["hits"] == b.status["hits"] >= 800
         finally:
-            for node in nodes + [c]:
+            for node in [*nodes, c]:
                 await node.stop()
             nursery.cancel_scope.cancel()

@@ -24,7 +24,7 @@ async def main(args: argparse.Namespace) -> None:
             nonlocal made
             while made < args.updates:
                 await hits.update(lambda n: n.increment())
-                await seen.update(lambda s: s.add(f"{args.id}-{made}"))
+                await seen.update(lambda s, made=made: s.add(f"{args.id}-{made}"))
                 made += 1
                 await trio.sleep(args.interval)
 

@@ -1,0 +1,71 @@
+"""`crdtstate serve` as a real process: a relay between replicas that never meet, metrics,
+and a clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import trio
+
+from crdtstate import AWSet, Replica
+from transport import open_mesh
+
+from .helpers import converge
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_serve_relays_between_replicas_that_never_meet_and_exports_metrics(tmp_path) -> None:
+    port, metrics_port = free_port(), free_port()
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("s3cret\n")
+    node = await trio.lowlevel.open_process(
+        [
+            sys.executable, "-m", "crdtstate", "serve", "--id", "relay",
+            "--listen", f"127.0.0.1:{port}", "--secret-file", str(secret_file),
+            "--metrics-port", str(metrics_port),
+        ],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        url = f"ws://127.0.0.1:{port}"
+        async with Replica.open("left") as left, Replica.open("right") as right:
+            await left.container("notes", AWSet).update(lambda s: s.add("from-left"))
+            await right.container("notes", AWSet).update(lambda s: s.add("from-right"))
+            # left and right only know the relay, never each other.
+            async with (
+                open_mesh(left, listen=None, peers=[url], secret="s3cret") as mesh_left,
+                open_mesh(right, listen=None, peers=[url], secret="s3cret"),
+            ):
+                await converge([left, right], timeout=30)
+                assert mesh_left.peers == {"relay"}
+                assert await right.container("notes", AWSet).get() == {"from-left", "from-right"}
+
+                def scrape() -> str:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as r:
+                        return r.read().decode()
+
+                with trio.fail_after(20):
+                    while 'crdtstate_peer_connected{peer="left",replica="relay"} 1.0' not in (
+                        text := await trio.to_thread.run_sync(scrape)
+                    ):
+                        await trio.sleep(0.2)
+                assert 'crdtstate_peer_connected{peer="right",replica="relay"} 1.0' in text
+        node.send_signal(signal.SIGTERM)
+        with trio.fail_after(20):
+            assert await node.wait() == 0
+    finally:
+        if node.returncode is None:
+            node.kill()
+            await node.wait()
+    assert node.stderr is not None
+    log = (await node.stderr.receive_some(1 << 20)).decode()
+    assert "received SIGTERM" in log

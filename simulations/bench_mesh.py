@@ -139,9 +139,8 @@ async def main(args: argparse.Namespace) -> None:
     p50, p99 = percentile(run["latencies"], 0.5), percentile(run["latencies"], 0.99)
     label = f"update -> remote subscriber @ {args.rate:.0f}/s"
     print(f"{label:<44}{p50:>10.3f}{p99:>10.3f}")
-    print(
-        f"\np50 latency / echo round trip: {p50 / floor_p50:.2f}x   (mean {statistics.mean(run['latencies']):.3f} ms)"
-    )
+    mean = statistics.mean(run["latencies"])
+    print(f"\np50 latency / echo round trip: {p50 / floor_p50:.2f}x   (mean {mean:.3f} ms)")
 
     print(f"\nsustained rate (watchers' lag at the end under {args.max_lag:.0f} ms):")
     print(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
+import msgpack
+
 from ..clocks import VersionVector
 from ..errors import DecodeError
 
@@ -96,7 +98,8 @@ class Crdt(ABC):
             return other
         if other.kind != cls.kind:
             raise DecodeError(f"expected kind {cls.kind!r}, got {other.kind!r}")
-        return cls.from_wire(other.to_wire())
+        plain = msgpack.unpackb(msgpack.packb(other.to_wire(), use_bin_type=True), raw=False)
+        return cls.from_wire(plain)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"

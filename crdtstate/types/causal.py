@@ -1,9 +1,11 @@
 """The base of every causal type: a dot store beside a causal context.
 
-Written once here: the join, the digest (the context), the optimal delta (Enes et al.: the
-store dots a peer has not seen, with our whole context so it also drops what we dropped) and
-the RR step. The discipline every mutator keeps: each update, removals included, adds a fresh
-dot to the context, so "the peer's context covers mine" means "the peer has seen every update".
+Written once here: the join, the digest, the optimal delta and the RR step. The digest is the
+context plus the dots the store holds (Enes et al.: what decides which join-irreducibles a
+peer lacks): the optimal delta is then the store dots the peer has not seen, the context dots
+it has not seen, and the dots it still holds that we have seen removed. The discipline every
+mutator keeps: each update, removals included, adds a fresh dot to the context, so "the peer's
+context covers mine" means "the peer has seen every update" (then the delta is bottom).
 
 Inside an ORMap a causal value shares the map's context object (`copy_into(ctx)`); its own
 mutators then draw dots from, and record them in, the map's context.
@@ -12,7 +14,7 @@ mutators then draw dots from, and record them in, the map's context.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 from .. import wire
 from ..clocks import CausalContext, Dot, VersionVector
@@ -21,6 +23,13 @@ from ..kernel import DotFun, KeyedDots, novel_context
 from .base import Crdt, Savepoint
 
 MAX_DEPTH = 16  # how deep ORMaps may nest, in states and on the wire
+
+
+class CausalDigest(NamedTuple):
+    """What a peer has seen (`context`) and which of those dots it still holds (`held`)."""
+
+    context: CausalContext
+    held: frozenset[Dot]
 
 
 class CausalCrdt(Crdt):
@@ -62,13 +71,18 @@ class CausalCrdt(Crdt):
     def version(self) -> VersionVector:
         return self.context.version_vector()
 
-    def digest(self) -> CausalContext:
-        return self.context.copy()
+    def digest(self) -> CausalDigest:
+        return CausalDigest(self.context.copy(), frozenset(self.store.dots()))
 
-    def delta_since(self, digest: CausalContext) -> Self:
-        if digest.covers(self.context):
-            return type(self)()
-        return type(self)(self.store.unseen_by(digest), self.context.copy())
+    def delta_since(self, digest: CausalDigest) -> Self:
+        seen, held = digest
+        if seen.covers(self.context):
+            return type(self)()  # the peer has seen every update, removals included
+        context = self.context.minus(seen)
+        for d in held:
+            if self.context.contains(d) and not self.store.holds(d):
+                context.add(d)  # the peer still holds a dot we have seen removed
+        return type(self)(self.store.unseen_by(seen), context)
 
     def novel(self, delta: Self) -> Self | None:
         if self.context.covers(delta.context):
@@ -136,12 +150,23 @@ class CausalCrdt(Crdt):
         return cls(cls.store_from_wire(store, ctx, set(), 0), ctx)
 
     @staticmethod
-    def digest_to_wire(digest: CausalContext) -> list[Any]:
-        return digest.to_wire()
+    def digest_to_wire(digest: CausalDigest) -> list[Any]:
+        held: dict[str, list[int]] = {}
+        for d in sorted(digest.held):
+            held.setdefault(d.replica, []).append(d.counter)
+        return [digest.context.to_wire(), held]
 
     @staticmethod
-    def digest_from_wire(obj: Any) -> CausalContext:
-        return wire.causal_context(obj, "digest")
+    def digest_from_wire(obj: Any) -> CausalDigest:
+        context, raw_held = wire.expect_list(obj, "digest", length=2)
+        held: set[Dot] = set()
+        for replica, counters in wire.expect_dict(raw_held, "digest dots").items():
+            rid = wire.replica_id(replica)
+            for n in wire.expect_list(counters, "digest dots"):
+                held.add(Dot(rid, wire.expect_count(n, "digest dot", minimum=1)))
+                if len(held) > wire.MAX_CLOUD_DOTS:
+                    raise DecodeError("digest: too many dots")
+        return CausalDigest(wire.causal_context(context, "digest"), frozenset(held))
 
 
 def claim_dot(raw: Any, ctx: CausalContext, seen: set[Dot]) -> Dot:

@@ -48,8 +48,7 @@ class CounterHandle(_Handle):
         """Move the counter to `target` by incrementing by the difference (as `n = n + d`)."""
         if not isinstance(target, int) or isinstance(target, bool):
             raise InvalidValueError(f"a counter holds integers, not {type(target).__name__}")
-        if target != self._state.value:
-            self.increment(target - self._state.value)
+        self.increment(target - self._state.value)
 
     def __iadd__(self, n: int) -> CounterHandle:
         self.increment(n)

@@ -39,10 +39,10 @@ class CausalCounter(CausalCrdt):
         return sum(self.store.values.values())
 
     def increment(self, n: int = 1, *, replica: str) -> Self:
+        """Add `n` (any sign unless grow-only). Even `n == 0` makes a write, so that
+        `m[k] = 0` puts a zero counter under `k` as it puts a zero in a dict."""
         if _check_amount(n) < 0 and self.grow_only:
             raise InvalidValueError("a GCounter only grows: use a PNCounter to decrement")
-        if n == 0:
-            return type(self)()
         own = [d for d in self.store.values if d.replica == replica]
         total = sum(self.store.values.pop(d) for d in own) + n
         if not -LIMIT <= total <= LIMIT:

@@ -169,7 +169,7 @@ LOCKED: dict[str, tuple[Callable[[], Any], Callable[[Any, int], Any]]] = {
     "DWFlag": (bool, lambda f, i: i % 2 == 0),
     "MVRegister": (lambda: None, lambda r, i: i),
     "LWWRegister": (lambda: None, lambda r, i: i),
-    # The map workloads run the very same dict-style updater on both containers.
+    # Maps: the dict-style equivalent of the handle updater (the tests show they agree).
     "ORMap[str, PNCounter]": (
         dict,
         lambda m, i: m.__setitem__(f"k{i % KEYS}", m.get(f"k{i % KEYS}", 0) + 1),

@@ -16,10 +16,23 @@ from .errors import (
     ProtocolError,
     ReplicaClosedError,
 )
+from .hlc import HybridLogicalClock, Timestamp
 from .locked import LockedContainer
 from .replica import Replica
 from .replicated import ReplicatedContainer
-from .types import AWSet, Crdt, GCounter, PNCounter
+from .types import (
+    AWSet,
+    Crdt,
+    DWFlag,
+    EWFlag,
+    GCounter,
+    GSet,
+    LWWRegister,
+    MVRegister,
+    ORMap,
+    PNCounter,
+    RWSet,
+)
 
 __all__ = [
     "AWSet",
@@ -28,17 +41,26 @@ __all__ = [
     "Change",
     "Crdt",
     "CrdtStateError",
+    "DWFlag",
     "DecodeError",
     "Dot",
+    "EWFlag",
     "GCounter",
+    "GSet",
+    "HybridLogicalClock",
     "InvalidValueError",
     "KindMismatchError",
+    "LWWRegister",
     "LockedContainer",
+    "MVRegister",
     "NoHistoryError",
+    "ORMap",
     "PNCounter",
     "ProtocolError",
+    "RWSet",
     "Replica",
     "ReplicaClosedError",
     "ReplicatedContainer",
+    "Timestamp",
     "VersionVector",
 ]

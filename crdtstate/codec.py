@@ -46,13 +46,21 @@ def encode(obj: Crdt) -> bytes:
     return pack([FORMAT_VERSION, obj.kind, obj.to_wire()])
 
 
-def decode(data: bytes, kind: str | None = None) -> Crdt:
-    """Bytes from `encode` back to a CRDT; `kind`, when given, must match the encoded kind."""
+def decode(data: bytes, kind: str | type[Crdt] | None = None) -> Crdt:
+    """Bytes from `encode` back to a CRDT; `kind`, when given, must match the encoding.
+
+    `kind` may be a declared class (`ORMap[str, PNCounter]`, `LWWRegister[Config]`): the
+    encoding carries the wire kind and every nested value's kind, and the result is checked
+    against, and converted to, the declaration (values validated by pydantic).
+    """
     return from_wire(unpack(data), kind)
 
 
-def from_wire(obj: Any, kind: str | None = None) -> Crdt:
+def from_wire(obj: Any, kind: str | type[Crdt] | None = None) -> Crdt:
     """A decoded [version, kind, payload] structure to a CRDT, validated."""
+    if isinstance(kind, type):
+        decoded = from_wire(obj, kind.kind)
+        return _guarded(kind.conform, decoded)
     if not isinstance(obj, list) or len(obj) != 3:
         raise DecodeError("not a crdtstate encoding: expected [version, kind, payload]")
     version, encoded_kind, payload = obj

@@ -1,19 +1,53 @@
-"""The shared dot kernel: a map from keys to sets of dots, joined against causal contexts.
+"""The shared dot kernel: dot stores joined against causal contexts (Almeida et al. 2018).
 
-AWSet elements, MVRegister values and flag tokens are all "keys that hold dots". Joining two
-such stores keeps a dot when both stores have it, or when one has it and the other's context
-has never seen it (Almeida et al., the DotMap<K, DotSet> join). A dot seen and dropped by
-either side is a removal, which is why removals need no tombstones.
+Every causal type is a dot store plus a causal context. `KeyedDots` (DotMap<K, DotSet>) holds
+set elements and flag tokens; `DotFun` (dot -> value) holds register writes and causal counter
+entries; the ORMap's store (types/ormap.py) nests whole causal values under keys. Joining two
+stores keeps a dot when both have it, or when one has it and the other's context has never
+seen it. A dot seen and dropped by either side is a removal, which is why removals need no
+tombstones. Every store offers the same small protocol (`DotStore`), so the join, the optimal
+delta and the RR step are written once, here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from .clocks import CausalContext, Dot
 
 K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class DotStore(Protocol):
+    """What the kernel needs of a store; the context lives beside it, in the CRDT."""
+
+    def join(self, ctx: CausalContext, other: Self, other_ctx: CausalContext) -> bool: ...
+    def holds(self, d: Dot) -> bool: ...
+    def dots(self) -> Iterator[Dot]: ...
+    def dot_total(self) -> int: ...
+    def is_empty(self) -> bool: ...
+    def unseen_by(self, ctx: CausalContext) -> Self: ...
+
+
+def seen_dots(store: DotStore, ctx: CausalContext) -> list[Dot]:
+    """The dots of `store` that `ctx` contains, scanning whichever side is smaller."""
+    if ctx.dot_count() <= store.dot_total():
+        return [d for d in ctx.dots() if store.holds(d)]
+    return [d for d in store.dots() if ctx.contains(d)]
+
+
+def novel_context(
+    store: DotStore, ctx: CausalContext, delta: DotStore, delta_ctx: CausalContext
+) -> CausalContext:
+    """The context part of the RR step (Enes et al.): dots new to `ctx`, plus the dots we
+    still hold that the delta has seen and dropped (its removals of what we have)."""
+    context = delta_ctx.minus(ctx)
+    for d in seen_dots(store, delta_ctx):
+        if not delta.holds(d):
+            context.add(d)
+    return context
 
 
 class KeyedDots(Generic[K]):
@@ -61,6 +95,26 @@ class KeyedDots(Generic[K]):
     def all_dots(self) -> Iterator[Dot]:
         return iter(self.owner)
 
+    dots = all_dots
+
+    def holds(self, d: Dot) -> bool:
+        return d in self.owner
+
+    def dot_total(self) -> int:
+        return len(self.owner)
+
+    def is_empty(self) -> bool:
+        return not self.owner
+
+    def snapshot_key(self, key: K) -> set[Dot] | None:
+        dots = self.entries.get(key)
+        return set(dots) if dots is not None else None
+
+    def restore_key(self, key: K, saved: set[Dot] | None) -> None:
+        self.pop_key(key)
+        for d in saved or ():
+            self.put(key, d)
+
     def put(self, key: K, d: Dot) -> None:
         self.entries.setdefault(key, set()).add(d)
         self.owner[d] = key
@@ -96,17 +150,11 @@ class KeyedDots(Generic[K]):
                 if d not in self.owner and not ctx.contains(d):
                     self.put(key, d)
                     changed = True
-        for d in self._dots_seen_by(other_ctx):
+        for d in seen_dots(self, other_ctx):
             if d not in other.owner:
                 self.drop_dot(d)
                 changed = True
         return changed
-
-    def _dots_seen_by(self, other_ctx: CausalContext) -> list[Dot]:
-        """Our dots that `other_ctx` contains, scanning whichever side is smaller."""
-        if other_ctx.dot_count() <= len(self.owner):
-            return [d for d in other_ctx.dots() if d in self.owner]
-        return [d for d in self.owner if other_ctx.contains(d)]
 
     def restricted_to_unseen(self, ctx: CausalContext) -> KeyedDots[K]:
         """The entries holding dots that `ctx` has not seen (what a peer with `ctx` lacks)."""
@@ -122,12 +170,64 @@ class KeyedDots(Generic[K]):
         Keeps the delta's dots we have not seen, and the context dots that are new to us or
         that remove a dot we still hold.
         """
-        store = delta.restricted_to_unseen(ctx)
-        context = delta_ctx.minus(ctx)
-        for d in self._dots_seen_by(delta_ctx):
-            if d not in delta.owner:
-                context.add(d)
-        return store, context
+        return delta.restricted_to_unseen(ctx), novel_context(self, ctx, delta, delta_ctx)
+
+    unseen_by = restricted_to_unseen
 
     def pairs(self) -> Iterator[tuple[K, set[Dot]]]:
         return iter(self.entries.items())
+
+
+class DotFun(Generic[V]):
+    """dot -> value: each write is a dot carrying its value (registers, causal counters)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[Dot, V] | None = None) -> None:
+        self.values: dict[Dot, V] = values if values is not None else {}
+
+    def copy(self) -> DotFun[V]:
+        return DotFun(dict(self.values))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DotFun):
+            return self.values == other.values
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def holds(self, d: Dot) -> bool:
+        return d in self.values
+
+    def dots(self) -> Iterator[Dot]:
+        return iter(self.values)
+
+    def dot_total(self) -> int:
+        return len(self.values)
+
+    def is_empty(self) -> bool:
+        return not self.values
+
+    def pop_all(self) -> set[Dot]:
+        dots = set(self.values)
+        self.values.clear()
+        return dots
+
+    def join(self, ctx: CausalContext, other: DotFun[V], other_ctx: CausalContext) -> bool:
+        """As `KeyedDots.join`: a dot both hold carries the same value (one write, one dot)."""
+        changed = False
+        for d, v in other.values.items():
+            if d not in self.values and not ctx.contains(d):
+                self.values[d] = v
+                changed = True
+        for d in seen_dots(self, other_ctx):
+            if d not in other.values:
+                del self.values[d]
+                changed = True
+        return changed
+
+    def unseen_by(self, ctx: CausalContext) -> DotFun[V]:
+        return DotFun({d: v for d, v in self.values.items() if not ctx.contains(d)})
+
+    def __repr__(self) -> str:
+        return f"DotFun({self.values!r})"

@@ -18,9 +18,9 @@ import trio
 from . import codec
 from .buffer import DeltaBuffer
 from .changes import Change
-from .errors import KindMismatchError, ProtocolError, ReplicaClosedError
+from .errors import DecodeError, KindMismatchError, ProtocolError, ReplicaClosedError
 from .replicated import ReplicatedContainer
-from .types import Crdt
+from .types import KINDS, Crdt
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound=Crdt)
@@ -70,20 +70,38 @@ class Replica:
 
     # -- containers -------------------------------------------------------------------------
 
-    def container(self, name: str, kind: type[C]) -> ReplicatedContainer[C]:
-        """The replicated container for object `name` of CRDT class `kind` (created empty)."""
+    def container(self, name: str, kind: type[C] | C) -> ReplicatedContainer[C]:
+        """The replicated container for object `name` of CRDT class `kind` (created empty).
+
+        `kind` may be declared (`ORMap[str, PNCounter]`, `LWWRegister[Config]`) or be an empty
+        instance (`ORMap(value=PNCounter)`). An object that reached this replica from a peer
+        before it was opened here is adopted if it fits the declaration.
+        """
         self._check_open()
+        cls: type[C] = type(kind) if isinstance(kind, Crdt) else kind
         existing = self._objects.get(name)
-        if existing is not None and type(existing) is not kind:
-            raise KindMismatchError(
-                f"object {name!r} is a {existing.kind}, not a {getattr(kind, 'kind', kind)}"
-            )
+        if existing is not None and type(existing) is not cls:
+            self._objects[name] = self._adopt(name, existing, cls)
         if existing is None:
-            self._objects[name] = kind()
+            self._objects[name] = cls()
         container = self._containers.get(name)
         if container is None:
-            container = self._containers[name] = ReplicatedContainer(self, name, kind)
+            container = self._containers[name] = ReplicatedContainer(self, name, cls)
+        elif container.kind is not cls:
+            raise KindMismatchError(f"object {name!r} is open as a {container.kind.__name__}")
         return container
+
+    def _adopt(self, name: str, existing: Crdt, cls: type[C]) -> C:
+        """`existing` (undeclared, from a peer) as the declared `cls`, or KindMismatchError."""
+        mismatch = KindMismatchError(
+            f"object {name!r} is a {type(existing).__name__}, not a {cls.__name__}"
+        )
+        if name in self._containers or type(existing) is not KINDS.get(existing.kind):
+            raise mismatch
+        try:
+            return cls.conform(existing)
+        except DecodeError as exc:
+            raise mismatch from exc
 
     def _state_of(self, name: str) -> Crdt:
         return self._objects[name]
@@ -102,11 +120,11 @@ class Replica:
 
     # -- local updates ----------------------------------------------------------------------
 
-    async def _commit_local(self, name: str, new_state: Crdt, delta: Crdt) -> None:
-        previous = self._objects[name]
-        self._objects[name] = new_state
+    async def _commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+        """Record the delta of an update already applied in place (`previous`: the value
+        before it, computed only when someone subscribes)."""
         self.buffer.append(self.id, {name: delta})
-        self._announce(name, previous.value, new_state, origin=self.id)
+        self._announce(name, previous, self._objects[name], origin=self.id)
         self._wake()
         await trio.lowlevel.checkpoint()
 
@@ -119,12 +137,19 @@ class Replica:
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
         """
         self._check_open()
+        deltas = dict(deltas)
         for name, delta in deltas.items():
             local = self._objects.get(name)
-            if local is not None and type(local) is not type(delta):
+            if local is None or type(local) is type(delta):
+                continue
+            if local.kind != delta.kind:
                 raise ProtocolError(
                     f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
                 )
+            try:
+                deltas[name] = type(local).conform(delta)
+            except DecodeError as exc:
+                raise ProtocolError(f"object {name!r} does not fit its declaration: {exc}") from exc
         novel: dict[str, Crdt] = {}
         for name, delta in deltas.items():
             local = self._objects.get(name)

@@ -20,8 +20,10 @@ class ReplicatedContainer(Generic[C]):
     """`get`, `update`, `subscribe` and `version` for the object `name` of `replica`.
 
     `update(updater)` hands the updater a handle bound to the replica id (a `MutableSet` for
-    sets, `increment` / `decrement` for counters). It works on a private copy, so an updater
-    that raises changes nothing; the deltas of one call become one delta-group.
+    sets, a `MutableMapping` for maps, `increment` / `decrement` for counters, `value` for
+    registers, `enable` / `disable` for flags). The updater mutates the state in place under a
+    savepoint (which saves only what it touches), so an updater that raises changes nothing;
+    the deltas of one call become one delta-group.
     """
 
     def __init__(self, replica: Replica, name: str, kind: type[C]) -> None:
@@ -40,13 +42,21 @@ class ReplicatedContainer(Generic[C]):
     async def update(self, updater: Callable[[Any], Any]) -> Any:
         replica = self._replica
         replica._check_open()
-        working = replica._state_of(self.name).copy()
+        state = replica._state_of(self.name)
+        previous = state.value if len(self.feed) else None
         deltas: list[Crdt] = []
-        updater(working.handle(replica.id, deltas.append))
+        savepoint = state.savepoint()
+        try:
+            updater(state.handle(replica.id, deltas.append))
+        except BaseException:
+            savepoint.restore()
+            raise
+        finally:
+            savepoint.close()
         group = _join_all(deltas)
         if group is not None:
-            await replica._commit_local(self.name, working, group)
-        return working.value
+            await replica._commit_local(self.name, previous, group)
+        return state.value
 
     @asynccontextmanager
     async def subscribe(self, queue_size: int | None = None) -> AsyncIterator[Subscription]:
@@ -54,7 +64,7 @@ class ReplicatedContainer(Generic[C]):
             yield changes
 
     def __repr__(self) -> str:
-        return f"<ReplicatedContainer {self.name!r} {self.kind.kind} of {self._replica.id!r}>"
+        return f"<ReplicatedContainer {self.name!r} {self.kind.__name__} of {self._replica.id!r}>"
 
 
 def _join_all(deltas: list[Crdt]) -> Crdt | None:

@@ -2,6 +2,29 @@
 
 from .awset import AWSet
 from .base import KINDS, Crdt, kind_class
+from .causal import CausalCrdt
+from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
+from .flags import DWFlag, EWFlag
+from .ormap import ORMap
+from .registers import LWWRegister, MVRegister
+from .sets import GSet, RWSet
 
-__all__ = ["KINDS", "AWSet", "Crdt", "GCounter", "PNCounter", "kind_class"]
+__all__ = [
+    "KINDS",
+    "AWSet",
+    "CausalCounter",
+    "CausalCrdt",
+    "CausalGCounter",
+    "Crdt",
+    "DWFlag",
+    "EWFlag",
+    "GCounter",
+    "GSet",
+    "LWWRegister",
+    "MVRegister",
+    "ORMap",
+    "PNCounter",
+    "RWSet",
+    "kind_class",
+]

@@ -6,26 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from .. import wire
-from ..clocks import CausalContext, Dot, VersionVector
-from ..errors import DecodeError
+from ..clocks import CausalContext, Dot
 from ..kernel import KeyedDots
-from ..values import Element, check_element, element_from_wire, sort_key
+from ..values import Element, check_element, element_from_wire
 from .base import Crdt
+from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 
 
-class AWSet(Crdt):
+class AWSet(CausalCrdt):
     kind = "awset"
-    __slots__ = ("context", "store")
-
-    def __init__(
-        self, store: KeyedDots[Element] | None = None, context: CausalContext | None = None
-    ) -> None:
-        self.store: KeyedDots[Element] = store if store is not None else KeyedDots()
-        self.context = context if context is not None else CausalContext()
+    __slots__ = ()
+    store: KeyedDots[Element]
 
     @classmethod
-    def of(cls, elements: Iterable[Element], *, replica: str) -> AWSet:
+    def of(cls, elements: Iterable[Element], *, replica: str) -> Self:
         """A set holding `elements`, added by `replica` (handy in tests and examples)."""
         state = cls()
         for element in elements:
@@ -39,98 +33,42 @@ class AWSet(Crdt):
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
 
-    def add(self, element: Element, *, replica: str) -> AWSet:
+    def add(self, element: Element, *, replica: str) -> Self:
         check_element(element)
+        self._touch(element)
         observed = self.store.pop_key(element)
-        dot = self.context.next_dot(replica)
-        self.context.add(dot)
+        dot = self._event(replica)
         self.store.put(element, dot)
-        return AWSet(KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([*observed, dot]))
+        return type(self)(
+            KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([*observed, dot])
+        )
 
-    def remove(self, element: Element, *, replica: str) -> AWSet:
+    def remove(self, element: Element, *, replica: str) -> Self:
         """Remove what this replica has observed of `element` (bottom if it is absent)."""
+        self._touch(element)
         return self._drop(self.store.pop_key(element), replica)
 
-    def clear(self, *, replica: str) -> AWSet:
+    def clear(self, *, replica: str) -> Self:
+        for element in self.store:
+            self._touch(element)
         return self._drop(self.store.pop_all(), replica)
 
-    def _drop(self, observed: set[Dot], replica: str) -> AWSet:
+    def _drop(self, observed: set[Dot], replica: str) -> Self:
         """The delta removing `observed`: those dots plus a fresh event dot, context only.
 
         The event dot makes the removal visible in the context, so that a context covering
         ours means "has seen every update", removals included (digest sync and RR rely on it).
         """
-        if not observed:
-            return AWSet()
-        event = self.context.next_dot(replica)
-        self.context.add(event)
-        return AWSet(context=CausalContext.of([*observed, event]))
+        return self._removal(observed, replica)
 
-    def merge(self, other: AWSet) -> bool:
-        changed = self.store.join(self.context, other.store, other.context)
-        return self.context.merge(other.context) or changed
-
-    def copy(self) -> AWSet:
-        return AWSet(self.store.copy(), self.context.copy())
-
-    def is_bottom(self) -> bool:
-        return not self.store.entries and self.context.is_empty()
-
-    @property
-    def version(self) -> VersionVector:
-        return self.context.version_vector()
-
-    def digest(self) -> CausalContext:
-        return self.context.copy()
-
-    def delta_since(self, digest: CausalContext) -> AWSet:
-        """Adds the peer has not seen, with our whole context so it drops what we removed."""
-        if digest.covers(self.context):
-            return AWSet()
-        return AWSet(self.store.restricted_to_unseen(digest), self.context.copy())
-
-    def novel(self, delta: AWSet) -> AWSet | None:
-        if self.context.covers(delta.context):
-            return None
-        store, context = self.store.novel_part(self.context, delta.store, delta.context)
-        return AWSet(store, context)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, AWSet):
-            return self.store == other.store and self.context == other.context
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def to_wire(self) -> list[Any]:
-        entries = sorted(
-            ([e, sorted([d.replica, d.counter] for d in dots)] for e, dots in self.store.pairs()),
-            key=lambda pair: sort_key(pair[0]),
-        )
-        return [entries, self.context.to_wire()]
+    def store_to_wire(self) -> list[Any]:
+        return keyed_to_wire(self.store, lambda e: e)
 
     @classmethod
-    def from_wire(cls, obj: Any) -> Self:
-        entries, context = wire.expect_list(obj, "awset", length=2)
-        ctx = wire.causal_context(context)
-        store: KeyedDots[Element] = KeyedDots()
-        for pair in wire.expect_list(entries, "awset entries"):
-            element, dots = wire.expect_list(pair, "awset entry", length=2)
-            key = element_from_wire(element)
-            for raw in wire.expect_list(dots, "awset dots"):
-                d = wire.dot(raw)
-                if d in store.owner or not ctx.contains(d):
-                    raise DecodeError("awset: a dot is repeated or outside the context")
-                store.put(key, d)
-        return cls(store, ctx)
-
-    @staticmethod
-    def digest_to_wire(digest: CausalContext) -> list[Any]:
-        return digest.to_wire()
-
-    @staticmethod
-    def digest_from_wire(obj: Any) -> CausalContext:
-        return wire.causal_context(obj, "awset digest")
+    def store_from_wire(
+        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
+    ) -> KeyedDots[Element]:
+        return keyed_from_wire(obj, ctx, seen, element_from_wire, cls.kind)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
         from ..handles import SetHandle

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
+import msgpack
+
 from ..clocks import VersionVector
 from ..errors import DecodeError
 
@@ -80,8 +82,50 @@ class Crdt(ABC):
     def handle(self, replica: str, record: Any) -> Any:
         """The object an updater receives: mutators bound to `replica`, deltas to `record`."""
 
+    def savepoint(self) -> Savepoint:
+        """A way back to the current state, for an updater that raises halfway.
+
+        The default keeps a copy, which suits small states; the keyed causal types override it
+        to save only the keys an update touches, so a big set or map is not copied per update.
+        """
+        return CopySavepoint(self)
+
+    @classmethod
+    def conform(cls, other: Crdt) -> Self:
+        """`other` (same wire kind, maybe undeclared) as this class, validated by its
+        declarations; `DecodeError` if it does not fit. Used on peers' deltas for typed kinds."""
+        if type(other) is cls:
+            return other
+        if other.kind != cls.kind:
+            raise DecodeError(f"expected kind {cls.kind!r}, got {other.kind!r}")
+        plain = msgpack.unpackb(msgpack.packb(other.to_wire(), use_bin_type=True), raw=False)
+        return cls.from_wire(plain)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
+
+
+class Savepoint(ABC):
+    @abstractmethod
+    def restore(self) -> None:
+        """Put the state back as it was when the savepoint was taken."""
+
+    def close(self) -> None:  # noqa: B027 - most savepoints have nothing to release
+        """Stop tracking changes (the update succeeded)."""
+
+
+class CopySavepoint(Savepoint):
+    __slots__ = ("_saved", "_state")
+
+    def __init__(self, state: Crdt) -> None:
+        self._state = state
+        self._saved = state.copy()
+
+    def restore(self) -> None:
+        for cls in type(self._state).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if hasattr(self._saved, slot):
+                    setattr(self._state, slot, getattr(self._saved, slot))
 
 
 def kind_class(kind: Any) -> type[Crdt]:

@@ -39,6 +39,10 @@ class GCounter(Crdt):
         self.counts[replica] = total
         return GCounter({replica: total})
 
+    def decrement(self, n: int = 1, *, replica: str) -> GCounter:
+        """Only `n <= 0` is allowed (a negative decrement is an increment)."""
+        return self.increment(-_check_amount(n), replica=replica)
+
     def merge(self, other: GCounter) -> bool:
         changed = False
         for r, n in other.counts.items():

@@ -1,0 +1,265 @@
+"""The base of every causal type: a dot store beside a causal context.
+
+Written once here: the join, the digest, the optimal delta and the RR step. The digest is the
+context plus the dots the store holds (Enes et al.: what decides which join-irreducibles a
+peer lacks): the optimal delta is then the store dots the peer has not seen, the context dots
+it has not seen, and the dots it still holds that we have seen removed. The discipline every
+mutator keeps: each update, removals included, adds a fresh dot to the context, so "the peer's
+context covers mine" means "the peer has seen every update" (then the delta is bottom).
+
+Inside an ORMap a causal value shares the map's context object (`copy_into(ctx)`); its own
+mutators then draw dots from, and record them in, the map's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, NamedTuple, Self
+
+from .. import wire
+from ..clocks import CausalContext, Dot, VersionVector
+from ..errors import DecodeError
+from ..kernel import DotFun, KeyedDots, novel_context
+from .base import Crdt, Savepoint
+
+MAX_DEPTH = 16  # how deep ORMaps may nest, in states and on the wire
+
+
+class CausalDigest(NamedTuple):
+    """What a peer has seen (`context`) and which of those dots it still holds (`held`)."""
+
+    context: CausalContext
+    held: frozenset[Dot]
+
+
+class CausalCrdt(Crdt):
+    """A dot store (`store`) and the causal context (`context`) that says what it has seen."""
+
+    __slots__ = ("_savepoint", "context", "store")
+    keyed: ClassVar[bool] = True  # store has snapshot_key/restore_key: cheap savepoints
+
+    def __init__(self, store: Any = None, context: CausalContext | None = None) -> None:
+        self.store = store if store is not None else self.empty_store()
+        self.context = context if context is not None else CausalContext()
+        self._savepoint: KeyedSavepoint | None = None
+
+    @classmethod
+    def empty_store(cls) -> Any:
+        return KeyedDots()
+
+    # -- the lattice --------------------------------------------------------------------------
+
+    def merge(self, other: Self) -> bool:
+        changed = self.store.join(self.context, other.store, other.context)
+        return self.context.merge(other.context) or changed
+
+    def copy(self) -> Self:
+        return self.copy_into(self.context.copy())
+
+    def copy_into(self, ctx: CausalContext) -> Self:
+        """A copy of this value whose context is `ctx` (a map's shared context)."""
+        return type(self)(self.store.copy(), ctx)
+
+    def bind(self, ctx: CausalContext) -> None:
+        """Share `ctx` (an enclosing map's context) from now on."""
+        self.context = ctx
+
+    def is_bottom(self) -> bool:
+        return self.store.is_empty() and self.context.is_empty()
+
+    @property
+    def version(self) -> VersionVector:
+        return self.context.version_vector()
+
+    def digest(self) -> CausalDigest:
+        return CausalDigest(self.context.copy(), frozenset(self.store.dots()))
+
+    def delta_since(self, digest: CausalDigest) -> Self:
+        seen, held = digest
+        if seen.covers(self.context):
+            return type(self)()  # the peer has seen every update, removals included
+        context = self.context.minus(seen)
+        for d in held:
+            if self.context.contains(d) and not self.store.holds(d):
+                context.add(d)  # the peer still holds a dot we have seen removed
+        return type(self)(self.store.unseen_by(seen), context)
+
+    def novel(self, delta: Self) -> Self | None:
+        if self.context.covers(delta.context):
+            return None
+        store = delta.store.unseen_by(self.context)
+        return type(self)(
+            store, novel_context(self.store, self.context, delta.store, delta.context)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CausalCrdt):
+            return (
+                self.kind == other.kind
+                and self.store == other.store
+                and self.context == other.context
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- helpers for mutators -----------------------------------------------------------------
+
+    def _event(self, replica: str) -> Dot:
+        """A fresh dot of `replica`, recorded in the context."""
+        d = self.context.next_dot(replica)
+        self.context.add(d)
+        return d
+
+    def _removal(self, observed: Iterable[Dot], replica: str) -> Self:
+        """The delta dropping `observed`: those dots plus an event dot, context only.
+
+        The event dot makes the removal itself visible in the context (see the module doc).
+        """
+        observed = list(observed)
+        if not observed:
+            return type(self)()
+        return type(self)(context=CausalContext.of([*observed, self._event(replica)]))
+
+    def _touch(self, key: Any) -> None:
+        if self._savepoint is not None:
+            self._savepoint.touch(key)
+
+    def savepoint(self) -> Savepoint:
+        if not self.keyed:
+            return super().savepoint()
+        return KeyedSavepoint(self)
+
+    # -- wire ---------------------------------------------------------------------------------
+
+    def to_wire(self) -> list[Any]:
+        return [self.store_to_wire(), self.context.to_wire()]
+
+    def store_to_wire(self) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+        """Validate and build a store; every dot must be in `ctx` and unseen so far."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> Self:
+        store, context = wire.expect_list(obj, cls.kind, length=2)
+        ctx = wire.causal_context(context)
+        return cls(cls.store_from_wire(store, ctx, set(), 0), ctx)
+
+    @staticmethod
+    def digest_to_wire(digest: CausalDigest) -> list[Any]:
+        held: dict[str, list[int]] = {}
+        for d in sorted(digest.held):
+            held.setdefault(d.replica, []).append(d.counter)
+        return [digest.context.to_wire(), held]
+
+    @staticmethod
+    def digest_from_wire(obj: Any) -> CausalDigest:
+        context, raw_held = wire.expect_list(obj, "digest", length=2)
+        held: set[Dot] = set()
+        for replica, counters in wire.expect_dict(raw_held, "digest dots").items():
+            rid = wire.replica_id(replica)
+            for n in wire.expect_list(counters, "digest dots"):
+                held.add(Dot(rid, wire.expect_count(n, "digest dot", minimum=1)))
+                if len(held) > wire.MAX_CLOUD_DOTS:
+                    raise DecodeError("digest: too many dots")
+        return CausalDigest(wire.causal_context(context, "digest"), frozenset(held))
+
+
+def claim_dot(raw: Any, ctx: CausalContext, seen: set[Dot]) -> Dot:
+    """A dot from the wire that is in the context and not already used elsewhere."""
+    d = wire.dot(raw)
+    if d in seen or not ctx.contains(d):
+        raise DecodeError("a dot is repeated or outside the context")
+    seen.add(d)
+    return d
+
+
+def keyed_to_wire(store: KeyedDots[Any], encode_key: Any) -> list[Any]:
+    """[[key, [dots...]], ...] in a canonical order (same state, same bytes)."""
+    from ..values import sort_key
+
+    pairs = [
+        [encode_key(k), sorted([d.replica, d.counter] for d in dots)] for k, dots in store.pairs()
+    ]
+    pairs.sort(key=lambda pair: sort_key(pair[0]))
+    return pairs
+
+
+def keyed_from_wire(
+    obj: Any, ctx: CausalContext, seen: set[Dot], decode_key: Any, what: str
+) -> KeyedDots[Any]:
+    store: KeyedDots[Any] = KeyedDots()
+    for pair in wire.expect_list(obj, what):
+        raw_key, dots = wire.expect_list(pair, what, length=2)
+        key = decode_key(raw_key)
+        if key in store:
+            raise DecodeError(f"{what}: repeated key")
+        raw_dots = wire.expect_list(dots, what)
+        if not raw_dots:
+            raise DecodeError(f"{what}: a key without dots")
+        for raw in raw_dots:
+            store.put(key, claim_dot(raw, ctx, seen))
+    return store
+
+
+def fun_to_wire(store: DotFun[Any], encode_value: Any) -> list[Any]:
+    return [[d.replica, d.counter, encode_value(v)] for d, v in sorted(store.values.items())]
+
+
+def fun_from_wire(
+    obj: Any, ctx: CausalContext, seen: set[Dot], decode_value: Any, what: str
+) -> DotFun[Any]:
+    store: DotFun[Any] = DotFun()
+    for item in wire.expect_list(obj, what):
+        replica, counter, raw = wire.expect_list(item, what, length=3)
+        d = claim_dot([replica, counter], ctx, seen)
+        store.values[d] = decode_value(raw)
+    return store
+
+
+class KeyedSavepoint(Savepoint):
+    """Saves the context once and each key the first time an update touches it."""
+
+    __slots__ = ("_context", "_keys", "_state")
+
+    def __init__(self, state: CausalCrdt) -> None:
+        self._state = state
+        self._context = state.context.copy()
+        self._keys: dict[Any, Any] = {}
+        state._savepoint = self
+
+    def touch(self, key: Any) -> None:
+        if key not in self._keys:
+            self._keys[key] = self._state.store.snapshot_key(key)
+
+    def restore(self) -> None:
+        ctx = self._state.context  # restored in place: nested values share this object
+        ctx.vector, ctx.cloud = self._context.vector, self._context.cloud
+        for key, saved in self._keys.items():
+            self._state.store.restore_key(key, saved)
+        self.close()
+
+    def close(self) -> None:
+        self._state._savepoint = None
+
+
+_DECLARED: dict[tuple[type, Any], type] = {}
+
+
+def declared_class(base: type[CausalCrdt], params: Any, label: str, **attrs: Any) -> type:
+    """The subclass of `base` declaring `attrs` (cached: `X[int] is X[int]`).
+
+    It keeps the wire kind of `base`, so peers without the declaration still decode it; the
+    declaration is checked locally (`Crdt.conform`).
+    """
+    cls = _DECLARED.get((base, params))
+    if cls is None:
+        name = f"{base.__name__}[{label}]"
+        cls = type(name, (base,), {"__slots__": (), "__qualname__": name, **attrs})
+        cls.__module__ = base.__module__
+        _DECLARED[(base, params)] = cls
+    return cls

@@ -1,0 +1,288 @@
+"""Observed-remove map: keys to nested causal values that share the map's causal context.
+
+The map's store (`MapStore`, Almeida et al.'s DotMap<K, V>) holds each key's value store; all
+values draw dots from, and record them in, the one context of the map. Removing a key drops
+the dots it observed (with an event dot), which resets the value: updates the remover had not
+seen survive (observed reset). Counters are held as causal counters for that reason
+(`ccounter.py`); plain values as last-writer-wins registers. `ORMap[str, PNCounter]` (or
+`ORMap(value=PNCounter)`) declares the key and value kinds, nested to any depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Self
+
+from .. import wire
+from ..clocks import CausalContext, Dot
+from ..errors import DecodeError, InvalidValueError
+from ..values import KeySpec, sort_key, type_name
+from .base import KINDS, Crdt
+from .causal import MAX_DEPTH, CausalCrdt, declared_class
+from .ccounter import CausalCounter, CausalGCounter
+from .counters import GCounter, PNCounter
+from .registers import LWWRegister
+
+ANY_KEY = KeySpec()
+
+
+def embedded_class(kind: Any) -> type[CausalCrdt]:
+    """The causal class holding values declared as `kind` inside a map."""
+    if kind is GCounter:
+        return CausalGCounter
+    if kind is PNCounter:
+        return CausalCounter
+    if isinstance(kind, type) and issubclass(kind, CausalCrdt):
+        return kind
+    if isinstance(kind, type) and issubclass(kind, Crdt):
+        raise InvalidValueError(f"{kind.__name__} cannot be an ORMap value")
+    return LWWRegister[kind]
+
+
+class MapStore:
+    """key -> nested causal value (never empty), with an index dot -> key.
+
+    The index only grows between rebuilds (a dot is born under one key and never reused), so a
+    stale entry is harmless: `holds` checks the nested store. It lets a small delta find the
+    keys whose dots it removes without scanning the map.
+    """
+
+    __slots__ = ("_rebuild_at", "entries", "owner", "value_cls")
+
+    def __init__(self, value_cls: type[CausalCrdt] | None = None) -> None:
+        self.value_cls = value_cls
+        self.entries: dict[Any, CausalCrdt] = {}
+        self.owner: dict[Dot, Any] = {}
+        self._rebuild_at = 1024
+
+    def put(self, key: Any, value: CausalCrdt, new_dots: Any = None) -> None:
+        """Keep `value` under `key` if it holds dots, else drop the key.
+
+        `new_dots`, when given, are the only dots the value gained since it was last put."""
+        if value.store.is_empty():
+            self.entries.pop(key, None)
+            return
+        self.entries[key] = value
+        self.index(key, value.store.dots() if new_dots is None else new_dots)
+
+    def index(self, key: Any, dots: Any) -> None:
+        for d in dots:
+            self.owner[d] = key
+        if len(self.owner) > self._rebuild_at:
+            self.owner = {d: k for k, v in self.entries.items() for d in v.store.dots()}
+            self._rebuild_at = 2 * len(self.owner) + 1024
+
+    def copy_into(self, ctx: CausalContext) -> MapStore:
+        store = MapStore(self.value_cls)
+        for key, value in self.entries.items():
+            store.put(key, value.copy_into(ctx))
+        return store
+
+    def bind(self, ctx: CausalContext) -> None:
+        for value in self.entries.values():
+            value.bind(ctx)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MapStore):
+            return NotImplemented
+        if self.entries.keys() != other.entries.keys():
+            return False
+        return all(
+            v.kind == other.entries[k].kind and v.store == other.entries[k].store
+            for k, v in self.entries.items()
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def holds(self, d: Dot) -> bool:
+        key = self.owner.get(d)
+        value = self.entries.get(key) if key is not None else None
+        return value is not None and value.store.holds(d)
+
+    def dots(self) -> Iterator[Dot]:
+        for value in self.entries.values():
+            yield from value.store.dots()
+
+    def dot_total(self) -> int:
+        return len(self.owner)
+
+    def is_empty(self) -> bool:
+        return not self.entries
+
+    def join(self, ctx: CausalContext, other: MapStore, other_ctx: CausalContext) -> bool:
+        changed = False
+        for key, theirs in other.entries.items():
+            mine = self.entries.get(key)
+            if mine is None:
+                mine = (self.value_cls or type(theirs))(None, ctx)
+            changed = mine.store.join(ctx, theirs.store, other_ctx) or changed
+            self.put(key, mine, theirs.store.dots())
+        for key in self._keys_seen_by(other_ctx) - other.entries.keys():
+            mine = self.entries[key]
+            changed = mine.store.join(ctx, type(mine).empty_store(), other_ctx) or changed
+            self.put(key, mine, ())
+        return changed
+
+    def _keys_seen_by(self, ctx: CausalContext) -> set[Any]:
+        """Keys holding a dot that `ctx` has seen (scanning the smaller side)."""
+        if ctx.dot_count() <= len(self.owner):
+            return {self.owner[d] for d in ctx.dots() if self.holds(d)}
+        return {k for k, v in self.entries.items() if any(ctx.contains(d) for d in v.store.dots())}
+
+    def unseen_by(self, ctx: CausalContext) -> MapStore:
+        store = MapStore(self.value_cls)
+        for key, value in self.entries.items():
+            store.put(key, type(value)(value.store.unseen_by(ctx), None))
+        return store
+
+    def snapshot_key(self, key: Any) -> CausalCrdt | None:
+        value = self.entries.get(key)
+        return None if value is None else value.copy_into(value.context)
+
+    def restore_key(self, key: Any, saved: CausalCrdt | None) -> None:
+        if saved is None:
+            self.entries.pop(key, None)
+        else:
+            self.put(key, saved)
+
+
+class ORMap(CausalCrdt):
+    kind = "ormap"
+    __slots__ = ()
+    store: MapStore
+    key_spec: ClassVar[KeySpec] = ANY_KEY
+    value_kind: ClassVar[Any] = None  # as declared (PNCounter); None: any kind, from the wire
+    value_cls: ClassVar[type[CausalCrdt] | None] = None  # as held (CausalCounter)
+
+    def __new__(cls, *args: Any, key: Any = None, value: Any = None, **kwargs: Any) -> Any:
+        if key is None and value is None:
+            return super().__new__(cls)
+        return super().__new__(cls[Any if key is None else key, Any if value is None else value])
+
+    def __init__(
+        self,
+        store: MapStore | None = None,
+        context: CausalContext | None = None,
+        *,
+        key: Any = None,
+        value: Any = None,
+    ) -> None:
+        super().__init__(store, context)
+        self.store.bind(self.context)
+
+    def __class_getitem__(cls, params: Any) -> type[ORMap]:
+        key, value = params if isinstance(params, tuple) else (Any, params)
+        held = embedded_class(value)
+        label = f"{type_name(key)}, {type_name(value)}"
+        return declared_class(
+            ORMap, (key, value), label, key_spec=KeySpec(key), value_kind=value, value_cls=held
+        )
+
+    @classmethod
+    def empty_store(cls) -> MapStore:
+        return MapStore(cls.value_cls)
+
+    def bind(self, ctx: CausalContext) -> None:
+        self.context = ctx
+        self.store.bind(ctx)
+
+    def copy_into(self, ctx: CausalContext) -> Self:
+        return type(self)(self.store.copy_into(ctx), ctx)
+
+    @property
+    def value(self) -> dict[Any, Any]:
+        return {key: value.value for key, value in self.store.entries.items()}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.store.entries
+
+    def __len__(self) -> int:
+        return len(self.store.entries)
+
+    def get(self, key: Any) -> CausalCrdt | None:
+        """The nested CRDT under `key` (read it, do not mutate it: use `apply`)."""
+        return self.store.entries.get(key)
+
+    def new_value(self) -> CausalCrdt:
+        """An empty value of the declared kind, sharing this map's context."""
+        cls = self.value_cls or LWWRegister
+        return cls(None, self.context)
+
+    def apply(self, key: Any, mutate: Callable[[Any], CausalCrdt]) -> Self:
+        """Run `mutate` on the value under `key` (an empty one if absent); the map's delta.
+
+        `mutate` calls the nested value's own mutator, e.g. `lambda c: c.increment(1, replica=r)`.
+        """
+        key = self.key_spec.check(key)
+        self._touch(key)
+        value = self.store.entries.get(key)
+        return self.adopt(key, value if value is not None else self.new_value(), mutate)
+
+    def adopt(self, key: Any, value: CausalCrdt, mutate: Callable[[Any], CausalCrdt]) -> Self:
+        """Mutate `value` (held, or new, under `key`) and wrap its delta as the map's delta."""
+        delta = mutate(value)
+        self.store.put(key, value, delta.store.dots())
+        part = MapStore(self.value_cls)
+        if not delta.store.is_empty():
+            part.entries[key] = delta
+        return type(self)(part, delta.context)
+
+    def remove(self, key: Any, *, replica: str) -> Self:
+        """Reset the value under `key`: drop what this replica has observed of it."""
+        self._touch(key)
+        value = self.store.entries.pop(key, None)
+        if value is None:
+            return type(self)()
+        observed = list(value.store.dots())
+        value.store = type(value).empty_store()  # a handle still pointing at it starts empty
+        return self._removal(observed, replica)
+
+    def clear(self, *, replica: str) -> Self:
+        observed: list[Dot] = []
+        for key in list(self.store.entries):
+            self._touch(key)
+            value = self.store.entries.pop(key)
+            observed.extend(value.store.dots())
+            value.store = type(value).empty_store()
+        return self._removal(observed, replica)
+
+    def store_to_wire(self) -> list[Any]:
+        entries = [
+            [self.key_spec.to_wire(key), value.kind, value.store_to_wire()]
+            for key, value in self.store.entries.items()
+        ]
+        entries.sort(key=lambda entry: sort_key(entry[0]))
+        return entries
+
+    @classmethod
+    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+        if depth >= MAX_DEPTH:
+            raise DecodeError(f"ormap: nested deeper than {MAX_DEPTH}")
+        store = MapStore(cls.value_cls)
+        for entry in wire.expect_list(obj, "ormap entries"):
+            raw_key, tag, raw_store = wire.expect_list(entry, "ormap entry", length=3)
+            key = cls.key_spec.from_wire(raw_key)
+            if key in store.entries:
+                raise DecodeError("ormap: repeated key")
+            held = cls._held_class(tag)
+            nested = held.store_from_wire(raw_store, ctx, seen, depth + 1)
+            if nested.is_empty():
+                raise DecodeError("ormap: a key with an empty value")
+            store.put(key, held(nested, ctx))
+        return store
+
+    @classmethod
+    def _held_class(cls, tag: Any) -> type[CausalCrdt]:
+        if cls.value_cls is not None:
+            if tag != cls.value_cls.kind:
+                raise DecodeError(f"ormap: expected {cls.value_cls.kind} values, got {tag!r}")
+            return cls.value_cls
+        held = KINDS.get(tag) if isinstance(tag, str) else None
+        if held is None or not issubclass(held, CausalCrdt):
+            raise DecodeError(f"ormap: {tag!r} is not a kind a map can hold")
+        return held
+
+    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
+        from ..maphandle import MapHandle
+
+        return MapHandle(self, replica, record)

@@ -1,0 +1,129 @@
+"""Multi-value and last-writer-wins registers: a DotFun of writes, one dot per write.
+
+An assignment drops every write it has observed and adds its own, so causally later writes
+replace earlier ones and only concurrent writes coexist. The MVRegister shows them all; the
+LWWRegister picks the one with the largest hybrid-logical-clock timestamp (ties broken by
+replica id), so a write that has seen another always wins even if the wall clock disagrees.
+`LWWRegister[Config]` / `MVRegister[int]` declare the value type, validated by pydantic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+from .. import wire
+from ..clocks import CausalContext, Dot
+from ..hlc import HybridLogicalClock, Timestamp, process_clock
+from ..kernel import DotFun
+from ..values import ValueSpec, sort_key, type_name
+from .base import Crdt
+from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
+
+ANY = ValueSpec()
+
+
+class _Register(CausalCrdt):
+    __slots__ = ()
+    keyed = False  # usually one write: a copy is the cheapest savepoint
+    value_spec: ClassVar[ValueSpec] = ANY
+
+    def __class_getitem__(cls, tp: Any) -> type[Self]:
+        return declared_class(cls, tp, type_name(tp), value_spec=ValueSpec(tp))
+
+    @classmethod
+    def empty_store(cls) -> DotFun[Any]:
+        return DotFun()
+
+    def _write(self, stored: Any, replica: str) -> Self:
+        observed = self.store.pop_all()
+        dot = self._event(replica)
+        self.store.values[dot] = stored
+        return type(self)(DotFun({dot: stored}), CausalContext.of([*observed, dot]))
+
+    def clear(self, *, replica: str) -> Self:
+        return self._removal(self.store.pop_all(), replica)
+
+    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
+        from ..handles import RegisterHandle
+
+        return RegisterHandle(self, replica, record)
+
+
+class MVRegister(_Register):
+    kind = "mvregister"
+    __slots__ = ()
+
+    @property
+    def value(self) -> tuple[Any, ...]:
+        """The concurrent values, distinct, in a canonical order (a tuple: values such as
+        dicts or models need not be hashable)."""
+        values = list(self.store.values.values())
+        if len(values) <= 1:
+            return tuple(values)
+        keyed = {sort_key(self.value_spec.to_wire(v)): v for v in values}
+        return tuple(keyed[k] for k in sorted(keyed))
+
+    def assign(self, value: Any, *, replica: str) -> Self:
+        return self._write(self.value_spec.check(value), replica)
+
+    def store_to_wire(self) -> list[Any]:
+        return fun_to_wire(self.store, self.value_spec.to_wire)
+
+    @classmethod
+    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+        return fun_from_wire(obj, ctx, seen, cls.value_spec.from_wire, cls.kind)
+
+
+class LWWRegister(_Register):
+    kind = "lwwregister"
+    __slots__ = ()
+
+    def _winner(self) -> tuple[Dot, tuple[int, int, Any]] | None:
+        items = self.store.values.items()
+        if len(items) <= 1:
+            return next(iter(items), None)
+        return max(
+            items,
+            key=lambda kv: (kv[1][0], kv[1][1], kv[0].replica, self._order(kv[1][2])),
+        )
+
+    def _order(self, value: Any) -> bytes:
+        return sort_key(self.value_spec.to_wire(value))
+
+    @property
+    def value(self) -> Any:
+        """The last write's value, or None for a register never written."""
+        won = self._winner()
+        return None if won is None else won[1][2]
+
+    @property
+    def timestamp(self) -> Timestamp | None:
+        won = self._winner()
+        return None if won is None else Timestamp(won[1][0], won[1][1], won[0].replica)
+
+    def assign(self, value: Any, *, replica: str, clock: HybridLogicalClock | None = None) -> Self:
+        """Write `value` stamped after every write this register has seen."""
+        stored = self.value_spec.check(value)
+        clock = clock or process_clock()
+        seen = self.timestamp
+        stamp = clock.now(replica) if seen is None else clock.update((seen.l, seen.c), replica)
+        return self._write((stamp.l, stamp.c, stored), replica)
+
+    def store_to_wire(self) -> list[Any]:
+        spec = self.value_spec
+        return fun_to_wire(self.store, lambda w: [w[0], w[1], spec.to_wire(w[2])])
+
+    @classmethod
+    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+        spec = cls.value_spec
+
+        def write(raw: Any) -> tuple[int, int, Any]:
+            l, c, value = wire.expect_list(raw, "lww write", length=3)  # noqa: E741
+            return (
+                wire.expect_count(l, "lww l"),
+                wire.expect_count(c, "lww c"),
+                spec.from_wire(value),
+            )
+
+        return fun_from_wire(obj, ctx, seen, write, cls.kind)

@@ -1,0 +1,293 @@
+"""Benchmark of the CRDT types: local update throughput (pure API and through a replicated
+container), encoded sizes of deltas, states and digest-driven deltas, and the same workload on
+pycrdt's `Map` in the same process; then a PNCounter container against `LockedContainer`.
+
+Run: `python -m simulations.bench_types [--n 5000]`. Numbers are per process, single core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from pycrdt import Doc, Map
+
+from crdtstate import codec
+from crdtstate.locked import LockedContainer
+from crdtstate.replica import Replica
+from crdtstate.types import (
+    AWSet,
+    Crdt,
+    DWFlag,
+    EWFlag,
+    GCounter,
+    GSet,
+    LWWRegister,
+    MVRegister,
+    ORMap,
+    PNCounter,
+    RWSet,
+)
+
+KEYS = 100  # distinct map keys in the map workloads
+BEHIND = 10  # updates a peer misses before a digest-driven sync
+
+
+@dataclass
+class Workload:
+    """Step i of one workload, three ways: pure mutator, container updater, pycrdt Map."""
+
+    name: str
+    kind: Any
+    pure: Callable[[Any, int], Crdt]  # (state, i) -> delta, replica "a"
+    handle: Callable[[Any, int], None]  # (handle, i) inside update
+    pycrdt: Callable[[Map, int], None]
+
+
+def _inc(m: Map, key: str) -> None:
+    m[key] = m.get(key, 0) + 1
+
+
+def _inner(m: Map, key: str) -> Map:
+    if key not in m:
+        m[key] = Map()
+    return m[key]
+
+
+def _toggle_set(s: Any, i: int) -> Crdt:
+    return s.add(i, replica="a") if i % 2 == 0 else s.remove(i - 1, replica="a")
+
+
+def _toggle_handle(s: Any, i: int) -> None:
+    s.add(i) if i % 2 == 0 else s.discard(i - 1)
+
+
+def _toggle_pycrdt(m: Map, i: int) -> None:
+    if i % 2 == 0:
+        m[str(i)] = True
+    else:
+        del m[str(i - 1)]
+
+
+def _flag(s: Any, i: int) -> Crdt:
+    return s.enable(replica="a") if i % 2 == 0 else s.disable(replica="a")
+
+
+def _flag_handle(f: Any, i: int) -> None:
+    f.enable() if i % 2 == 0 else f.disable()
+
+
+def _set_pycrdt(m: Map, key: str, value: Any) -> None:
+    m[key] = value
+
+
+WORKLOADS = [
+    Workload(
+        "GCounter",
+        GCounter,
+        lambda s, i: s.increment(1, replica="a"),
+        lambda h, i: h.increment(1),
+        lambda m, i: _inc(m, "n"),
+    ),
+    Workload(
+        "PNCounter",
+        PNCounter,
+        lambda s, i: s.increment(1 if i % 3 else -1, replica="a"),
+        lambda h, i: h.increment(1 if i % 3 else -1),
+        lambda m, i: _inc(m, "n"),
+    ),
+    Workload(
+        "GSet (add)",
+        GSet,
+        lambda s, i: s.add(i, replica="a"),
+        lambda h, i: h.add(i),
+        lambda m, i: _set_pycrdt(m, str(i), True),
+    ),
+    Workload("AWSet (add/remove)", AWSet, _toggle_set, _toggle_handle, _toggle_pycrdt),
+    Workload("RWSet (add/remove)", RWSet, _toggle_set, _toggle_handle, _toggle_pycrdt),
+    Workload("EWFlag", EWFlag, _flag, _flag_handle, lambda m, i: _set_pycrdt(m, "f", i % 2 == 0)),
+    Workload("DWFlag", DWFlag, _flag, _flag_handle, lambda m, i: _set_pycrdt(m, "f", i % 2 == 0)),
+    Workload(
+        "MVRegister",
+        MVRegister,
+        lambda s, i: s.assign(i, replica="a"),
+        lambda h, i: setattr(h, "value", i),
+        lambda m, i: _set_pycrdt(m, "r", i),
+    ),
+    Workload(
+        "LWWRegister",
+        LWWRegister,
+        lambda s, i: s.assign(i, replica="a"),
+        lambda h, i: setattr(h, "value", i),
+        lambda m, i: _set_pycrdt(m, "r", i),
+    ),
+    Workload(
+        "ORMap[str, PNCounter]",
+        ORMap[str, PNCounter],
+        lambda s, i: s.apply(f"k{i % KEYS}", lambda c: c.increment(1, replica="a")),
+        lambda h, i: h[f"k{i % KEYS}"].increment(1),
+        lambda m, i: _inc(m, f"k{i % KEYS}"),
+    ),
+    Workload(
+        "ORMap[str, AWSet]",
+        ORMap[str, AWSet],
+        lambda s, i: s.apply(f"k{i % KEYS}", lambda v: v.add(i, replica="a")),
+        lambda h, i: h[f"k{i % KEYS}"].add(i),
+        lambda m, i: _set_pycrdt(_inner(m, f"k{i % KEYS}"), str(i), True),
+    ),
+    Workload(
+        "ORMap[str, ORMap[str, int]]",
+        ORMap[str, ORMap[str, int]],
+        lambda s, i: s.apply(
+            f"k{i % KEYS}", lambda v: v.apply(f"j{i % 7}", lambda r: r.assign(i, replica="a"))
+        ),
+        lambda h, i: h[f"k{i % KEYS}"].__setitem__(f"j{i % 7}", i),
+        lambda m, i: _set_pycrdt(_inner(m, f"k{i % KEYS}"), f"j{i % 7}", i),
+    ),
+]
+
+
+def _plain_bump(m: Any, key: str) -> None:
+    m[key] = m.get(key, 0) + 1
+
+
+def _plain_toggle(s: set[int], i: int) -> None:
+    s.add(i) if i % 2 == 0 else s.discard(i - 1)
+
+
+LOCKED: dict[str, tuple[Callable[[], Any], Callable[[Any, int], Any]]] = {
+    "GCounter": (int, lambda v, i: v + 1),
+    "PNCounter": (int, lambda v, i: v + (1 if i % 3 else -1)),
+    "GSet (add)": (set, lambda s, i: s.add(i)),
+    "AWSet (add/remove)": (set, _plain_toggle),
+    "RWSet (add/remove)": (set, _plain_toggle),
+    "EWFlag": (bool, lambda f, i: i % 2 == 0),
+    "DWFlag": (bool, lambda f, i: i % 2 == 0),
+    "MVRegister": (lambda: None, lambda r, i: i),
+    "LWWRegister": (lambda: None, lambda r, i: i),
+    # Maps: the dict-style equivalent of the handle updater (the tests show they agree).
+    "ORMap[str, PNCounter]": (
+        dict,
+        lambda m, i: m.__setitem__(f"k{i % KEYS}", m.get(f"k{i % KEYS}", 0) + 1),
+    ),
+    "ORMap[str, AWSet]": (dict, lambda m, i: m.setdefault(f"k{i % KEYS}", set()).add(i)),
+    "ORMap[str, ORMap[str, int]]": (
+        dict,
+        lambda m, i: m.setdefault(f"k{i % KEYS}", {}).__setitem__(f"j{i % 7}", i),
+    ),
+}
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f}" if seconds > 0 else "inf"
+
+
+def bench_pure(w: Workload, n: int) -> tuple[float, Crdt, int, int]:
+    """(seconds, final state, mean delta bytes, digest-driven delta bytes after BEHIND misses)."""
+    state = w.kind()
+    start = time.perf_counter()
+    for i in range(n):
+        w.pure(state, i)
+    elapsed = time.perf_counter() - start
+    # Sizes, measured outside the timed loop on a fresh run.
+    sizing = w.kind()
+    delta_bytes = 0
+    peer = None
+    for i in range(n):
+        if i == n - BEHIND:
+            peer = sizing.copy()
+        delta_bytes += len(codec.encode(w.pure(sizing, i)))
+    peer = peer if peer is not None else w.kind()
+    catch_up = len(codec.encode(sizing.delta_since(peer.digest())))
+    return elapsed, state, delta_bytes // max(n, 1), catch_up
+
+
+async def bench_container(w: Workload, n: int) -> float:
+    async with Replica.open("a") as replica:
+        container = replica.container("bench", w.kind)
+        start = time.perf_counter()
+        for i in range(n):
+            await container.update(lambda h, i=i: w.handle(h, i))
+        return time.perf_counter() - start
+
+
+async def bench_locked(w: Workload, n: int) -> float:
+    initial, updater = LOCKED[w.name]
+    locked = LockedContainer(initial())
+    start = time.perf_counter()
+    for i in range(n):
+        await locked.update(lambda v, i=i: updater(v, i))
+    return time.perf_counter() - start
+
+
+def bench_pycrdt(w: Workload, n: int) -> tuple[float, int, int]:
+    doc = Doc()
+    m = doc.get("m", type=Map)
+    start = time.perf_counter()
+    for i in range(n):
+        with doc.transaction():
+            w.pycrdt(m, i)
+    elapsed = time.perf_counter() - start
+    sizing = Doc()
+    sm = sizing.get("m", type=Map)
+    total = 0
+    for i in range(n):
+        before = sizing.get_state()
+        with sizing.transaction():
+            w.pycrdt(sm, i)
+        total += len(sizing.get_update(before))
+    return elapsed, total // max(n, 1), len(doc.get_update())
+
+
+async def bench_counter_vs_locked(n: int) -> tuple[float, float]:
+    locked = LockedContainer(0)
+    start = time.perf_counter()
+    for _ in range(n):
+        await locked.update(lambda v: v + 1)
+    locked_s = time.perf_counter() - start
+    async with Replica.open("a") as replica:
+        counter = replica.container("hits", PNCounter)
+        start = time.perf_counter()
+        for _ in range(n):
+            await counter.update(lambda c: c.increment(1))
+        replicated_s = time.perf_counter() - start
+    assert await locked.get() == n
+    return locked_s, replicated_s
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="updates per workload")
+    n = parser.parse_args(argv).n
+    header = (
+        f"{'type':<28} {'pure/s':>10} {'container/s':>12} {'locked/s':>9} {'pycrdt/s':>10} "
+        f"{'delta B':>8} {'state B':>9} {'sync B':>7} {'pycrdt Δ B':>11} {'pycrdt B':>9}"
+    )
+    print(f"{n} updates per workload; sync B = digest-driven delta to a peer {BEHIND} behind")
+    print(header)
+    print("-" * len(header))
+    for w in WORKLOADS:
+        pure_s, state, delta_b, sync_b = bench_pure(w, n)
+        container_s = trio.run(bench_container, w, n)
+        locked_s = trio.run(bench_locked, w, n)
+        py_s, py_delta_b, py_state_b = bench_pycrdt(w, n)
+        print(
+            f"{w.name:<28} {rate(n, pure_s):>10} {rate(n, container_s):>12} {rate(n, locked_s):>9} "
+            f"{rate(n, py_s):>10} {delta_b:>8} {len(codec.encode(state)):>9} {sync_b:>7} "
+            f"{py_delta_b:>11} {py_state_b:>9}"
+        )
+    locked_s, replicated_s = trio.run(bench_counter_vs_locked, n)
+    ratio = locked_s / replicated_s
+    print()
+    print(
+        f"PNCounter container {rate(n, replicated_s)}/s vs LockedContainer(0) "
+        f"{rate(n, locked_s)}/s: {ratio:.2f}x ({'OK' if ratio >= 0.5 else 'BELOW'} the 0.5x bar)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -62,10 +62,13 @@ class Node:
         await self.process.wait()
 
 
-async def wait_until(condition: Any, timeout: float = 60) -> None:
-    with trio.fail_after(timeout):
+async def wait_until(condition: Any, nodes: list[Node], timeout: float = 60) -> None:
+    """Poll `condition`; on timeout fail with every node's last status, for diagnosis."""
+    with trio.move_on_after(timeout):
         while not condition():
             await trio.sleep(0.02)
+        return
+    raise AssertionError(f"timed out; last statuses: {[n.status for n in nodes]}")
 
 
 async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
@@ -77,8 +80,8 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
         )
         nodes = [a, b, c]
         try:
-            await wait_until(lambda: all(len(n.status.get("peers", [])) == 2 for n in nodes))
-            await wait_until(lambda: c.status.get("made", 0) >= 100)
+            await wait_until(lambda: all(len(n.status.get("peers", [])) == 2 for n in nodes), nodes)
+            await wait_until(lambda: c.status.get("made", 0) >= 100, nodes)
             c.kill()
             await c.process.wait()
             assert c.process.returncode == -signal.SIGKILL
@@ -86,21 +89,23 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
 
             # The survivors keep updating while c is dead: never blocked by it.
             await wait_until(
-                lambda: all(n.status["made"] >= made_at_kill[n.status["id"]] + 100 for n in (a, b))
+                lambda: all(n.status["made"] >= made_at_kill[n.status["id"]] + 100 for n in (a, b)),
+                nodes,
             )
             await wait_until(
                 lambda: (
                     a.status["digest"] == b.status["digest"]
                     and a.status["made"] == 400
                     and b.status["made"] == 400
-                )
+                ),
+                nodes,
             )
             assert a.status["peers"] == ["b"] and b.status["peers"] == ["a"]
 
             # c comes back (in memory, so under a new id: its old dots must never be reused).
             c2 = await Node.start(nursery, "--id", "c2", "--peer", a.url, "--peer", b.url)
             nodes = [a, b, c2]
-            await wait_until(lambda: len({n.status.get("digest") for n in nodes}) == 1)
+            await wait_until(lambda: len({n.status.get("digest") for n in nodes}) == 1, nodes)
             # Everything a and b made is everywhere; c's pre-crash updates that reached them too.
             assert c2.status["hits"] == a.status["hits"] == b.status["hits"] >= 800
         finally:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
+from . import intervals
+
 
 class Dot(NamedTuple):
     """One event: the `counter`-th event made by `replica`."""
@@ -82,17 +84,18 @@ class VersionVector(Mapping[str, int]):
 
 
 class CausalContext:
-    """A set of dots, stored as a version vector plus a cloud of out-of-order dots.
+    """A set of dots: per replica, a contiguous prefix (the vector) plus ranges above it.
 
-    Invariant: no dot in the cloud is covered by the vector, and no replica's next dot
-    (`vector[r] + 1`) is in the cloud (compaction moves it into the vector).
+    Invariant: a replica's ranges lie strictly above `vector[r] + 1` (a range reaching the
+    prefix is absorbed into it), are sorted, disjoint and non-adjacent, and never empty; so
+    equal sets have equal representations. Every operation costs O(ranges), never O(dots).
     """
 
     __slots__ = ("cloud", "vector")
 
     def __init__(self, vector: Mapping[str, int] | None = None, cloud: Iterable[Dot] = ()) -> None:
         self.vector: dict[str, int] = {r: n for r, n in (vector or {}).items() if n > 0}
-        self.cloud: set[Dot] = set()
+        self.cloud: dict[str, intervals.Ranges] = {}
         for dot in cloud:
             self.add(dot)
 
@@ -103,100 +106,104 @@ class CausalContext:
     def copy(self) -> CausalContext:
         ctx = CausalContext()
         ctx.vector = dict(self.vector)
-        ctx.cloud = set(self.cloud)
+        ctx.cloud = {r: list(ranges) for r, ranges in self.cloud.items()}
         return ctx
 
+    def assign(self, other: CausalContext) -> None:
+        """Become a copy of `other`, in place (nested values may share this object)."""
+        self.vector = dict(other.vector)
+        self.cloud = {r: list(ranges) for r, ranges in other.cloud.items()}
+
     def contains(self, dot: Dot) -> bool:
-        return dot.counter <= self.vector.get(dot.replica, 0) or dot in self.cloud
+        replica, counter = dot
+        if counter <= self.vector.get(replica, 0):
+            return True
+        ranges = self.cloud.get(replica)
+        return ranges is not None and intervals.contains(ranges, counter)
 
     __contains__ = contains
 
     def max_counter(self, replica: str) -> int:
-        top = self.vector.get(replica, 0)
-        for dot in self.cloud:
-            if dot.replica == replica and dot.counter > top:
-                top = dot.counter
-        return top
+        ranges = self.cloud.get(replica)
+        return ranges[-1][1] if ranges else self.vector.get(replica, 0)
 
     def next_dot(self, replica: str) -> Dot:
         """A dot not yet in this context for `replica`; add it to record its use."""
         return Dot(replica, self.max_counter(replica) + 1)
 
     def add(self, dot: Dot) -> None:
-        if self.contains(dot):
-            return
-        if dot.counter == self.vector.get(dot.replica, 0) + 1:
-            self.vector[dot.replica] = dot.counter
-            self._absorb(dot.replica)
-        else:
-            self.cloud.add(dot)
+        self.add_range(dot.replica, dot.counter, dot.counter)
+
+    def add_range(self, replica: str, lo: int, hi: int) -> bool:
+        """Add the dots `replica`:lo..hi; return whether any was new."""
+        top = self.vector.get(replica, 0)
+        lo = max(lo, top + 1)
+        if lo > hi:
+            return False
+        if lo == top + 1 and replica not in self.cloud:
+            self.vector[replica] = hi  # the common case: the next dots in order
+            return True
+        ranges = self.cloud.setdefault(replica, [])
+        grew = intervals.add(ranges, lo, hi)
+        self._absorb(replica)
+        return grew
 
     def _absorb(self, replica: str) -> None:
-        """Move the dots of `replica` that now extend its vector out of the cloud."""
+        """Fold a range that now starts right after the prefix into the prefix."""
+        ranges = self.cloud.get(replica)
+        if ranges and ranges[0][0] <= self.vector.get(replica, 0) + 1:
+            self.vector[replica] = ranges.pop(0)[1]
+        if ranges is not None and not ranges:
+            del self.cloud[replica]
+
+    def _ranges(self, replica: str) -> intervals.Ranges:
+        """All of `replica`'s dots as ranges (the prefix first)."""
         top = self.vector.get(replica, 0)
-        while Dot(replica, top + 1) in self.cloud:
-            top += 1
-            self.cloud.discard(Dot(replica, top))
-        if top:
-            self.vector[replica] = top
+        head = [(1, top)] if top else []
+        return head + self.cloud.get(replica, [])
+
+    def replicas(self) -> set[str]:
+        return set(self.vector) | set(self.cloud)
 
     def merge(self, other: CausalContext) -> bool:
         """Join `other` into this context in place; return whether this context grew."""
-        touched: set[str] = set()
+        grew = False
         for r, n in other.vector.items():
-            if n > self.vector.get(r, 0):
-                self.vector[r] = n
-                touched.add(r)
-        for dot in other.cloud:
-            if not self.contains(dot):
-                self.cloud.add(dot)
-                touched.add(dot.replica)
-        if touched:
-            self.cloud = {d for d in self.cloud if d.counter > self.vector.get(d.replica, 0)}
-            for r in touched:
-                self._absorb(r)
-        return bool(touched)
+            grew = self.add_range(r, 1, n) or grew
+        for r, ranges in other.cloud.items():
+            for lo, hi in ranges:
+                grew = self.add_range(r, lo, hi) or grew
+        return grew
 
     def minus(self, other: CausalContext) -> CausalContext:
         """The dots of this context that `other` lacks, as a context (may be gapped)."""
         missing = CausalContext()
-        for r, n in self.vector.items():
-            low = other.vector.get(r, 0)
-            for counter in range(low + 1, n + 1):
-                dot = Dot(r, counter)
-                if dot not in other.cloud:
-                    missing.add(dot)
-        for dot in self.cloud:
-            if not other.contains(dot):
-                missing.add(dot)
+        for r in self.replicas():
+            for lo, hi in intervals.subtract(self._ranges(r), other._ranges(r)):
+                missing.add_range(r, lo, hi)
         return missing
 
     def covers(self, other: CausalContext) -> bool:
         """True when every dot of `other` is in this context."""
-        if any(n > self.vector.get(r, 0) for r, n in other.vector.items()):
-            # The vector part may still be covered by our cloud; check dot by dot.
-            for r, n in other.vector.items():
-                for counter in range(self.vector.get(r, 0) + 1, n + 1):
-                    if Dot(r, counter) not in self.cloud:
-                        return False
-        return all(self.contains(d) for d in other.cloud)
+        for r in other.replicas():
+            if other.max_counter(r) <= self.vector.get(r, 0):
+                continue
+            if intervals.subtract(other._ranges(r), self._ranges(r)):
+                return False
+        return True
 
     def dots(self) -> Iterator[Dot]:
-        for r, n in self.vector.items():
-            for counter in range(1, n + 1):
+        """Every dot, one by one: callers compare `dot_count()` first, it can be huge."""
+        for r in self.replicas():
+            for counter in intervals.numbers(self._ranges(r)):
                 yield Dot(r, counter)
-        yield from self.cloud
 
     def version_vector(self) -> VersionVector:
-        """Per replica, the highest counter seen (the cloud's maximum where it runs ahead)."""
-        top = dict(self.vector)
-        for dot in self.cloud:
-            if dot.counter > top.get(dot.replica, 0):
-                top[dot.replica] = dot.counter
-        return VersionVector(top)
+        """Per replica, the highest counter seen (the ranges' maximum where they run ahead)."""
+        return VersionVector({r: self.max_counter(r) for r in self.replicas()})
 
     def dot_count(self) -> int:
-        return sum(self.vector.values()) + len(self.cloud)
+        return sum(self.vector.values()) + sum(intervals.size(v) for v in self.cloud.values())
 
     def is_empty(self) -> bool:
         return not self.vector and not self.cloud
@@ -209,11 +216,11 @@ class CausalContext:
     __hash__ = None  # type: ignore[assignment]
 
     def to_wire(self) -> list[object]:
+        """[{replica: prefix}, [[replica, first, last], ...]]: compact however gapped."""
         return [
             dict(sorted(self.vector.items())),
-            sorted([d.replica, d.counter] for d in self.cloud),
+            [[r, lo, hi] for r in sorted(self.cloud) for lo, hi in self.cloud[r]],
         ]
 
     def __repr__(self) -> str:
-        cloud = sorted(self.cloud)
-        return f"CausalContext({self.vector!r}, cloud={cloud!r})"
+        return f"CausalContext({self.vector!r}, cloud={self.cloud!r})"

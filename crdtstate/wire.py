@@ -14,6 +14,7 @@ from .errors import DecodeError
 MAX_COUNTER = 2**63 - 1
 MAX_REPLICA_ID = 256
 MAX_CLOUD_DOTS = 1_000_000
+MAX_CLOUD_RANGES = 1_000_000
 
 
 def expect_list(obj: Any, what: str, *, length: int | None = None) -> list[Any]:
@@ -72,8 +73,16 @@ def version_vector(obj: Any, what: str = "version vector") -> VersionVector:
 
 
 def causal_context(obj: Any, what: str = "causal context") -> CausalContext:
+    """[{replica: prefix}, [[replica, first, last], ...]], ranges in any order."""
     vector_part, cloud_part = expect_list(obj, what, length=2)
     cloud = expect_list(cloud_part, what)
-    if len(cloud) > MAX_CLOUD_DOTS:
-        raise DecodeError(f"{what}: too many dots")
-    return CausalContext(counts(vector_part, what), (dot(d, what) for d in cloud))
+    if len(cloud) > MAX_CLOUD_RANGES:
+        raise DecodeError(f"{what}: more than {MAX_CLOUD_RANGES} ranges")
+    ctx = CausalContext(counts(vector_part, what))
+    for item in cloud:
+        replica, first, last = expect_list(item, what, length=3)
+        lo, hi = expect_count(first, what, minimum=1), expect_count(last, what, minimum=1)
+        if lo > hi:
+            raise DecodeError(f"{what}: range {lo}..{hi} is empty")
+        ctx.add_range(replica_id(replica, what), lo, hi)
+    return ctx

@@ -238,7 +238,7 @@ class KeyedSavepoint(Savepoint):
 
     def restore(self) -> None:
         ctx = self._state.context  # restored in place: nested values share this object
-        ctx.vector, ctx.cloud = self._context.vector, self._context.cloud
+        ctx.assign(self._context)
         for key, saved in self._keys.items():
             self._state.store.restore_key(key, saved)
         self.close()

@@ -89,8 +89,12 @@ def test_compaction_loses_no_dot_and_store_dots_stay_in_context(
         expected |= set(delta.context.dots())
     ctx = state.context
     assert set(ctx.dots()) == expected
-    assert not any(d.counter <= ctx.vector.get(d.replica, 0) for d in ctx.cloud)
-    assert not any(Dot(r, n + 1) in ctx.cloud for r, n in ctx.vector.items())
+    for replica, ranges in ctx.cloud.items():
+        # Compact: ranges are non-empty, sorted, apart, and strictly above prefix + 1.
+        assert ranges
+        assert ranges[0][0] > ctx.vector.get(replica, 0) + 1
+        assert all(lo <= hi for lo, hi in ranges)
+        assert all(a[1] + 1 < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     assert all(ctx.contains(d) for d in state.store.dots())
     rebuilt = CausalContext.of(expected)
     assert rebuilt == ctx

@@ -73,19 +73,20 @@ async def wait_until(condition: Any, nodes: list[Node], timeout: float = 60) -> 
 
 async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
     async with trio.open_nursery() as nursery:
-        a = await Node.start(nursery, "--id", "a", "--updates", "400")
-        b = await Node.start(nursery, "--id", "b", "--updates", "400", "--peer", a.url)
+        a = await Node.start(nursery, "--id", "a", "--updates", "1000")
+        b = await Node.start(nursery, "--id", "b", "--updates", "1000", "--peer", a.url)
         c = await Node.start(
             nursery, "--id", "c", "--updates", "400", "--peer", a.url, "--peer", b.url
         )
         nodes = [a, b, c]
         try:
             await wait_until(lambda: all(len(n.status.get("peers", [])) == 2 for n in nodes), nodes)
-            await wait_until(lambda: c.status.get("made", 0) >= 100, nodes)
+            await wait_until(lambda: c.status.get("made", 0) >= 50, nodes)
             c.kill()
             await c.process.wait()
             assert c.process.returncode == -signal.SIGKILL
             made_at_kill = {n.status["id"]: n.status["made"] for n in (a, b)}
+            assert max(made_at_kill.values()) <= 900, "the survivors must still be updating"
 
             # The survivors keep updating while c is dead: never blocked by it.
             await wait_until(
@@ -95,8 +96,8 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
             await wait_until(
                 lambda: (
                     a.status["digest"] == b.status["digest"]
-                    and a.status["made"] == 400
-                    and b.status["made"] == 400
+                    and a.status["made"] == 1000
+                    and b.status["made"] == 1000
                 ),
                 nodes,
             )
@@ -107,7 +108,7 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
             nodes = [a, b, c2]
             await wait_until(lambda: len({n.status.get("digest") for n in nodes}) == 1, nodes)
             # Everything a and b made is everywhere; c's pre-crash updates that reached them too.
-            assert c2.status["hits"] == a.status["hits"] == b.status["hits"] >= 800
+            assert c2.status["hits"] == a.status["hits"] == b.status["hits"] >= 2000
         finally:
             for node in [*nodes, c]:
                 await node.stop()

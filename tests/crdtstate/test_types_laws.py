@@ -5,6 +5,8 @@ order and duplication of deltas, lossless compaction, sufficient `delta_since`, 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,7 +96,7 @@ def test_compaction_loses_no_dot_and_store_dots_stay_in_context(
         assert ranges
         assert ranges[0][0] > ctx.vector.get(replica, 0) + 1
         assert all(lo <= hi for lo, hi in ranges)
-        assert all(a[1] + 1 < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ranges))
     assert all(ctx.contains(d) for d in state.store.dots())
     rebuilt = CausalContext.of(expected)
     assert rebuilt == ctx

@@ -1,16 +1,24 @@
 """A replica: one process's copy of a set of named CRDTs, and the delta buffer that feeds
 anti-entropy. Local updates never wait for the network; remote deltas are joined (only their
 novel part is kept, the RR step) and announced to subscribers with the sending peer as origin.
+
+A durable replica (opened with a path) journals every delta-group before it is buffered, so
+no peer ever sees a delta that a crash could take back. Its objects have two views: the
+working state (`_objects`, which local updates change at once so that the next update builds
+on them) and the committed state (`_committed`, kept only for objects with local groups in
+flight), which is all that anti-entropy reads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import trio
@@ -20,39 +28,82 @@ from .buffer import DeltaBuffer
 from .changes import Change
 from .errors import KindMismatchError, ProtocolError, ReplicaClosedError
 from .replicated import ReplicatedContainer
+from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import Crdt
 
 log = logging.getLogger(__name__)
+DEFAULT_SNAPSHOTS = SnapshotPolicy()
 C = TypeVar("C", bound=Crdt)
 
 
 class Replica:
     """Hold named CRDT objects, number their delta-groups, and notify their containers."""
 
-    def __init__(self, replica_id: str) -> None:
-        if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-            raise ValueError("a replica id is a non-empty string of at most 256 characters")
+    def __init__(
+        self, replica_id: str, *, incarnation: int | None = None, sequence: int = 0
+    ) -> None:
+        _check_id(replica_id)
         self.id = replica_id
-        self.incarnation = secrets.randbits(63)
-        self.buffer = DeltaBuffer()
+        self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
+        self.buffer = DeltaBuffer(sequence)
         self._objects: dict[str, Crdt] = {}
+        self._committed: dict[str, Crdt] = {}  # committed state of objects with groups in flight
+        self._in_flight: dict[str, int] = {}  # name -> local groups submitted, not yet committed
+        self._journal: GroupCommitter | None = None
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._grew = trio.Event()
         self._closed = False
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, replica_id: str | None = None) -> AsyncIterator[Replica]:
-        """An in-memory replica for the duration of the block.
+    async def open(
+        cls,
+        replica_id: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        durability: Durability | str = Durability.PROCESS,
+        snapshots: SnapshotPolicy = DEFAULT_SNAPSHOTS,
+    ) -> AsyncIterator[Replica]:
+        """A replica for the duration of the block: in memory, or durable in a database.
 
-        Without an id a fresh random one is used. An in-memory replica must not reuse the id
-        of an earlier run whose updates reached peers: its counters restart from zero.
+        In memory (no `path`): without an id a fresh random one is used. It must not reuse the
+        id of an earlier run whose updates reached peers: its counters restart from zero.
+
+        With a `path`, the SQLite database there is opened, or created (for `replica_id`, or a
+        fresh random id). Without an id, the replica stored there is reopened; an id that
+        differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
+        once its delta-group is committed; `durability` says what a commit survives.
         """
-        replica = cls(replica_id or uuid.uuid4().hex[:12])
-        try:
-            yield replica
-        finally:
-            replica.close()
+        if path is None:
+            replica = cls(replica_id or uuid.uuid4().hex[:12])
+            try:
+                yield replica
+            finally:
+                replica.close()
+            return
+        if replica_id is not None:
+            _check_id(replica_id)
+        store, stored = await trio.to_thread.run_sync(
+            Store.open, path, replica_id, Durability(durability)
+        )
+        replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
+        replica._objects = stored.objects
+        journal = replica._journal = GroupCommitter(
+            store,
+            sequence=stored.sequence,
+            encode_states=replica._encode_committed,
+            policy=snapshots,
+            unfolded=stored.unfolded,
+            journal_groups=stored.journal_groups,
+            journal_bytes=stored.journal_bytes,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(journal.run)
+            try:
+                yield replica
+            finally:
+                replica.close()
+                await journal.close()  # commits what is queued, folds the journal, closes
 
     def close(self) -> None:
         self._closed = True
@@ -64,9 +115,15 @@ class Replica:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def durable(self) -> bool:
+        return self._journal is not None
+
     def _check_open(self) -> None:
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
+        if self._journal is not None:
+            self._journal.check_usable()
 
     # -- containers -------------------------------------------------------------------------
 
@@ -103,12 +160,41 @@ class Replica:
     # -- local updates ----------------------------------------------------------------------
 
     async def _commit_local(self, name: str, new_state: Crdt, delta: Crdt) -> None:
+        """Make `new_state` (the old state with `delta` joined) the state of `name`.
+
+        Durable: the working state changes now, so that a concurrent update builds on it, and
+        the committed view keeps the old state until the group is journaled.
+        """
         previous = self._objects[name]
+        if self._journal is None:
+            self._objects[name] = new_state
+            self.buffer.append(self.id, {name: delta})
+            self._announce(name, previous.value, new_state, origin=self.id)
+            self._wake()
+            await trio.lowlevel.checkpoint()
+            return
+        self._journal.check_usable()
+        if new_state is previous:
+            raise RuntimeError("a durable replica needs updates that replace the state object")
         self._objects[name] = new_state
-        self.buffer.append(self.id, {name: delta})
-        self._announce(name, previous.value, new_state, origin=self.id)
-        self._wake()
-        await trio.lowlevel.checkpoint()
+        if name not in self._in_flight:
+            self._committed[name] = previous
+        self._in_flight[name] = self._in_flight.get(name, 0) + 1
+        change = self._change(name, previous.value, new_state, origin=self.id)
+        publish = partial(self._publish_local, name, delta, change)
+        await self._journal.submit(self.id, {name: delta}, publish)
+
+    def _publish_local(self, name: str, delta: Crdt, change: Change | None, sequence: int) -> None:
+        """A local group is committed: fold it into the committed view and buffer it."""
+        left = self._in_flight.pop(name) - 1
+        committed = self._committed.pop(name)
+        if left:
+            self._in_flight[name] = left
+            committed.merge(delta)
+            self._committed[name] = committed
+        self._buffer(sequence, self.id, {name: delta})
+        if change is not None:
+            self._containers[name].feed.publish(change)
 
     # -- remote deltas ----------------------------------------------------------------------
 
@@ -126,6 +212,16 @@ class Replica:
                     f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
                 )
         novel: dict[str, Crdt] = {}
+        if self._journal is not None:
+            for name, delta in deltas.items():
+                part = self._objects.setdefault(name, type(delta)()).novel(delta)
+                if part is not None:
+                    novel[name] = part
+            if not novel:
+                await trio.lowlevel.checkpoint()
+                return None
+            publish = partial(self._publish_remote, novel, origin)
+            return await self._journal.submit(origin, novel, publish)
         for name, delta in deltas.items():
             local = self._objects.get(name)
             if local is None:
@@ -146,23 +242,61 @@ class Replica:
         self._wake()
         return sequence
 
-    def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
+    def _publish_remote(self, novel: dict[str, Crdt], origin: str, sequence: int) -> None:
+        """A remote group is committed: join it (working and committed views) and buffer it."""
+        for name, part in novel.items():
+            local = self._objects[name]
+            watched = name in self._containers and len(self._containers[name].feed)
+            previous = local.value if watched else None
+            changed = local.merge(part)
+            committed = self._committed.get(name)
+            if committed is not None:
+                committed.merge(part)
+            if watched and changed:
+                self._announce(name, previous, local, origin=origin)
+        self._buffer(sequence, origin, novel)
+
+    def _buffer(self, sequence: int, origin: str, deltas: dict[str, Crdt]) -> None:
+        appended = self.buffer.append(origin, deltas)
+        if appended != sequence:
+            raise AssertionError(f"buffer sequence {appended} != journal sequence {sequence}")
+        self._wake()
+
+    def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:
         container = self._containers.get(name)
-        if container is not None and len(container.feed):
-            container.feed.publish(
-                Change(value=state.value, previous=previous, origin=origin, version=state.version)
-            )
+        if container is None or not len(container.feed):
+            return None
+        return Change(value=state.value, previous=previous, origin=origin, version=state.version)
+
+    def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
+        change = self._change(name, previous, state, origin=origin)
+        if change is not None:
+            self._containers[name].feed.publish(change)
 
     # -- what anti-entropy reads --------------------------------------------------------------
 
+    def _visible(self) -> Iterable[tuple[str, Crdt]]:
+        """Each object's committed state: what peers may see and what a crash cannot undo."""
+        committed = self._committed
+        for name, obj in self._objects.items():
+            yield name, committed.get(name, obj)
+
+    def _encode_committed(self, names: Iterable[str]) -> list[SnapshotRow]:
+        rows = []
+        for name in names:
+            obj = self._committed.get(name, self._objects[name])
+            blob = codec.encode(obj)
+            rows.append((name, obj.kind, blob, checksum(blob)))
+        return rows
+
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
-        return {name: (obj.kind, obj.digest()) for name, obj in self._objects.items()}
+        return {name: (obj.kind, obj.digest()) for name, obj in self._visible()}
 
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""
         missing: dict[str, Crdt] = {}
-        for name, obj in self._objects.items():
+        for name, obj in self._visible():
             theirs = digests.get(name)
             if theirs is None or theirs[0] != obj.kind:
                 part = obj.copy()
@@ -178,8 +312,7 @@ class Replica:
         Empty objects are left out: an object nobody wrote equals one that does not exist.
         """
         h = hashlib.sha256()
-        for name in sorted(self._objects):
-            obj = self._objects[name]
+        for name, obj in sorted(self._visible(), key=lambda item: item[0]):
             if obj.is_bottom():
                 continue
             h.update(codec.pack([name, codec.to_wire(obj)]))
@@ -196,3 +329,8 @@ class Replica:
         while self.buffer.sequence <= sequence and not self._closed:
             await self._grew.wait()
         return self.buffer.sequence
+
+
+def _check_id(replica_id: object) -> None:
+    if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
+        raise ValueError("a replica id is a non-empty string of at most 256 characters")

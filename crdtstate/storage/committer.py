@@ -59,6 +59,7 @@ class GroupCommitter:
     ) -> None:
         self.sequence = sequence  # the last sequence number handed out (and committed)
         self.failure: StorageError | None = None
+        self.transactions = 0  # journal commits so far (each may hold many groups)
         self.snapshots = 0
         self._store = store
         self._encode_states = encode_states
@@ -133,6 +134,7 @@ class GroupCommitter:
         except Exception as exc:
             self._fail(f"journal write failed: {exc}", [*batch, *self._queue], exc)
             return
+        self.transactions += 1
         for group in batch:
             group.publish(group.sequence)
             self._unfolded.update(group.deltas)

@@ -84,10 +84,21 @@ class AWSet(Crdt):
         return self.context.copy()
 
     def delta_since(self, digest: CausalContext) -> AWSet:
-        """Adds the peer has not seen, with our whole context so it drops what we removed."""
+        """Adds the peer has not seen, and our context minus the dots we hold that it has seen.
+
+        Those held-and-seen dots must stay out of the delta's context: a dot in a delta's
+        context but not in its store reads as "removed", so the peer would drop elements we
+        both still hold. Every other dot of our context goes in, so the peer drops what we
+        removed and its context grows to cover ours. Costs a walk over our context's dots.
+        """
         if digest.covers(self.context):
             return AWSet()
-        return AWSet(self.store.restricted_to_unseen(digest), self.context.copy())
+        held_and_seen = {d for d in self.store.owner if digest.contains(d)}
+        context = CausalContext()
+        for d in self.context.dots():
+            if d not in held_and_seen:
+                context.add(d)
+        return AWSet(self.store.restricted_to_unseen(digest), context)
 
     def novel(self, delta: AWSet) -> AWSet | None:
         if self.context.covers(delta.context):

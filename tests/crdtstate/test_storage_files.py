@@ -179,4 +179,3 @@ async def refuse_id(path: Path) -> None:
     assert fingerprint(path.parent) == before
     async with Replica.open("a", path) as a:  # the right id still opens it
         assert len(await a.container("tools", AWSet).get()) == 100
-

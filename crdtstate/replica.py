@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
@@ -50,6 +51,7 @@ class Replica:
         self._committed: dict[str, Crdt] = {}  # committed state of objects with groups in flight
         self._in_flight: dict[str, int] = {}  # name -> local groups submitted, not yet committed
         self._journal: GroupCommitter | None = None
+        self.path: Path | None = None  # the database of a durable replica
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._grew = trio.Event()
         self._closed = False
@@ -88,6 +90,7 @@ class Replica:
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
         replica._objects = stored.objects
+        replica.path = stored.path
         journal = replica._journal = GroupCommitter(
             store,
             sequence=stored.sequence,

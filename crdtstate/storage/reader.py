@@ -57,7 +57,7 @@ def read_database(path: Path, expected_id: str | None = None) -> StoredReplica:
     """Check that `path` is an intact crdtstate database of `expected_id`, and load it."""
     check_header(path)
     try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None)
     except sqlite3.Error as exc:
         raise CorruptDatabaseError(f"{path} cannot be opened by SQLite: {exc}") from exc
     try:
@@ -73,6 +73,8 @@ def read_database(path: Path, expected_id: str | None = None) -> StoredReplica:
 
 
 def _read(conn: sqlite3.Connection, path: Path, expected_id: str | None) -> StoredReplica:
+    conn.execute("PRAGMA cell_size_check = ON")  # catch more damage while reading pages
+    conn.execute("BEGIN")  # one read transaction: a consistent view of a live database
     check_schema(conn, path)
     stored = _read_meta(conn, path)
     if expected_id is not None and expected_id != stored.replica_id:

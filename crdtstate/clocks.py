@@ -147,14 +147,16 @@ class CausalContext:
             if n > self.vector.get(r, 0):
                 self.vector[r] = n
                 touched.add(r)
+        if touched and self.cloud:
+            # Only a vector that moved can newly cover cloud dots: leave the cloud alone
+            # otherwise, so joining many single-dot deltas stays linear.
+            self.cloud = {d for d in self.cloud if d.counter > self.vector.get(d.replica, 0)}
         for dot in other.cloud:
             if not self.contains(dot):
                 self.cloud.add(dot)
                 touched.add(dot.replica)
-        if touched:
-            self.cloud = {d for d in self.cloud if d.counter > self.vector.get(d.replica, 0)}
-            for r in touched:
-                self._absorb(r)
+        for r in touched:
+            self._absorb(r)
         return bool(touched)
 
     def minus(self, other: CausalContext) -> CausalContext:

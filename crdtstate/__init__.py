@@ -8,17 +8,24 @@ from .changes import Change
 from .clocks import CausalContext, Dot, VersionVector
 from .errors import (
     AuthenticationError,
+    CorruptDatabaseError,
     CrdtStateError,
+    DatabaseInUseError,
     DecodeError,
+    IncompatibleFormatError,
     InvalidValueError,
     KindMismatchError,
     NoHistoryError,
+    NotADatabaseError,
     ProtocolError,
     ReplicaClosedError,
+    ReplicaIdMismatchError,
+    StorageError,
 )
 from .locked import LockedContainer
 from .replica import Replica
 from .replicated import ReplicatedContainer
+from .storage import Durability, SnapshotPolicy
 from .types import AWSet, Crdt, GCounter, PNCounter
 
 __all__ = [
@@ -26,19 +33,27 @@ __all__ = [
     "AuthenticationError",
     "CausalContext",
     "Change",
+    "CorruptDatabaseError",
     "Crdt",
     "CrdtStateError",
+    "DatabaseInUseError",
     "DecodeError",
     "Dot",
+    "Durability",
     "GCounter",
+    "IncompatibleFormatError",
     "InvalidValueError",
     "KindMismatchError",
     "LockedContainer",
     "NoHistoryError",
+    "NotADatabaseError",
     "PNCounter",
     "ProtocolError",
     "Replica",
     "ReplicaClosedError",
+    "ReplicaIdMismatchError",
     "ReplicatedContainer",
+    "SnapshotPolicy",
+    "StorageError",
     "VersionVector",
 ]

@@ -183,7 +183,7 @@ class Replica:
         if name not in self._in_flight:
             self._committed[name] = previous
         self._in_flight[name] = self._in_flight.get(name, 0) + 1
-        change = self._change(name, previous.value, new_state, origin=self.id)
+        change = self._change(name, previous, new_state, origin=self.id)
         publish = partial(self._publish_local, name, delta, change)
         await self._journal.submit(self.id, {name: delta}, publish)
 
@@ -266,9 +266,15 @@ class Replica:
         self._wake()
 
     def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:
+        """The change to announce, or None when nobody listens (then no value is computed).
+
+        `previous` is the old value, or the old state to take it from.
+        """
         container = self._containers.get(name)
         if container is None or not len(container.feed):
             return None
+        if isinstance(previous, Crdt):
+            previous = previous.value
         return Change(value=state.value, previous=previous, origin=origin, version=state.version)
 
     def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:

@@ -70,13 +70,18 @@ class Store:
         lock_fd = _lock(path)
         try:
             stored = read_database(path, replica_id)
-            conn = _connect(path, Durability(durability))
+            try:
+                conn = _connect(path, Durability(durability))
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open {path} for writing: {exc}") from exc
             try:
                 stored.incarnation += 1
                 with _transaction(conn):
                     _set_meta(conn, incarnation=stored.incarnation)
-            except BaseException:
+            except BaseException as exc:
                 conn.close()
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(f"cannot write to {path}: {exc}") from exc
                 raise
         except BaseException:
             os.close(lock_fd)

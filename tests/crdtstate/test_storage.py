@@ -249,9 +249,16 @@ async def test_durability_sets_how_commits_reach_the_disk(
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_in_memory_replicas_are_unchanged(tmp_path: Path) -> None:
-    async with Replica.open("a") as a:
+async def test_in_memory_replicas_use_no_threads_and_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_threads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an in-memory replica started a thread")
+
+    monkeypatch.setattr(trio.to_thread, "run_sync", no_threads)
+    async with Replica.open("a") as a, Replica.open("b") as b:
         assert not a.durable
         await a.container("n", GCounter).update(lambda n: n.increment())
         assert a.buffer.sequence == 1
+        assert await b.apply_remote(a.deltas_since({}), origin="a") == 1
     assert list(tmp_path.iterdir()) == []

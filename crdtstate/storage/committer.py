@@ -75,7 +75,7 @@ class GroupCommitter:
     def check_usable(self) -> None:
         """Raise before a caller changes memory for a group that could never be committed."""
         if self.failure is not None:
-            raise self.failure
+            raise self._failed()
         if self._closing:
             raise ReplicaClosedError("the replica is closing")
 
@@ -94,6 +94,13 @@ class GroupCommitter:
         if group.error is not None:
             raise group.error
         return group.sequence
+
+    def _failed(self) -> StorageError:
+        """A fresh error per raiser (tasks must not share one exception object)."""
+        assert self.failure is not None
+        error = StorageError(str(self.failure))
+        error.__cause__ = self.failure.__cause__
+        return error
 
     async def run(self) -> None:
         """Commit queued groups until `close` is called and the queue is drained."""
@@ -172,6 +179,6 @@ class GroupCommitter:
         self.failure = StorageError(f"{self._store.path}: {message}")
         self.failure.__cause__ = exc
         for group in waiting:
-            group.error = self.failure
+            group.error = self._failed()
             group.done.set()
         self._queue = []

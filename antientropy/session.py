@@ -135,6 +135,9 @@ class PeerSession:
         self._max_frame_bytes = max_frame_bytes
         self._outbox: list[bytes] = []
         self._pending_ack: int | None = None  # acks coalesce: only the latest is sent
+        # A digest answer is queued: computed from the replica's state, which on a durable
+        # replica may hold updates still being committed (see `answer_pending`).
+        self.answer_pending = False
         self._pushing = False  # set once we answered the peer's digest
         self.sent = 0  # highest of our sequences pushed to the peer
         self.acked = 0  # highest of our sequences the peer acknowledged (A[j])
@@ -241,6 +244,7 @@ class PeerSession:
             raise ProtocolError(f"malformed digest: {exc}") from exc
         upto = self.source.buffer.sequence
         self._queue_delta(self.source.deltas_since(digests), upto, now)
+        self.answer_pending = True
         self.sent = max(self.sent, upto)
         self._pushing = True
         if message.reply:
@@ -303,6 +307,7 @@ class PeerSession:
                 except ProtocolError as exc:
                     self._fail(exc.reason, CloseKind.PROTOCOL)
         self._pending_ack = None
+        self.answer_pending = False
         frames, self._outbox = self._outbox, []
         return frames
 

@@ -8,18 +8,25 @@ from .changes import Change
 from .clocks import CausalContext, Dot, VersionVector
 from .errors import (
     AuthenticationError,
+    CorruptDatabaseError,
     CrdtStateError,
+    DatabaseInUseError,
     DecodeError,
+    IncompatibleFormatError,
     InvalidValueError,
     KindMismatchError,
     NoHistoryError,
+    NotADatabaseError,
     ProtocolError,
     ReplicaClosedError,
+    ReplicaIdMismatchError,
+    StorageError,
 )
 from .hlc import HybridLogicalClock, Timestamp
 from .locked import LockedContainer
 from .replica import Replica
 from .replicated import ReplicatedContainer
+from .storage import Durability, SnapshotPolicy
 from .types import (
     AWSet,
     Crdt,
@@ -39,28 +46,36 @@ __all__ = [
     "AuthenticationError",
     "CausalContext",
     "Change",
+    "CorruptDatabaseError",
     "Crdt",
     "CrdtStateError",
     "DWFlag",
+    "DatabaseInUseError",
     "DecodeError",
     "Dot",
+    "Durability",
     "EWFlag",
     "GCounter",
     "GSet",
     "HybridLogicalClock",
+    "IncompatibleFormatError",
     "InvalidValueError",
     "KindMismatchError",
     "LWWRegister",
     "LockedContainer",
     "MVRegister",
     "NoHistoryError",
+    "NotADatabaseError",
     "ORMap",
     "PNCounter",
     "ProtocolError",
     "RWSet",
     "Replica",
     "ReplicaClosedError",
+    "ReplicaIdMismatchError",
     "ReplicatedContainer",
+    "SnapshotPolicy",
+    "StorageError",
     "Timestamp",
     "VersionVector",
 ]

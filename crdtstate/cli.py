@@ -18,7 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--updates", type=int, default=20, help="updates per replica")
 
     serve = commands.add_parser("serve", help="run a standalone replica node")
-    serve.add_argument("--id", required=True, help="this replica's id (unique per node)")
+    serve.add_argument("--id", help="this replica's id (unique per node; stored in --db)")
+    serve.add_argument("--db", help="SQLite database to keep the replica in (created if absent)")
+    serve.add_argument(
+        "--durability",
+        choices=["process", "power"],
+        default="process",
+        help="with --db: survive the process being killed (default) or also power loss",
+    )
     serve.add_argument("--listen", default="127.0.0.1:7700", help="host:port to listen on")
     serve.add_argument("--peer", action="append", default=[], help="ws://host:port (repeat)")
     serve.add_argument("--secret-file", help="file holding the shared secret")
@@ -27,7 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--tls-ca", help="PEM CA bundle trusted when dialing wss:// peers")
 
+    inspect = commands.add_parser("inspect", help="describe a replica database (read-only)")
+    inspect.add_argument("path", help="the database file")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     args = parser.parse_args(argv)
+    if args.command == "serve" and not (args.id or args.db):
+        parser.error("serve needs --id, --db, or both")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -37,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "demo":
         return trio.run(run_demo, args.updates)
+    if args.command == "inspect":
+        return run_inspect(args.path, as_json=args.json)
     from transport.node import NodeConfig, run_node
 
     secret = None
@@ -55,8 +70,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_ca=args.tls_ca,
+        db=args.db,
+        durability=args.durability,
     )
     return trio.run(run_node, config)
+
+
+def run_inspect(path: str, *, as_json: bool) -> int:
+    """Print what the database at `path` holds; exit 1 with the reason if it cannot be read."""
+    import json
+
+    from .errors import StorageError
+    from .storage.inspect import describe, jsonable, render
+
+    try:
+        info = describe(path)
+    except StorageError as exc:
+        print(f"crdtstate inspect: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(jsonable(info), indent=2) if as_json else render(info))
+    return 0
 
 
 async def run_demo(updates: int) -> int:

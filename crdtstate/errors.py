@@ -37,3 +37,27 @@ class ReplicaClosedError(CrdtStateError, RuntimeError):
 
 class NoHistoryError(CrdtStateError, LookupError):
     """`rollback` asked for more steps than the container's history holds."""
+
+
+class StorageError(CrdtStateError):
+    """A replica's database cannot be opened, read or written."""
+
+
+class NotADatabaseError(StorageError):
+    """The file is not a crdtstate database (another format, or another program's SQLite)."""
+
+
+class IncompatibleFormatError(StorageError):
+    """The database was written by a storage format version this library cannot read."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The database is damaged: its structure or a stored record fails validation."""
+
+
+class DatabaseInUseError(StorageError):
+    """Another replica (in this or another process) has the database open."""
+
+
+class ReplicaIdMismatchError(StorageError, ValueError):
+    """The database belongs to a different replica id than the one asked for."""

@@ -1,16 +1,25 @@
 """A replica: one process's copy of a set of named CRDTs, and the delta buffer that feeds
 anti-entropy. Local updates never wait for the network; remote deltas are joined (only their
 novel part is kept, the RR step) and announced to subscribers with the sending peer as origin.
+
+A durable replica (opened with a path) journals every delta-group before it enters the delta
+buffer, so no peer is pushed a delta that a crash could take back. Updates change the state in
+memory at once (the next update builds on them); what anti-entropy computes from that state (a
+digest answer) may include updates still being committed, so a session waits for
+`wait_durable()` before sending it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
@@ -20,53 +29,106 @@ from .buffer import DeltaBuffer
 from .changes import Change
 from .errors import DecodeError, KindMismatchError, ProtocolError, ReplicaClosedError
 from .replicated import ReplicatedContainer
+from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
 
 log = logging.getLogger(__name__)
+DEFAULT_SNAPSHOTS = SnapshotPolicy()
 C = TypeVar("C", bound=Crdt)
 
 
 class Replica:
     """Hold named CRDT objects, number their delta-groups, and notify their containers."""
 
-    def __init__(self, replica_id: str) -> None:
-        if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-            raise ValueError("a replica id is a non-empty string of at most 256 characters")
+    def __init__(
+        self, replica_id: str, *, incarnation: int | None = None, sequence: int = 0
+    ) -> None:
+        _check_id(replica_id)
         self.id = replica_id
-        self.incarnation = secrets.randbits(63)
-        self.buffer = DeltaBuffer()
+        self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
+        self.buffer = DeltaBuffer(sequence)
         self._objects: dict[str, Crdt] = {}
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
+        self._journal: GroupCommitter | None = None
+        self.path: Path | None = None  # the database of a durable replica
+        self._submitted = 0  # local groups handed to the journal
+        self._committed = 0  # local groups the journal has committed
+        self._commit_progress = trio.Event()
         self._grew = trio.Event()
         self._closed = False
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, replica_id: str | None = None) -> AsyncIterator[Replica]:
-        """An in-memory replica for the duration of the block.
+    async def open(
+        cls,
+        replica_id: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        durability: Durability | str = Durability.PROCESS,
+        snapshots: SnapshotPolicy = DEFAULT_SNAPSHOTS,
+    ) -> AsyncIterator[Replica]:
+        """A replica for the duration of the block: in memory, or durable in a database.
 
-        Without an id a fresh random one is used. An in-memory replica must not reuse the id
-        of an earlier run whose updates reached peers: its counters restart from zero.
+        In memory (no `path`): without an id a fresh random one is used. It must not reuse the
+        id of an earlier run whose updates reached peers: its counters restart from zero.
+
+        With a `path`, the SQLite database there is opened, or created (for `replica_id`, or a
+        fresh random id). Without an id, the replica stored there is reopened; an id that
+        differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
+        once its delta-group is committed; `durability` says what a commit survives.
         """
-        replica = cls(replica_id or uuid.uuid4().hex[:12])
-        try:
-            yield replica
-        finally:
-            replica.close()
+        if path is None:
+            replica = cls(replica_id or uuid.uuid4().hex[:12])
+            try:
+                yield replica
+            finally:
+                replica.close()
+            return
+        if replica_id is not None:
+            _check_id(replica_id)
+        store, stored = await trio.to_thread.run_sync(
+            Store.open, path, replica_id, Durability(durability)
+        )
+        replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
+        replica._objects = stored.objects
+        replica.path = stored.path
+        journal = replica._journal = GroupCommitter(
+            store,
+            sequence=stored.sequence,
+            encode_states=replica._encode_states,
+            policy=snapshots,
+            unfolded=stored.unfolded,
+            journal_groups=stored.journal_groups,
+            journal_bytes=stored.journal_bytes,
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(journal.run)
+            try:
+                yield replica
+            finally:
+                replica.close()
+                await journal.close()  # commits what is queued, folds the journal, closes
 
     def close(self) -> None:
         self._closed = True
         for container in self._containers.values():
             container.feed.close()
         self._grew.set()
+        self._commit_progress.set()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def durable(self) -> bool:
+        return self._journal is not None
+
     def _check_open(self) -> None:
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
+        if self._journal is not None:
+            self._journal.check_usable()
 
     # -- containers -------------------------------------------------------------------------
 
@@ -122,11 +184,39 @@ class Replica:
 
     async def _commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
         """Record the delta of an update already applied in place (`previous`: the value
-        before it, computed only when someone subscribes)."""
-        self.buffer.append(self.id, {name: delta})
-        self._announce(name, previous, self._objects[name], origin=self.id)
-        self._wake()
-        await trio.lowlevel.checkpoint()
+        before it, computed only when someone subscribes).
+
+        Durable: returns once the group is journaled; only then is it buffered and announced.
+        """
+        change = self._change(name, previous, self._objects[name], origin=self.id)
+        if self._journal is None:
+            self.buffer.append(self.id, {name: delta})
+            if change is not None:
+                self._containers[name].feed.publish(change)
+            self._wake()
+            await trio.lowlevel.checkpoint()
+            return
+        self._submitted += 1
+        publish = partial(self._publish_local, name, delta, change)
+        await self._journal.submit(self.id, {name: delta}, publish)
+
+    def _publish_local(self, name: str, delta: Crdt, change: Change | None, sequence: int) -> None:
+        """A local group is committed: buffer it (peers may now see it) and announce it."""
+        self._committed += 1
+        self._commit_progress.set()
+        self._commit_progress = trio.Event()
+        self._buffer(sequence, self.id, {name: delta})
+        if change is not None:
+            self._containers[name].feed.publish(change)
+
+    async def wait_durable(self) -> None:
+        """Wait until every local update made so far is committed (at once when in memory).
+
+        Anything computed from the state before this call (a digest answer) may then be sent.
+        """
+        target = self._submitted
+        while self._committed < target and not self._closed:
+            await self._commit_progress.wait()
 
     # -- remote deltas ----------------------------------------------------------------------
 
@@ -135,6 +225,8 @@ class Replica:
 
         All entries are checked before any is joined, so a group with a kind conflict changes
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
+        Durable: the novel part is journaled before it is joined, so the caller's ack follows
+        the commit.
         """
         self._check_open()
         deltas = dict(deltas)
@@ -151,6 +243,16 @@ class Replica:
             except DecodeError as exc:
                 raise ProtocolError(f"object {name!r} does not fit its declaration: {exc}") from exc
         novel: dict[str, Crdt] = {}
+        if self._journal is not None:
+            for name, delta in deltas.items():
+                part = self._objects.setdefault(name, type(delta)()).novel(delta)
+                if part is not None:
+                    novel[name] = part
+            if not novel:
+                await trio.lowlevel.checkpoint()
+                return None
+            publish = partial(self._publish_remote, novel, origin)
+            return await self._journal.submit(origin, novel, publish)
         for name, delta in deltas.items():
             local = self._objects.get(name)
             if local is None:
@@ -171,14 +273,51 @@ class Replica:
         self._wake()
         return sequence
 
-    def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
+    def _publish_remote(self, novel: dict[str, Crdt], origin: str, sequence: int) -> None:
+        """A remote group is committed: join it (working and committed views) and buffer it."""
+        for name, part in novel.items():
+            local = self._objects[name]
+            watched = name in self._containers and len(self._containers[name].feed)
+            previous = local.value if watched else None
+            changed = local.merge(part)
+            if watched and changed:
+                self._announce(name, previous, local, origin=origin)
+        self._buffer(sequence, origin, novel)
+
+    def _buffer(self, sequence: int, origin: str, deltas: dict[str, Crdt]) -> None:
+        appended = self.buffer.append(origin, deltas)
+        if appended != sequence:
+            raise AssertionError(f"buffer sequence {appended} != journal sequence {sequence}")
+        self._wake()
+
+    def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:
+        """The change to announce, or None when nobody listens (then no value is computed).
+
+        `previous` is the old value, or the old state to take it from.
+        """
         container = self._containers.get(name)
-        if container is not None and len(container.feed):
-            container.feed.publish(
-                Change(value=state.value, previous=previous, origin=origin, version=state.version)
-            )
+        if container is None or not len(container.feed):
+            return None
+        if isinstance(previous, Crdt):
+            previous = previous.value
+        return Change(value=state.value, previous=previous, origin=origin, version=state.version)
+
+    def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
+        change = self._change(name, previous, state, origin=origin)
+        if change is not None:
+            self._containers[name].feed.publish(change)
 
     # -- what anti-entropy reads --------------------------------------------------------------
+
+    def _encode_states(self, names: list[str] | Any) -> list[SnapshotRow]:
+        """Snapshot rows for `names`. They may include updates still being committed: a
+        snapshot that survives more than was acknowledged loses nothing and reuses no dot."""
+        rows = []
+        for name in names:
+            obj = self._objects[name]
+            blob = codec.encode(obj)
+            rows.append((name, obj.kind, blob, checksum(blob)))
+        return rows
 
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
@@ -221,3 +360,8 @@ class Replica:
         while self.buffer.sequence <= sequence and not self._closed:
             await self._grew.wait()
         return self.buffer.sequence
+
+
+def _check_id(replica_id: object) -> None:
+    if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
+        raise ValueError("a replica id is a non-empty string of at most 256 characters")

@@ -139,6 +139,10 @@ class SessionDriver:
     async def _send_loop(self, scope: trio.CancelScope) -> None:
         while True:
             self._kick = trio.Event()
+            if self.session.answer_pending:
+                # A digest answer is computed from the state, which on a durable replica may
+                # hold updates still being committed: no peer may see those before they are.
+                await self.replica.wait_durable()
             frames = self.session.data_to_send(trio.current_time())
             try:
                 for frame in frames:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from crdtstate.errors import StorageError
 from crdtstate.replica import Replica
 
 from .mesh import open_mesh
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
-    replica_id: str
+    replica_id: str | None
     listen: str = "127.0.0.1:7700"
     peers: list[str] = field(default_factory=list)
     secret: bytes | None = None
@@ -30,6 +31,8 @@ class NodeConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_ca: str | None = None
+    db: str | None = None
+    durability: str = "process"
 
 
 def server_context(config: NodeConfig) -> ssl.SSLContext | None:
@@ -47,9 +50,21 @@ def client_context(config: NodeConfig) -> ssl.SSLContext | None:
 
 
 async def run_node(config: NodeConfig) -> int:
+    """Serve until SIGINT/SIGTERM; with `config.db`, the replica lives in that database."""
+    try:
+        async with Replica.open(
+            config.replica_id, config.db, durability=config.durability
+        ) as replica:
+            await _serve(replica, config)
+    except StorageError as exc:
+        log.error("replica database %s: %s", config.db, exc)
+        return 1
+    return 0
+
+
+async def _serve(replica: Replica, config: NodeConfig) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (
-            Replica.open(config.replica_id) as replica,
             open_mesh(
                 replica,
                 listen=config.listen,
@@ -64,11 +79,15 @@ async def run_node(config: NodeConfig) -> int:
                 from .metrics import export_metrics
 
                 await nursery.start(export_metrics, mesh, config.metrics_port)
+            where = f" (database {replica.path})" if replica.path else ""
             log.info(
-                "replica %s serving on %s, peers: %s", replica.id, mesh.url, config.peers or "none"
+                "replica %s serving on %s, peers %s%s",
+                replica.id,
+                mesh.url,
+                config.peers or "-",
+                where,
             )
             async for signum in signals:
                 log.info("received %s: closing sessions and exiting", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
                 break
-    return 0

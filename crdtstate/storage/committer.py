@@ -1,0 +1,184 @@
+"""Group commit: every delta-group submitted while a transaction is in flight joins the next one.
+
+One task owns the store. It takes everything queued, numbers the groups (so sequence numbers
+follow commit order), writes them in one transaction on a worker thread, and only then, back
+on the trio thread and in commit order, runs each group's `publish` (which puts it in the
+replica's buffer, where peers can see it) and wakes its submitter. Periodically it folds the
+journal into a snapshot. A write that fails fails every waiting group and every later submit:
+memory and disk may disagree from then on, so the replica must be reopened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import trio
+
+from ..errors import ReplicaClosedError, StorageError
+from ..types import Crdt
+from . import records
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+SnapshotRow = tuple[str, str, bytes, int]  # name, kind, encoded state, checksum
+
+
+@dataclass(eq=False, slots=True)
+class PendingGroup:
+    origin: str
+    deltas: dict[str, Crdt]
+    blob: bytes
+    publish: Callable[[int], None]
+    done: trio.Event = field(default_factory=trio.Event)
+    sequence: int = 0
+    error: StorageError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    """Fold the journal once it holds this many groups or bytes since the last snapshot."""
+
+    groups: int = 10_000
+    bytes: int = 16 * 1024 * 1024
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        sequence: int,
+        encode_states: Callable[[Iterable[str]], list[SnapshotRow]],
+        policy: SnapshotPolicy | None = None,
+        unfolded: Iterable[str] = (),
+        journal_groups: int = 0,
+        journal_bytes: int = 0,
+    ) -> None:
+        self.sequence = sequence  # the last sequence number handed out (and committed)
+        self.failure: StorageError | None = None
+        self.transactions = 0  # journal commits so far (each may hold many groups)
+        self.snapshots = 0
+        self._store = store
+        self._encode_states = encode_states
+        self._policy = policy or SnapshotPolicy()
+        self._unfolded = set(unfolded)
+        self._journal_groups = journal_groups
+        self._journal_bytes = journal_bytes
+        self._queue: list[PendingGroup] = []
+        self._wakeup = trio.Event()
+        self._closing = False
+        self._stopped = trio.Event()
+
+    def check_usable(self) -> None:
+        """Raise before a caller changes memory for a group that could never be committed."""
+        if self.failure is not None:
+            raise self._failed()
+        if self._closing:
+            raise ReplicaClosedError("the replica is closing")
+
+    async def submit(
+        self, origin: str, deltas: dict[str, Crdt], publish: Callable[[int], None]
+    ) -> int:
+        """Queue a delta-group; return its sequence number once it is committed and published.
+
+        If the caller is cancelled while waiting, the group is still committed and published.
+        """
+        self.check_usable()
+        group = PendingGroup(origin, deltas, records.encode_group(deltas), publish)
+        self._queue.append(group)
+        self._wakeup.set()
+        await group.done.wait()
+        if group.error is not None:
+            raise group.error
+        return group.sequence
+
+    def _failed(self) -> StorageError:
+        """A fresh error per raiser (tasks must not share one exception object)."""
+        assert self.failure is not None
+        error = StorageError(str(self.failure))
+        error.__cause__ = self.failure.__cause__
+        return error
+
+    async def run(self) -> None:
+        """Commit queued groups until `close` is called and the queue is drained."""
+        try:
+            while self.failure is None:
+                if not self._queue:
+                    if self._closing:
+                        break
+                    await self._wakeup.wait()
+                    self._wakeup = trio.Event()
+                    continue
+                batch, self._queue = self._queue, []
+                await self._commit(batch)
+                if self._due_for_snapshot():
+                    await self._snapshot()
+            if self.failure is None and self._journal_groups:
+                await self._snapshot()  # a clean close leaves a folded journal: fast reopen
+        finally:
+            self._stopped.set()
+
+    async def close(self) -> None:
+        """Stop accepting groups, commit what is queued, fold the journal, close the store."""
+        self._closing = True
+        self._wakeup.set()
+        with trio.CancelScope(shield=True):
+            await self._stopped.wait()
+            await trio.to_thread.run_sync(self._store.close)
+
+    async def _commit(self, batch: list[PendingGroup]) -> None:
+        rows = []
+        for group in batch:
+            self.sequence += 1
+            group.sequence = self.sequence
+            rows.append((group.sequence, group.origin, group.blob, records.checksum(group.blob)))
+        try:
+            with trio.CancelScope(shield=True):  # committed rows are always published
+                await trio.to_thread.run_sync(self._store.append, rows, self.sequence)
+        except Exception as exc:
+            self._fail(f"journal write failed: {exc}", [*batch, *self._queue], exc)
+            return
+        self.transactions += 1
+        for group in batch:
+            group.publish(group.sequence)
+            self._unfolded.update(group.deltas)
+            self._journal_groups += 1
+            self._journal_bytes += len(group.blob)
+            group.done.set()
+
+    def _due_for_snapshot(self) -> bool:
+        return (
+            self._journal_groups >= self._policy.groups or self._journal_bytes >= self._policy.bytes
+        )
+
+    async def _snapshot(self) -> None:
+        """Write the current state of every object the journal touched, then drop the journal.
+
+        States are encoded here, between commits, where the committed view is exactly the state
+        the journal reaches up to `self.sequence`.
+        """
+        states = self._encode_states(sorted(self._unfolded))
+        covers = self.sequence
+        try:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._store.write_snapshot, states, covers)
+        except Exception as exc:
+            self._fail(f"snapshot write failed: {exc}", self._queue, exc)
+            return
+        log.debug("snapshot of %d objects covers sequence %d", len(states), covers)
+        self.snapshots += 1
+        self._unfolded.clear()
+        self._journal_groups = 0
+        self._journal_bytes = 0
+
+    def _fail(self, message: str, waiting: list[PendingGroup], exc: Exception) -> None:
+        log.error("%s: %s; the replica accepts no more updates", self._store.path, message)
+        self.failure = StorageError(f"{self._store.path}: {message}")
+        self.failure.__cause__ = exc
+        for group in waiting:
+            group.error = self._failed()
+            group.done.set()
+        self._queue = []

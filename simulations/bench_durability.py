@@ -1,0 +1,152 @@
+"""What durability costs: update throughput of durable replicas next to in-memory ones, and
+the time to reopen a large replica.
+
+    python -m simulations.bench_durability [--quick]
+
+Throughput: PNCounter increments through `container.update`, by one sequential updater and by
+64 concurrent ones, for an in-memory replica and for durable ones at both durability settings
+(best of three runs each, since a shared machine is noisy). Reopen: a replica holding one AWSet
+of 100,000 elements and 10,000 PNCounter objects (standing in for 10,000 map keys until the
+ORMap lands), reopened after a clean close (from the snapshot) and from a crash image (the
+database and WAL copied while it ran with the journal unfolded: what SIGKILL leaves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from crdtstate import AWSet, PNCounter, Replica
+from crdtstate.storage import Durability, SnapshotPolicy
+
+CONCURRENT_TASKS = 64
+RATIO_FLOOR = 0.3  # concurrent durable updates must reach this fraction of in-memory ones
+NEVER = SnapshotPolicy(groups=10**12, bytes=10**15)
+
+
+async def rate(path: Path | None, tasks: int, updates: int, durability: Durability) -> float:
+    """Updates per second with `tasks` concurrent updaters sharing `updates` increments."""
+    async with Replica.open("bench", path, durability=durability) as replica:
+        hits = replica.container("hits", PNCounter)
+        await hits.update(lambda n: n.increment())  # warm up: create the object and the file
+        per_task = updates // tasks
+
+        async def updater() -> None:
+            for _ in range(per_task):
+                await hits.update(lambda n: n.increment())
+
+        started = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for _ in range(tasks):
+                nursery.start_soon(updater)
+        elapsed = time.perf_counter() - started
+        assert await hits.get() == per_task * tasks + 1
+    return per_task * tasks / elapsed
+
+
+async def best_rate(
+    directory: Path, durable: Durability | None, tasks: int, updates: int, runs: int = 3
+) -> float:
+    best = 0.0
+    for run in range(runs):
+        path = None if durable is None else directory / f"rate-{durable}-{tasks}-{run}.db"
+        best = max(best, await rate(path, tasks, updates, durable or Durability.PROCESS))
+    return best
+
+
+async def build_large(path: Path, elements: int, counters: int, crash_image: Path) -> None:
+    """Fill a replica, copy its files while it runs (a crash image), then close it cleanly."""
+    async with Replica.open("big", path, snapshots=NEVER) as replica:
+        tools = replica.container("elements", AWSet)
+        batch = 10_000
+        for start in range(0, elements, batch):
+            await tools.update(
+                lambda s, start=start: [s.add(f"element-{i}") for i in range(start, start + batch)]
+            )
+
+        async def bump(names: range) -> None:
+            for i in names:
+                await replica.container(f"key-{i}", PNCounter).update(
+                    lambda n, i=i: n.increment(i + 1)
+                )
+
+        async with trio.open_nursery() as nursery:
+            for task in range(CONCURRENT_TASKS):
+                nursery.start_soon(bump, range(task, counters, CONCURRENT_TASKS))
+        for suffix in ("", "-wal"):
+            source = path.with_name(path.name + suffix)
+            if source.exists():
+                shutil.copyfile(source, crash_image.with_name(crash_image.name + suffix))
+
+
+async def reopen_seconds(path: Path, elements: int, counters: int) -> float:
+    started = time.perf_counter()
+    async with Replica.open(path=path) as replica:
+        elapsed = time.perf_counter() - started
+        assert len(await replica.container("elements", AWSet).get()) == elements
+        assert len([n for n in replica.names() if n.startswith("key-")]) == counters
+    return elapsed
+
+
+def size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+async def main(quick: bool) -> int:
+    scale = 10 if quick else 1
+    sequential, concurrent = 2_000 // scale, 12_800 // scale
+    elements, counters = 100_000 // scale, 10_000 // scale
+    out: Callable[[str], None] = print
+    with tempfile.TemporaryDirectory(prefix="bench-durability-") as tmp:
+        directory = Path(tmp)
+        out("update throughput (PNCounter increments via container.update, best of 3)")
+        out(f"  {'replica':<28} {'1 updater':>12} {f'{CONCURRENT_TASKS} updaters':>14}")
+        rates: dict[str, tuple[float, float]] = {}
+        for label, durable, seq_updates in (
+            ("in memory", None, sequential * 5),
+            ("durable, process (default)", Durability.PROCESS, sequential),
+            ("durable, power (fsync)", Durability.POWER, sequential // 4),
+        ):
+            one = await best_rate(directory, durable, 1, seq_updates)
+            many = await best_rate(directory, durable, CONCURRENT_TASKS, concurrent)
+            rates[label] = (one, many)
+            out(f"  {label:<28} {one:>10,.0f}/s {many:>12,.0f}/s")
+        memory = rates["in memory"][1]
+        ratio = rates["durable, process (default)"][1] / memory
+        power_ratio = rates["durable, power (fsync)"][1] / memory
+        verdict = "OK" if ratio >= RATIO_FLOOR else "BELOW TARGET"
+        out(
+            f"  concurrent durable / in memory: {ratio:.2f}x process, {power_ratio:.2f}x power"
+            f" (target >= {RATIO_FLOOR}x: {verdict})"
+        )
+
+        path, crash = directory / "large.db", directory / "crash.db"
+        started = time.perf_counter()
+        await build_large(path, elements, counters, crash)
+        built = time.perf_counter() - started
+        out(
+            f"\nreopen: one AWSet of {elements:,} elements + {counters:,} PNCounter objects"
+            f" (built in {built:.1f} s)"
+        )
+        crash_bytes = size(crash)
+        clean = await reopen_seconds(path, elements, counters)
+        out(f"  after a clean close (snapshot, {size(path):,} bytes): {clean:.2f} s")
+        from_journal = await reopen_seconds(crash, elements, counters)
+        out(
+            f"  from a crash image (journal of {elements // 10_000 + counters:,} groups,"
+            f" {crash_bytes:,} bytes with WAL): {from_journal:.2f} s"
+        )
+    return 0 if ratio >= RATIO_FLOOR else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the work, for a smoke run")
+    sys.exit(trio.run(main, parser.parse_args().quick))

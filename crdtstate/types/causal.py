@@ -75,9 +75,13 @@ class CausalCrdt(Crdt):
         return CausalDigest(self.context.copy(), frozenset(self.store.dots()))
 
     def delta_since(self, digest: CausalDigest) -> Self:
+        """Adds the peer has not seen, and the removals of dots the peer still holds.
+
+        Computed dot by dot, never skipped because the peer's context covers ours: a later add
+        re-tags an element and carries the earlier dot as mere context, so a relay's minimal
+        part can teach a peer that dot without its removal (found by the simulator).
+        """
         seen, held = digest
-        if seen.covers(self.context):
-            return type(self)()  # the peer has seen every update, removals included
         context = self.context.minus(seen)
         for d in held:
             if self.context.contains(d) and not self.store.holds(d):
@@ -85,12 +89,11 @@ class CausalCrdt(Crdt):
         return type(self)(self.store.unseen_by(seen), context)
 
     def novel(self, delta: Self) -> Self | None:
-        if self.context.covers(delta.context):
-            return None
+        """The part of `delta` not in self (dot by dot, for the reason in `delta_since`)."""
         store = delta.store.unseen_by(self.context)
-        return type(self)(
-            store, novel_context(self.store, self.context, delta.store, delta.context)
-        )
+        context = novel_context(self.store, self.context, delta.store, delta.context)
+        part = type(self)(store, context)
+        return None if part.is_bottom() else part
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, CausalCrdt):

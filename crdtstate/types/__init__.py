@@ -5,6 +5,7 @@ from .base import KINDS, Crdt, kind_class
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
+from .expiring import ExpiringMap, ExpiringRegister
 from .flags import DWFlag, EWFlag
 from .ormap import ORMap
 from .registers import LWWRegister, MVRegister
@@ -19,6 +20,8 @@ __all__ = [
     "Crdt",
     "DWFlag",
     "EWFlag",
+    "ExpiringMap",
+    "ExpiringRegister",
     "GCounter",
     "GSet",
     "LWWRegister",

@@ -37,3 +37,7 @@ class ReplicaClosedError(CrdtStateError, RuntimeError):
 
 class NoHistoryError(CrdtStateError, LookupError):
     """`rollback` asked for more steps than the container's history holds."""
+
+
+class InsufficientRightsError(CrdtStateError, ValueError):
+    """A bounded counter was asked to spend or give away rights this replica does not hold."""

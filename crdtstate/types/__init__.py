@@ -2,6 +2,7 @@
 
 from .awset import AWSet
 from .base import KINDS, Crdt, kind_class
+from .bounded import BoundedCounter
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
@@ -14,6 +15,7 @@ from .sets import GSet, RWSet
 __all__ = [
     "KINDS",
     "AWSet",
+    "BoundedCounter",
     "CausalCounter",
     "CausalCrdt",
     "CausalGCounter",

@@ -195,6 +195,8 @@ def handle_steps(kind: Kind) -> st.SearchStrategy[Updater]:
             st.tuples(KEYS, SMALL).map(lambda kv: lambda m: m.set(kv[0], kv[1], ttl=60)),
             KEYS.map(lambda k: lambda m: m.delete(k)),
         )
+    if name == "BoundedCounter":
+        return st.integers(0, 3).map(lambda n: lambda b: (b.mint(n), b.try_spend(1)))
     if name == "ExpiringRegister":
         return SMALL.map(lambda v: lambda r: r.set(v, ttl=60))
     if name.startswith("ORMap[str, ORMap"):

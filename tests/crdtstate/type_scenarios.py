@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import (
     AWSet,
+    BoundedCounter,
     Crdt,
     DWFlag,
     EWFlag,
@@ -73,6 +74,28 @@ def expiring_ops() -> st.SearchStrategy[Op]:
     return st.one_of(assign, assign, renew, st.just(lambda s, r: s.clear(replica=r)))
 
 
+def bounded_ops() -> st.SearchStrategy[Op]:
+    """Every mutator, spending and giving only rights the replica holds (else it raises)."""
+    n = st.integers(0, 3)
+    to = st.sampled_from(REPLICAS)
+    return st.one_of(
+        n.map(lambda k: lambda s, r: s.mint(k, replica=r)),
+        n.map(lambda k: lambda s, r: s.spend(min(k, s.rights(r)), replica=r)),
+        st.tuples(n, to).map(
+            lambda kt: (
+                lambda s, r: (
+                    s.transfer(min(kt[0], s.rights(r)), kt[1], replica=r)
+                    if kt[1] != r
+                    else s.request(kt[0], replica=r)
+                )
+            )
+        ),
+        n.map(lambda k: lambda s, r: s.request(k, replica=r)),
+        st.just(lambda s, r: s.grant(replica=r)),
+        st.just(lambda s, r: s.advance(s.epoch + 1)),
+    )
+
+
 def map_ops(nested: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
     """Mutate the value under a key with a nested op, remove a key, or clear the map."""
     apply = st.tuples(KEYS, nested).map(
@@ -103,6 +126,7 @@ KINDS: list[Kind] = [
     Kind("DWFlag", DWFlag, flag_ops()),
     Kind("MVRegister", MVRegister, register_ops()),
     Kind("LWWRegister", LWWRegister, register_ops()),
+    Kind("BoundedCounter", BoundedCounter, bounded_ops()),
     Kind("ExpiringRegister", ExpiringRegister, expiring_ops()),
     Kind("ExpiringMap[str, Any]", ExpiringMap, map_ops(expiring_ops())),
     Kind(

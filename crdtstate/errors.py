@@ -61,3 +61,7 @@ class DatabaseInUseError(StorageError):
 
 class ReplicaIdMismatchError(StorageError, ValueError):
     """The database belongs to a different replica id than the one asked for."""
+
+
+class InsufficientRightsError(CrdtStateError, ValueError):
+    """A bounded counter was asked to spend or give away rights this replica does not hold."""

@@ -39,6 +39,12 @@ class ReplicatedContainer(Generic[C]):
     async def get(self) -> Any:
         return self._replica._state_of(self.name).value
 
+    def local_state(self) -> C:
+        """The replica's live state object, for reads that need more than `value` (e.g. at a
+        given time) and for local maintenance such as expiry collection. Do not mutate it
+        except through `update`: a change made here is never sent to peers."""
+        return self._replica._state_of(self.name)  # type: ignore[return-value]
+
     async def update(self, updater: Callable[[Any], Any]) -> Any:
         replica = self._replica
         replica._check_open()

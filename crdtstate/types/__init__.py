@@ -2,9 +2,11 @@
 
 from .awset import AWSet
 from .base import KINDS, Crdt, kind_class
+from .bounded import BoundedCounter
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
+from .expiring import ExpiringMap, ExpiringRegister
 from .flags import DWFlag, EWFlag
 from .ormap import ORMap
 from .registers import LWWRegister, MVRegister
@@ -13,12 +15,15 @@ from .sets import GSet, RWSet
 __all__ = [
     "KINDS",
     "AWSet",
+    "BoundedCounter",
     "CausalCounter",
     "CausalCrdt",
     "CausalGCounter",
     "Crdt",
     "DWFlag",
     "EWFlag",
+    "ExpiringMap",
+    "ExpiringRegister",
     "GCounter",
     "GSet",
     "LWWRegister",

@@ -190,6 +190,15 @@ def test_maps_of_maps_match_a_locked_dict_of_dicts(updates: list[list[Updater]])
 def handle_steps(kind: Kind) -> st.SearchStrategy[Updater]:
     """Updaters through handles, one family per kind."""
     name = kind.name
+    if name.startswith("ExpiringMap"):
+        return st.one_of(
+            st.tuples(KEYS, SMALL).map(lambda kv: lambda m: m.set(kv[0], kv[1], ttl=60)),
+            KEYS.map(lambda k: lambda m: m.delete(k)),
+        )
+    if name == "BoundedCounter":
+        return st.integers(0, 3).map(lambda n: lambda b: (b.mint(n), b.try_spend(1)))
+    if name == "ExpiringRegister":
+        return SMALL.map(lambda v: lambda r: r.set(v, ttl=60))
     if name.startswith("ORMap[str, ORMap"):
         return st.one_of(KEYS.map(_del_key), KEYS.map(lambda k: lambda m: m[k].clear()))
     if "Counter]" in name or name.endswith("Counter"):

@@ -13,11 +13,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import (
     AWSet,
+    BoundedCounter,
     Crdt,
     DWFlag,
     EWFlag,
+    ExpiringMap,
+    ExpiringRegister,
     GCounter,
     GSet,
     LWWRegister,
@@ -58,6 +62,40 @@ def register_ops() -> st.SearchStrategy[Op]:
     return st.one_of(assign, assign, st.just(lambda s, r: s.clear(replica=r)))
 
 
+FROZEN_CLOCK = HybridLogicalClock(wall=lambda: 10_000_000)  # writes stamped at t = 10 s
+TTLS = st.sampled_from([None, 0.5, 3.0])
+
+
+def expiring_ops() -> st.SearchStrategy[Op]:
+    assign = st.tuples(VALUES, TTLS).map(
+        lambda vt: lambda s, r: s.assign(vt[0], replica=r, ttl=vt[1], clock=FROZEN_CLOCK)
+    )
+    renew = TTLS.map(lambda t: lambda s, r: s.renew(replica=r, ttl=t, clock=FROZEN_CLOCK))
+    return st.one_of(assign, assign, renew, st.just(lambda s, r: s.clear(replica=r)))
+
+
+def bounded_ops() -> st.SearchStrategy[Op]:
+    """Every mutator, spending and giving only rights the replica holds (else it raises)."""
+    n = st.integers(0, 3)
+    to = st.sampled_from(REPLICAS)
+    return st.one_of(
+        n.map(lambda k: lambda s, r: s.mint(k, replica=r)),
+        n.map(lambda k: lambda s, r: s.spend(min(k, s.rights(r)), replica=r)),
+        st.tuples(n, to).map(
+            lambda kt: (
+                lambda s, r: (
+                    s.transfer(min(kt[0], s.rights(r)), kt[1], replica=r)
+                    if kt[1] != r
+                    else s.request(kt[0], replica=r)
+                )
+            )
+        ),
+        n.map(lambda k: lambda s, r: s.request(k, replica=r)),
+        st.just(lambda s, r: s.grant(replica=r)),
+        st.just(lambda s, r: s.advance(s.epoch + 1)),
+    )
+
+
 def map_ops(nested: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
     """Mutate the value under a key with a nested op, remove a key, or clear the map."""
     apply = st.tuples(KEYS, nested).map(
@@ -88,6 +126,14 @@ KINDS: list[Kind] = [
     Kind("DWFlag", DWFlag, flag_ops()),
     Kind("MVRegister", MVRegister, register_ops()),
     Kind("LWWRegister", LWWRegister, register_ops()),
+    Kind("BoundedCounter", BoundedCounter, bounded_ops()),
+    Kind("ExpiringRegister", ExpiringRegister, expiring_ops()),
+    Kind("ExpiringMap[str, Any]", ExpiringMap, map_ops(expiring_ops())),
+    Kind(
+        "ExpiringMap[str, int | str | None]",
+        ExpiringMap[str, int | str | None],
+        map_ops(expiring_ops()),
+    ),
     Kind("ORMap[str, PNCounter]", ORMap[str, PNCounter], map_ops(counter_ops(False))),
     Kind("ORMap[str, GCounter]", ORMap[str, GCounter], map_ops(counter_ops(True))),
     Kind("ORMap[str, AWSet]", ORMap[str, AWSet], map_ops(set_ops(True))),

@@ -1,0 +1,106 @@
+"""Leases, registries and the hard quota across three replicas on real loopback websockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from crdtstate import Replica
+from crdtstate.leases import SessionLeases
+from crdtstate.ratelimit import QuotaLimiter
+from crdtstate.registry import Registry
+from transport import open_mesh
+
+
+@asynccontextmanager
+async def three() -> AsyncIterator[tuple[Replica, Replica, Replica]]:
+    async with Replica.open("a") as a, Replica.open("b") as b, Replica.open("c") as c:
+        async with (
+            open_mesh(a) as ma,
+            open_mesh(b, peers=[ma.url]) as mb,
+            open_mesh(c, peers=[ma.url, mb.url]) as mc,
+        ):
+            with trio.fail_after(10):
+                for mesh in (ma, mb, mc):
+                    await mesh.wait_for_peers(2)
+            yield a, b, c
+
+
+async def eventually(check: Any, timeout: float = 10) -> None:
+    with trio.fail_after(timeout):
+        while not await check():
+            await trio.sleep(0.01)
+
+
+async def test_the_quota_is_shared_and_rights_flow_to_the_replica_serving_requests() -> None:
+    async with three() as (a, b, c), trio.open_nursery() as nursery:
+        limiters = [QuotaLimiter(r, cap=6, window=3600, members=["a", "b", "c"]) for r in (a, b, c)]
+        for limiter in limiters:
+            await nursery.start(limiter.run_grants, 0.01)
+        qa, qb, qc = limiters
+        # a's share is 2: the other four come from b's and c's shares, granted on request.
+        assert [await qa.acquire("client-1", wait=10) for _ in range(4)] == [True] * 4
+        assert [await qb.acquire("client-1", wait=10) for _ in range(2)] == [True] * 2
+        assert not await qc.acquire("client-1", wait=10)  # used up: refused, never over
+        await eventually(lambda: _all_equal([q.remaining("client-1") for q in limiters], 0))
+        assert await qa.acquire("client-2")  # another client has its own quota
+        nursery.cancel_scope.cancel()
+
+
+async def _all_equal(values: list[Any], expected: Any) -> bool:
+    return all([await v == expected for v in values])
+
+
+async def test_a_registration_on_one_replica_is_listed_and_announced_on_the_others() -> None:
+    async with three() as (a, b, c), trio.open_nursery() as nursery:
+        seen: list[tuple[list[str], str]] = []
+        announced = trio.Event()
+
+        async def on_change(entries: dict[str, Any], origin: str) -> None:
+            seen.append((sorted(entries), origin))
+            announced.set()
+
+        nursery.start_soon(lambda: Registry(b, "tools").watch(on_change, remote_only=True))
+        await trio.sleep(0)
+        await Registry(a, "tools").register("search", {"description": "find things"})
+        with trio.fail_after(10):
+            await announced.wait()
+        assert seen == [(["search"], "a")]
+        await eventually(lambda: _has(Registry(c, "tools"), "search"))
+        nursery.cancel_scope.cancel()
+
+
+async def _has(registry: Registry, name: str) -> bool:
+    return name in await registry.entries()
+
+
+async def test_a_session_lease_is_seen_everywhere_and_lapses_when_its_owner_stops() -> None:
+    async with three() as (a, b, c):
+        leases = {r.id: SessionLeases(r, forward=f"http://{r.id}/mcp", ttl=0.6) for r in (a, b, c)}
+        async with trio.open_nursery() as owner:
+            await owner.start(leases["a"].run)
+            await leases["a"].open("s1", {"client": "k"})
+            await eventually(lambda: _owner(leases["c"], "s1", "a"))
+            first = leases["c"].get("s1").expires_at  # type: ignore[union-attr]
+            # Renewals carry it past its first deadline, and c sees them.
+            await eventually(lambda: _expires_after(leases["c"], "s1", first + 600_000))
+            owner.cancel_scope.cancel()  # a stops renewing, as if it had died
+        await eventually(lambda: _gone(leases, "s1"))
+
+
+async def _owner(leases: SessionLeases, sid: str, owner: str) -> bool:
+    record = leases.get(sid)
+    return record is not None and record.owner == owner and record.forward == f"http://{owner}/mcp"
+
+
+async def _expires_after(leases: SessionLeases, sid: str, deadline: int) -> bool:
+    record = leases.get(sid)
+    assert record is not None, "the lease lapsed while its owner was renewing it"
+    return record.expires_at is not None and record.expires_at > deadline
+
+
+async def _gone(leases: dict[str, SessionLeases], sid: str) -> bool:
+    return all(lease.get(sid) is None for lease in leases.values())

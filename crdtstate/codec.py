@@ -64,7 +64,7 @@ def from_wire(obj: Any, kind: str | type[Crdt] | None = None) -> Crdt:
     if not isinstance(obj, list) or len(obj) != 3:
         raise DecodeError("not a crdtstate encoding: expected [version, kind, payload]")
     version, encoded_kind, payload = obj
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise DecodeError(f"unsupported format version {version!r} (this is {FORMAT_VERSION})")
     if kind is not None and encoded_kind != kind:
         raise DecodeError(f"expected kind {kind!r}, got {encoded_kind!r}")

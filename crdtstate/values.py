@@ -8,33 +8,60 @@ import msgpack
 
 from .errors import DecodeError, InvalidValueError
 
-Element = str | bytes | int | float | bool | None | tuple["Element", ...]
+Element = str | bytes | int | float | None | tuple["Element", ...]
 MAX_ELEMENT_DEPTH = 8
-_SCALARS = (str, bytes, int, float, bool, type(None))
+_SCALARS = (str, bytes, int, float, type(None))
 
 
 def check_element(value: Any, *, depth: int = 0) -> Element:
-    """Return `value` if it can be a set element: hashable, msgpack-encodable, immutable."""
-    if isinstance(value, _SCALARS):
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+    """`value` in its canonical form if it can be a set element or map key, else an error.
+
+    Elements are compared as Python compares them, so equal numbers must have one form:
+    otherwise two replicas could keep `1` and `1.0` as "the same" element and encode different
+    bytes. An integral float becomes an int (`1.0` -> `1`, `-0.0` -> `0`); a bool is refused
+    (it equals 0 or 1), and so is NaN (it equals nothing, not even itself).
+    """
+    if isinstance(value, bool):
+        raise InvalidValueError(
+            "a bool cannot be a set element or map key: it equals 0 or 1; use an int or a str"
+        )
+    if isinstance(value, float):
+        if value != value:
+            raise InvalidValueError("NaN cannot be a set element or map key: it equals nothing")
+        if value.is_integer():
+            value = int(value)
+        else:
+            return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**64:
             raise InvalidValueError(f"integer element {value} does not fit in 64 bits")
         return value
-    if isinstance(value, tuple) and depth < MAX_ELEMENT_DEPTH:
-        for item in value:
-            check_element(item, depth=depth + 1)
+    if isinstance(value, str | bytes | type(None)):
         return value
+    if isinstance(value, tuple) and depth < MAX_ELEMENT_DEPTH:
+        return tuple(check_element(item, depth=depth + 1) for item in value)
     raise InvalidValueError(
         f"{type(value).__name__} cannot be a set element or map key: "
-        "use str, bytes, int, float, bool, None or a tuple of these"
+        "use str, bytes, int, float, None or a tuple of these"
     )
 
 
 def element_from_wire(obj: Any, *, depth: int = 0) -> Element:
-    """Decode an element; msgpack turns tuples into lists, so lists come back as tuples."""
-    if isinstance(obj, _SCALARS):
-        return obj
+    """Decode an element; msgpack turns tuples into lists, so lists come back as tuples.
+
+    Only canonical forms are accepted (see `check_element`): a peer cannot smuggle in `True`
+    or `1.0` beside our `1`.
+    """
     if isinstance(obj, list) and depth < MAX_ELEMENT_DEPTH:
         return tuple(element_from_wire(item, depth=depth + 1) for item in obj)
+    if isinstance(obj, _SCALARS):
+        try:
+            canonical = check_element(obj, depth=depth)
+        except InvalidValueError as exc:
+            raise DecodeError(str(exc)) from exc
+        if type(canonical) is not type(obj):
+            raise DecodeError(f"element {obj!r} is not in canonical form")
+        return canonical
     raise DecodeError(f"invalid element of type {type(obj).__name__}")
 
 
@@ -100,7 +127,7 @@ class KeySpec(ValueSpec):
     __slots__ = ()
 
     def check(self, value: Any) -> Any:
-        check_element(value)
+        value = check_element(value)
         if self._adapter is not None:
             from pydantic import ValidationError
 

@@ -34,7 +34,7 @@ class AWSet(CausalCrdt):
         return element in self.store.entries
 
     def add(self, element: Element, *, replica: str) -> Self:
-        check_element(element)
+        element = check_element(element)
         self._touch(element)
         observed = self.store.pop_key(element)
         dot = self._event(replica)

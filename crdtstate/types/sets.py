@@ -43,7 +43,7 @@ class GSet(CausalCrdt):
 
     def add(self, element: Element, *, replica: str) -> Self:
         """Tag a new element with a dot; adding a present element changes nothing."""
-        check_element(element)
+        element = check_element(element)
         if element in self.store:
             return type(self)()
         self._touch(element)
@@ -88,12 +88,12 @@ class RWSet(CausalCrdt):
         return (element, True) in entries and (element, False) not in entries
 
     def add(self, element: Element, *, replica: str) -> Self:
-        check_element(element)
+        element = check_element(element)
         return self._mark(element, True, replica)
 
     def remove(self, element: Element, *, replica: str) -> Self:
         """Mark `element` absent; this wins over every add it has not observed."""
-        check_element(element)
+        element = check_element(element)
         return self._mark(element, False, replica)
 
     def clear(self, *, replica: str) -> Self:

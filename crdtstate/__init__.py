@@ -23,6 +23,7 @@ from .replicated import ReplicatedContainer
 from .types import (
     AWSet,
     Crdt,
+    Document,
     DWFlag,
     EWFlag,
     GCounter,
@@ -43,6 +44,7 @@ __all__ = [
     "CrdtStateError",
     "DWFlag",
     "DecodeError",
+    "Document",
     "Dot",
     "EWFlag",
     "GCounter",

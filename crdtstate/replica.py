@@ -18,6 +18,7 @@ import trio
 from . import codec
 from .buffer import DeltaBuffer
 from .changes import Change
+from .clientids import ClientIdAllocator
 from .errors import DecodeError, KindMismatchError, ProtocolError, ReplicaClosedError
 from .replicated import ReplicatedContainer
 from .types import KINDS, Crdt
@@ -34,6 +35,9 @@ class Replica:
             raise ValueError("a replica id is a non-empty string of at most 256 characters")
         self.id = replica_id
         self.incarnation = secrets.randbits(63)
+        # Yjs client ids of this run's document edits; a durable replica passes a stored,
+        # bumped-per-open counter as the epoch instead (see clientids.py).
+        self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
         self.buffer = DeltaBuffer()
         self._objects: dict[str, Crdt] = {}
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
@@ -207,7 +211,7 @@ class Replica:
             obj = self._objects[name]
             if obj.is_bottom():
                 continue
-            h.update(codec.pack([name, codec.to_wire(obj)]))
+            h.update(codec.pack([name, obj.fingerprint()]))
         return h.hexdigest()
 
     # -- waiting for growth ---------------------------------------------------------------------

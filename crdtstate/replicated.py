@@ -47,7 +47,8 @@ class ReplicatedContainer(Generic[C]):
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
-            updater(state.handle(replica.id, deltas.append))
+            with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
+                updater(handle)
         except BaseException:
             savepoint.restore()
             raise

@@ -5,6 +5,7 @@ from .base import KINDS, Crdt, kind_class
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
+from .document import Document
 from .flags import DWFlag, EWFlag
 from .ormap import ORMap
 from .registers import LWWRegister, MVRegister
@@ -18,6 +19,7 @@ __all__ = [
     "CausalGCounter",
     "Crdt",
     "DWFlag",
+    "Document",
     "EWFlag",
     "GCounter",
     "GSet",

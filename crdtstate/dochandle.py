@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Array, Map, Text
-
 from .errors import InvalidValueError
 
 if TYPE_CHECKING:
-    from .types.document import Document
+    from pycrdt import Array, Map, Text
 
-ROOT_TYPES: dict[str, type[Any]] = {"text": Text, "array": Array, "map": Map}
+    from .types.document import Document
 
 
 class DocumentRoots:
@@ -27,12 +25,18 @@ class DocumentRoots:
         self._document = document
 
     def text(self, name: str) -> Text:
+        from pycrdt import Text
+
         return self._document.root(name, Text)
 
     def array(self, name: str) -> Array:
+        from pycrdt import Array
+
         return self._document.root(name, Array)
 
     def map(self, name: str) -> Map:
+        from pycrdt import Map
+
         return self._document.root(name, Map)
 
     def __getitem__(self, name: str) -> Any:

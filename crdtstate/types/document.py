@@ -29,16 +29,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Self
-
-import pycrdt
-from pycrdt import Array, Doc, Map, Text
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from .. import ybinary
 from ..clientids import ClientIdAllocator
 from ..clocks import VersionVector
 from ..errors import DecodeError
 from .base import Crdt, Savepoint
+
+if TYPE_CHECKING:
+    from pycrdt import Doc
+
+# pycrdt (and the anyio it pulls in) is imported where a document is first built, not with
+# crdtstate: processes that never hold a document start faster.
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class Document(Crdt):
 
     def _rebuild(self) -> None:
         """A fresh `Doc` from the log (after a failed updater, or to take our client id)."""
+        from pycrdt import Doc
+
         doc = Doc(client_id=self._client_id) if self._client_id is not None else Doc()
         for update in self._log:
             doc.apply_update(update)
@@ -155,6 +160,8 @@ class Document(Crdt):
     def _infer_roots(self) -> None:
         """Type the roots that reached us from peers and were never declared here, by what
         they hold: keys make a map, strings a text, other items an array; empty ones wait."""
+        from pycrdt import Array, Map, Text
+
         doc = self._built()
         for name in list(doc.keys()):
             if name in self._roots:
@@ -168,6 +175,8 @@ class Document(Crdt):
 
     @property
     def value(self) -> dict[str, Any]:
+        from pycrdt import Text
+
         doc = self._built()
         self._infer_roots()
         out: dict[str, Any] = {}
@@ -245,6 +254,8 @@ class Document(Crdt):
         return type(self)(self._built().get_update(ybinary.encode_state_vector(state)))
 
     def novel(self, delta: Self) -> Self | None:
+        import pycrdt
+
         ours = self._built().get_state()
         parts: list[bytes] = []
         for update in delta.updates():
@@ -289,6 +300,8 @@ class Document(Crdt):
             raise DecodeError(f"document: expected update bytes, got {type(obj).__name__}")
         if len(obj) > MAX_UPDATE_BYTES:
             raise DecodeError(f"document: a {len(obj)} byte update is over the limit")
+        import pycrdt
+
         try:
             pycrdt.get_update(obj, b"\x00")  # decodes every struct and the delete set
         except ValueError as exc:

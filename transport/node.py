@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import trio
@@ -30,6 +31,8 @@ class NodeConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_ca: str | None = None
+    yjs_token: str | None = None  # serve Yjs clients (y-websocket) when set
+    yjs_prefix: str = "/yjs/"
 
 
 def server_context(config: NodeConfig) -> ssl.SSLContext | None:
@@ -48,27 +51,38 @@ def client_context(config: NodeConfig) -> ssl.SSLContext | None:
 
 async def run_node(config: NodeConfig) -> int:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with (
-            Replica.open(config.replica_id) as replica,
-            open_mesh(
-                replica,
-                listen=config.listen,
-                peers=config.peers,
-                secret=config.secret,
-                ssl_context=server_context(config),
-                client_ssl_context=client_context(config),
-            ) as mesh,
-            trio.open_nursery() as nursery,
-        ):
-            if config.metrics_port is not None:
-                from .metrics import export_metrics
-
-                await nursery.start(export_metrics, mesh, config.metrics_port)
-            log.info(
-                "replica %s serving on %s, peers: %s", replica.id, mesh.url, config.peers or "none"
-            )
-            async for signum in signals:
-                log.info("received %s: closing sessions and exiting", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
+        async with Replica.open(config.replica_id) as replica:
+            await _serve(config, replica, signals)
     return 0
+
+
+async def _serve(config: NodeConfig, replica: Replica, signals: AsyncIterator[int]) -> None:
+    routes = {}
+    if config.yjs_token:
+        from .yjs import YjsRooms
+
+        routes = YjsRooms(replica, token=config.yjs_token, prefix=config.yjs_prefix).routes()
+    async with (
+        open_mesh(
+            replica,
+            listen=config.listen,
+            peers=config.peers,
+            secret=config.secret,
+            ssl_context=server_context(config),
+            client_ssl_context=client_context(config),
+            routes=routes,
+        ) as mesh,
+        trio.open_nursery() as nursery,
+    ):
+        if config.metrics_port is not None:
+            from .metrics import export_metrics
+
+            await nursery.start(export_metrics, mesh, config.metrics_port)
+        peers = config.peers or "none"
+        log.info("replica %s serving on %s, peers: %s", replica.id, mesh.url, peers)
+        if routes:
+            log.info("Yjs clients: %s%s<document>?token=...", mesh.url, config.yjs_prefix)
+        async for signum in signals:
+            log.info("received %s: closing sessions and exiting", signal.Signals(signum).name)
+            nursery.cancel_scope.cancel()
+            break

@@ -194,6 +194,15 @@ class Document(Crdt):
     def state_vector(self) -> dict[int, int]:
         return ybinary.read_state_vector(self._built().get_state())
 
+    def encoded_state_vector(self) -> bytes:
+        """The state vector as Yjs encodes it (sync step 1)."""
+        return self._built().get_state()
+
+    def update_since(self, state_vector: bytes) -> bytes:
+        """What a Yjs peer with this (encoded, unvalidated) state vector lacks (sync step 2)."""
+        clean = ybinary.encode_state_vector(ybinary.read_state_vector(state_vector))
+        return self._built().get_update(clean)
+
     def merge(self, other: Self) -> bool:
         if other is self or other.is_bottom():
             return False

@@ -9,6 +9,7 @@ with the same deletions compare and hash equal whatever order they learnt them i
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Mapping
 
@@ -130,26 +131,42 @@ def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def union(into: DeleteSet, other: DeleteSet) -> None:
+    """Add `other`'s ranges to `into` in place: O(log n) to find each, not a re-sort."""
     for client, ranges in other.items():
-        into[client] = _merged(into.get(client, []) + ranges)
+        mine = into.setdefault(client, [])
+        for clock, length in ranges:
+            _add(mine, clock, length)
+
+
+def _add(ranges: list[tuple[int, int]], clock: int, length: int) -> None:
+    start, end = clock, clock + length
+    i = bisect.bisect_left(ranges, (start, 0))
+    if i > 0 and sum(ranges[i - 1]) >= start:
+        i -= 1
+        start, end = ranges[i][0], max(end, sum(ranges[i]))
+    j = i
+    while j < len(ranges) and ranges[j][0] <= end:
+        end = max(end, sum(ranges[j]))
+        j += 1
+    ranges[i:j] = [(start, end - start)]
 
 
 def minus(ds: DeleteSet, known: DeleteSet) -> DeleteSet:
-    """The ranges of `ds` not covered by `known` (both canonical)."""
+    """The ranges of `ds` not covered by `known` (both canonical); bisects into `known`."""
     out: DeleteSet = {}
     for client, ranges in ds.items():
         have = known.get(client, [])
         rest: list[tuple[int, int]] = []
         for clock, length in ranges:
             start, end = clock, clock + length
-            for k_clock, k_len in have:
-                if k_clock + k_len <= start or k_clock >= end:
-                    continue
-                if k_clock > start:
-                    rest.append((start, k_clock - start))
-                start = max(start, k_clock + k_len)
-                if start >= end:
-                    break
+            k = max(0, bisect.bisect_right(have, (start, MAX_VARUINT)) - 1)
+            while k < len(have) and start < end and have[k][0] < end:
+                k_start, k_end = have[k][0], sum(have[k])
+                if k_end > start:
+                    if k_start > start:
+                        rest.append((start, k_start - start))
+                    start = max(start, k_end)
+                k += 1
             if start < end:
                 rest.append((start, end - start))
         if rest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -223,3 +224,23 @@ async def test_raising_updater_changes_nothing_and_later_updates_still_sync() ->
         await notes.update(lambda d: d.text("body").insert(4, "!"))
         await b.apply_remote(a.buffer.collect(0), origin="a")
         assert await b.container("notes", Document).get() == {"body": "kept!"}
+
+
+def test_delete_set_union_and_minus_agree_with_sets_of_clocks() -> None:
+    rng = random.Random(8)
+    for _ in range(200):
+        a: ybinary.DeleteSet = {}
+        b: ybinary.DeleteSet = {}
+        clocks_a: set[int] = set()
+        clocks_b: set[int] = set()
+        for ds, clocks in ((a, clocks_a), (b, clocks_b)):
+            for _ in range(rng.randint(0, 6)):
+                clock, length = rng.randint(0, 30), rng.randint(1, 5)
+                ybinary.union(ds, {1: [(clock, length)]})
+                clocks.update(range(clock, clock + length))
+        expand = lambda ds: {c for s, n in ds.get(1, []) for c in range(s, s + n)}  # noqa: E731
+        assert expand(a) == clocks_a
+        assert a.get(1, []) == sorted(a.get(1, []))
+        ranges = a.get(1, [])
+        assert all(s + n < t for (s, n), (t, _) in itertools.pairwise(ranges))
+        assert expand(ybinary.minus(a, b)) == clocks_a - clocks_b

@@ -33,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--tls-cert", help="PEM certificate chain: listen with wss://")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--tls-ca", help="PEM CA bundle trusted when dialing wss:// peers")
+    serve.add_argument(
+        "--yjs-token-file", help="serve Yjs (y-websocket) clients, who must send this token"
+    )
+    serve.add_argument("--yjs-prefix", default="/yjs/", help="path prefix of Yjs rooms")
 
     inspect = commands.add_parser("inspect", help="describe a replica database (read-only)")
     inspect.add_argument("path", help="the database file")
@@ -60,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             secret = f.read().strip()
         if not secret:
             parser.error(f"--secret-file {args.secret_file} is empty")
+    yjs_token = None
+    if args.yjs_token_file:
+        with open(args.yjs_token_file) as f:
+            yjs_token = f.read().strip()
+        if not yjs_token:
+            parser.error(f"--yjs-token-file {args.yjs_token_file} is empty")
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
     config = NodeConfig(
         replica_id=args.id,
@@ -72,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_ca=args.tls_ca,
         db=args.db,
         durability=args.durability,
+        yjs_token=yjs_token,
+        yjs_prefix=args.yjs_prefix,
     )
     return trio.run(run_node, config)
 

@@ -27,6 +27,7 @@ import trio
 from . import codec
 from .buffer import DeltaBuffer
 from .changes import Change
+from .clientids import ClientIdAllocator
 from .errors import DecodeError, KindMismatchError, ProtocolError, ReplicaClosedError
 from .replicated import ReplicatedContainer
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
@@ -46,6 +47,9 @@ class Replica:
         _check_id(replica_id)
         self.id = replica_id
         self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
+        # Yjs client ids of this run's document edits. The epoch must never repeat for this
+        # id: a durable replica's incarnation is stored and bumped on every open.
+        self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
         self.buffer = DeltaBuffer(sequence)
         self._objects: dict[str, Crdt] = {}
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
@@ -346,7 +350,7 @@ class Replica:
             obj = self._objects[name]
             if obj.is_bottom():
                 continue
-            h.update(codec.pack([name, codec.to_wire(obj)]))
+            h.update(codec.pack([name, obj.fingerprint()]))
         return h.hexdigest()
 
     # -- waiting for growth ---------------------------------------------------------------------

@@ -36,6 +36,12 @@ class ReplicatedContainer(Generic[C]):
     def version(self) -> VersionVector:
         return self._replica._state_of(self.name).version
 
+    @property
+    def state(self) -> C:
+        """The live CRDT, for readers that must not copy it (the Yjs endpoint reads a
+        document's state vector and listens to its updates). Mutate it only via `update`."""
+        return self._replica._state_of(self.name)  # type: ignore[return-value]
+
     async def get(self) -> Any:
         return self._replica._state_of(self.name).value
 
@@ -53,7 +59,8 @@ class ReplicatedContainer(Generic[C]):
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
-            updater(state.handle(replica.id, deltas.append))
+            with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
+                updater(handle)
         except BaseException:
             savepoint.restore()
             raise

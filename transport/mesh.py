@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ from .limits import Backoff, Limits
 log = logging.getLogger(__name__)
 
 CLOSE_TRY_AGAIN_LATER = 1013
+Route = Callable[[ServerConnection], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,10 @@ class Mesh:
         limits: Limits,
         backoff: Backoff,
         client_ssl: ssl.SSLContext | None,
+        routes: Mapping[str, Route] | None = None,
     ) -> None:
         self.replica = replica
+        self.routes = dict(routes or {})  # path prefix -> handler (e.g. the Yjs endpoint)
         self.url = ""
         self.limits = limits
         self._nursery = nursery
@@ -193,7 +196,23 @@ class Mesh:
             )
             await connection.aclose(CLOSE_TRY_AGAIN_LATER, "too many peers")
             return
+        route = self._route(connection)
+        if route is not None:
+            self._connections += 1
+            try:
+                await route(connection)
+            finally:
+                self._connections -= 1
+            return
         await self._run_driver(WebSocketChannel(connection), outbound=False)
+
+    def _route(self, connection: ServerConnection) -> Route | None:
+        """The handler of a request path under one of `routes` (peers dial the root path)."""
+        path = connection.request.path.split("?", 1)[0] if connection.request else "/"
+        for prefix, handler in self.routes.items():
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return handler
+        return None
 
     async def _dial_forever(self, url: str) -> None:
         attempt = 0
@@ -239,12 +258,15 @@ async def open_mesh(
     client_ssl_context: ssl.SSLContext | None = None,
     limits: Limits | None = None,
     backoff: Backoff | None = None,
+    routes: Mapping[str, Route] | None = None,
 ) -> AsyncIterator[Mesh]:
     """Listen on `listen` (None: dial only) and keep sessions with `peers` until the block exits.
 
     `mesh.url` is the URL peers dial (with the real port when 0 was asked). `secret` turns on
     mutual HMAC authentication; `ssl_context` (server side) serves wss://, and
     `client_ssl_context` is used to dial wss:// peers (default: the system's trust store).
+    `routes` maps request-path prefixes to other websocket handlers on the same server
+    (`transport.yjs.YjsRooms.routes()`); peers use the root path.
     """
     key = secret.encode() if isinstance(secret, str) else secret
     limits = limits or Limits()
@@ -259,6 +281,7 @@ async def open_mesh(
             limits=limits,
             backoff=backoff or Backoff(),
             client_ssl=client_ssl_context,
+            routes=routes,
         )
         if listen is not None:
             host, port = parse_listen(listen)

@@ -33,6 +33,8 @@ class NodeConfig:
     tls_ca: str | None = None
     db: str | None = None
     durability: str = "process"
+    yjs_token: str | None = None  # serve Yjs clients (y-websocket) when set
+    yjs_prefix: str = "/yjs/"
 
 
 def server_context(config: NodeConfig) -> ssl.SSLContext | None:
@@ -72,6 +74,7 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 secret=config.secret,
                 ssl_context=server_context(config),
                 client_ssl_context=client_context(config),
+                routes=yjs_routes(replica, config),
             ) as mesh,
             trio.open_nursery() as nursery,
         ):
@@ -87,7 +90,18 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 config.peers or "-",
                 where,
             )
+            if config.yjs_token:
+                log.info("Yjs clients: %s%s<document>?token=...", mesh.url, config.yjs_prefix)
             async for signum in signals:
                 log.info("received %s: closing sessions and exiting", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
                 break
+
+
+def yjs_routes(replica: Replica, config: NodeConfig) -> dict:
+    """The mesh's extra routes: Yjs rooms under `yjs_prefix` when a token is configured."""
+    if not config.yjs_token:
+        return {}
+    from .yjs import YjsRooms
+
+    return YjsRooms(replica, token=config.yjs_token, prefix=config.yjs_prefix).routes()

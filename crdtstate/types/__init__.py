@@ -6,6 +6,7 @@ from .bounded import BoundedCounter
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
+from .document import Document
 from .expiring import ExpiringMap, ExpiringRegister
 from .flags import DWFlag, EWFlag
 from .ormap import ORMap
@@ -21,6 +22,7 @@ __all__ = [
     "CausalGCounter",
     "Crdt",
     "DWFlag",
+    "Document",
     "EWFlag",
     "ExpiringMap",
     "ExpiringRegister",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Self
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgpack
 
 from ..clocks import VersionVector
 from ..errors import DecodeError
+
+if TYPE_CHECKING:
+    from ..clientids import ClientIdAllocator
 
 KINDS: dict[str, type[Crdt]] = {}
 
@@ -81,6 +86,28 @@ class Crdt(ABC):
     @abstractmethod
     def handle(self, replica: str, record: Any) -> Any:
         """The object an updater receives: mutators bound to `replica`, deltas to `record`."""
+
+    @contextmanager
+    def updating(
+        self, replica: str, record: Callable[[Crdt], None], client_ids: ClientIdAllocator
+    ) -> Iterator[Any]:
+        """The handle for one `update` call, held for its duration.
+
+        Most kinds just hand out `handle`; a `Document` wraps the updater in one pycrdt
+        transaction (whose update becomes the delta) and takes its Yjs client id from
+        `client_ids` (the replica's allocator).
+        """
+        yield self.handle(replica, record)
+
+    def fingerprint(self) -> Any:
+        """A canonical structure, equal exactly when states are (`Replica.digest` hashes it).
+
+        The encoding itself for most kinds; a `Document`, whose encoding is not canonical,
+        overrides it.
+        """
+        from .. import codec
+
+        return codec.to_wire(self)
 
     def savepoint(self) -> Savepoint:
         """A way back to the current state, for an updater that raises halfway.

@@ -1,0 +1,62 @@
+"""What a `Document` updater receives: the document's root types, inside one transaction.
+
+`doc.text("body")`, `doc.array("items")` and `doc.map("meta")` return pycrdt's own `Text`,
+`Array` and `Map`, so everything pycrdt offers works; `doc["body"]` returns a root already
+declared (here or earlier). Declaring a root records its type on the `Document`, which needs
+it to read the root back (Yjs updates do not say which type a root is).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from pycrdt import Array, Map, Text
+
+    from .types.document import Document
+
+
+class DocumentRoots:
+    __slots__ = ("_document",)
+
+    def __init__(self, document: Document) -> None:
+        self._document = document
+
+    def text(self, name: str) -> Text:
+        from pycrdt import Text
+
+        return self._document.root(name, Text)
+
+    def array(self, name: str) -> Array:
+        from pycrdt import Array
+
+        return self._document.root(name, Array)
+
+    def map(self, name: str) -> Map:
+        from pycrdt import Map
+
+        return self._document.root(name, Map)
+
+    def __getitem__(self, name: str) -> Any:
+        cls = self._document.root_type(name)
+        if cls is None:
+            raise KeyError(name)
+        return self._document.root(name, cls)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._document.root_type(name) is not None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        return self._document.value
+
+    def __repr__(self) -> str:
+        return f"<document roots {sorted(self._document.value)!r}>"
+
+
+def check_root_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidValueError("a document root is named by a non-empty string")
+    return name

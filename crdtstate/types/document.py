@@ -1,0 +1,387 @@
+"""A Yjs document (pycrdt `Doc`) as a delta-state CRDT: text, arrays and maps that merge.
+
+The mapping onto the `Crdt` contract:
+- state: a list of Yjs updates (`log`) whose replay is the document, plus the `Doc` built from
+  them once something reads or edits it. A delta is the same thing with one update, kept as
+  bytes: buffering, relaying and encoding a delta never builds a `Doc`.
+- digest: the state vector, and the delete set (Yjs state vectors do not cover deletions):
+  itself when it encodes in `DIGEST_DELETIONS_BYTES`, else a fingerprint. `delta_since` is
+  `get_update(their state vector)`; when their vector covers ours it is bottom if they hold
+  our deletions, or just the deletions they lack. With only a fingerprint to go on, a
+  differing delete set is sent whole (the receiver's `novel` then keeps only what is new).
+- merge: `apply_update`, one bounded transaction per update; it changed the state exactly when
+  pycrdt emitted a transaction event (new structs or new deletions).
+- novel (RR): each update stripped of the structs we hold (`pycrdt.get_update(update, our
+  state vector)`); an update left with no structs is novel only for the deletions we lack, and
+  is cut down to those. Exact, so a relay never re-buffers an update it already had.
+- the delta of a local update is the update pycrdt emits for its one transaction.
+- compaction: `get_update()` of the built `Doc` replaces the log once the log outweighs it
+  (never `merge_updates`, which grows quadratically on long histories).
+- rollback: pycrdt cannot undo a transaction, so a savepoint remembers the log length and a
+  failed updater is undone by rebuilding the `Doc` from the log (`savepoint`). The log is what
+  makes that possible; compaction keeps it within about twice the encoded document.
+- the wire form is the update bytes; they are not canonical (two equal documents may encode
+  differently), so `fingerprint` (state vector + delete set) is what `Replica.digest` hashes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
+
+from .. import ybinary
+from ..clientids import ClientIdAllocator
+from ..clocks import VersionVector
+from ..errors import DecodeError
+from .base import Crdt, Savepoint
+
+if TYPE_CHECKING:
+    from pycrdt import Doc
+
+# pycrdt (and the anyio it pulls in) is imported where a document is first built, not with
+# crdtstate: processes that never hold a document start faster.
+
+log = logging.getLogger(__name__)
+
+MAX_UPDATE_BYTES = 16 * 1024 * 1024
+COMPACT_MIN_BYTES = 64 * 1024  # compact once the log exceeds max(this, the compacted size)
+COMPACT_MAX_UPDATES = 2048
+DIGEST_DELETIONS_BYTES = 4096
+FORMAT_VERSION = 1
+Listener = Callable[[bytes], None]
+
+
+class DocDigest(NamedTuple):
+    state: dict[int, int]  # Yjs state vector: client -> clock
+    fingerprint: bytes  # ybinary.fingerprint of the delete set
+    deleted: ybinary.DeleteSet | None  # the delete set itself, when it is small
+
+
+class Document(Crdt):
+    kind = "document"
+    __slots__ = (
+        "_client_id",
+        "_compacted_bytes",
+        "_deleted",
+        "_doc",
+        "_events",
+        "_listeners",
+        "_log",
+        "_log_bytes",
+        "_roots",
+    )
+
+    def __init__(self, *updates: bytes) -> None:
+        self._log = [u for u in updates if u != ybinary.EMPTY_UPDATE]
+        self._log_bytes = sum(map(len, self._log))
+        self._compacted_bytes = 0
+        self._doc: Doc | None = None
+        self._client_id: int | None = None
+        self._roots: dict[str, type[Any]] = {}
+        self._deleted: ybinary.DeleteSet = {}
+        self._events: list[tuple[bytes, bytes]] = []  # (update, delete set) not yet processed
+        self._listeners: list[Listener] = []
+
+    # -- the built document -------------------------------------------------------------------
+
+    def _built(self) -> Doc:
+        if self._doc is None:
+            self._rebuild()
+        assert self._doc is not None
+        return self._doc
+
+    def _rebuild(self) -> None:
+        """A fresh `Doc` from the log (after a failed updater, or to take our client id)."""
+        from pycrdt import Doc
+
+        doc = Doc(client_id=self._client_id) if self._client_id is not None else Doc()
+        for update in self._log:
+            doc.apply_update(update)
+        doc.observe(self._on_transaction)
+        for name, cls in self._roots.items():
+            doc.get(name, type=cls)
+        self._doc = doc
+        self._events.clear()
+        tail = ybinary.Reader(doc.get_update(doc.get_state()))
+        tail.varuint()  # no structs: what follows is the whole delete set
+        self._deleted = ybinary.read_delete_set(tail)
+
+    def _on_transaction(self, event: Any) -> None:
+        # Runs inside pycrdt's commit: only record; the caller decides what the event means.
+        self._events.append((event.update, event.delete_set))
+
+    def _settle(self) -> list[bytes]:
+        """Take in the transactions since the last call: log them, track deletions."""
+        updates = []
+        for update, deleted in self._events:
+            ybinary.union(self._deleted, ybinary.read_delete_set(ybinary.Reader(deleted)))
+            self._log.append(update)
+            self._log_bytes += len(update)
+            updates.append(update)
+        self._events.clear()
+        if self._log_bytes > max(COMPACT_MIN_BYTES, 2 * self._compacted_bytes) or (
+            len(self._log) > COMPACT_MAX_UPDATES
+        ):
+            self._compact()
+        return updates
+
+    def _compact(self) -> None:
+        full = self._built().get_update()
+        self._log = [full] if full != ybinary.EMPTY_UPDATE else []
+        self._log_bytes = self._compacted_bytes = len(full)
+
+    def _notify(self, updates: list[bytes]) -> None:
+        for listener in list(self._listeners):
+            for update in updates:
+                listener(update)
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(update)` for every update that changes this document (local or
+        merged), after it is applied; returns the function that removes the listener."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # -- roots ------------------------------------------------------------------------------
+
+    def root(self, name: str, cls: type[Any]) -> Any:
+        """The root `name` as `cls` (Text, Array or Map), remembered for reading it back."""
+        from ..dochandle import check_root_name
+
+        self._roots[check_root_name(name)] = cls
+        return self._built().get(name, type=cls)
+
+    def root_type(self, name: str) -> type[Any] | None:
+        if name not in self._roots:
+            self._infer_roots()
+        return self._roots.get(name)
+
+    def _infer_roots(self) -> None:
+        """Type the roots that reached us from peers and were never declared here, by what
+        they hold: keys make a map, strings a text, other items an array; empty ones wait."""
+        from pycrdt import Array, Map, Text
+
+        doc = self._built()
+        for name in list(doc.keys()):
+            if name in self._roots:
+                continue
+            if len(doc.get(name, type=Map)):
+                self._roots[name] = Map
+            elif any(isinstance(part, str) for part, *_ in doc.get(name, type=Text).diff()):
+                self._roots[name] = Text
+            elif len(doc.get(name, type=Array)):
+                self._roots[name] = Array
+
+    @property
+    def value(self) -> dict[str, Any]:
+        from pycrdt import Text
+
+        doc = self._built()
+        self._infer_roots()
+        out: dict[str, Any] = {}
+        for name, cls in sorted(self._roots.items()):
+            root = doc.get(name, type=cls)
+            out[name] = str(root) if cls is Text else root.to_py()
+        return out
+
+    @property
+    def client_id(self) -> int | None:
+        return self._client_id
+
+    # -- the lattice ------------------------------------------------------------------------
+
+    def state_vector(self) -> dict[int, int]:
+        return ybinary.read_state_vector(self._built().get_state())
+
+    def encoded_state_vector(self) -> bytes:
+        """The state vector as Yjs encodes it (sync step 1)."""
+        return self._built().get_state()
+
+    def update_since(self, state_vector: bytes) -> bytes:
+        """What a Yjs peer with this (encoded, unvalidated) state vector lacks (sync step 2)."""
+        clean = ybinary.encode_state_vector(ybinary.read_state_vector(state_vector))
+        return self._built().get_update(clean)
+
+    def merge(self, other: Self) -> bool:
+        if other is self or other.is_bottom():
+            return False
+        doc = self._built()
+        self._events.clear()
+        for update in other.updates():
+            try:
+                doc.apply_update(update)
+            except ValueError as exc:  # from_wire validated it: this is pycrdt disagreeing
+                self._settle()
+                raise DecodeError(f"pycrdt refused an update: {exc}") from exc
+        updates = self._settle()
+        self._notify(updates)
+        return bool(updates)
+
+    def updates(self) -> list[bytes]:
+        """Updates whose replay is this state (one, compacted, when the log is long)."""
+        if len(self._log) > 1 and (self._doc is not None or len(self._log) > 64):
+            self._compact()
+        return list(self._log)
+
+    def copy(self) -> Self:
+        twin = type(self)()
+        twin._log = list(self._log)
+        twin._log_bytes = self._log_bytes
+        twin._roots = dict(self._roots)
+        return twin
+
+    def is_bottom(self) -> bool:
+        if self._doc is None:
+            return not self._log
+        return self._doc.get_state() == b"\x00" and not self._deleted
+
+    @property
+    def version(self) -> VersionVector:
+        return VersionVector({str(c): n for c, n in self.state_vector().items()})
+
+    def digest(self) -> DocDigest:
+        deleted = self._deleted_set()
+        small = len(ybinary.encode_delete_set(deleted)) <= DIGEST_DELETIONS_BYTES
+        return DocDigest(
+            self.state_vector(), ybinary.fingerprint(deleted), dict(deleted) if small else None
+        )
+
+    def _deleted_set(self) -> ybinary.DeleteSet:
+        self._built()
+        return self._deleted
+
+    def delta_since(self, digest: DocDigest) -> Self:
+        state, fingerprint, deleted = digest
+        if ybinary.covers(state, self.state_vector()):
+            ours = self._deleted_set()
+            if fingerprint == ybinary.fingerprint(ours):
+                return type(self)()
+            if deleted is not None:
+                extra = ybinary.minus(ours, deleted)
+                return type(self)(ybinary.delete_set_update(extra)) if extra else type(self)()
+        return type(self)(self._built().get_update(ybinary.encode_state_vector(state)))
+
+    def novel(self, delta: Self) -> Self | None:
+        import pycrdt
+
+        ours = self._built().get_state()
+        parts: list[bytes] = []
+        for update in delta.updates():
+            stripped = pycrdt.get_update(update, ours)
+            deleted = ybinary.deletions_only(stripped)
+            if deleted is None:
+                parts.append(stripped)  # structs we lack (and its deletions, harmlessly)
+                continue
+            extra = ybinary.minus(deleted, self._deleted)
+            if extra:
+                parts.append(ybinary.delete_set_update(extra))
+        return type(self)(*parts) if parts else None
+
+    def fingerprint(self) -> Any:
+        """Canonical: equal for equal documents, whatever their update history."""
+        return [
+            FORMAT_VERSION,
+            self.kind,
+            [
+                ybinary.encode_state_vector(self.state_vector()),
+                ybinary.encode_delete_set(self._deleted_set()),
+            ],
+        ]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Document):
+            return self.fingerprint() == other.fingerprint()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- wire -------------------------------------------------------------------------------
+
+    def to_wire(self) -> bytes:
+        if len(self._log) > 1:
+            self._compact()
+        return self._log[0] if self._log else ybinary.EMPTY_UPDATE
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> Self:
+        if not isinstance(obj, bytes):
+            raise DecodeError(f"document: expected update bytes, got {type(obj).__name__}")
+        if len(obj) > MAX_UPDATE_BYTES:
+            raise DecodeError(f"document: a {len(obj)} byte update is over the limit")
+        import pycrdt
+
+        try:
+            pycrdt.get_update(obj, b"\x00")  # decodes every struct and the delete set
+        except ValueError as exc:
+            raise DecodeError(f"document: malformed Yjs update: {exc}") from exc
+        return cls(obj)
+
+    @staticmethod
+    def digest_to_wire(digest: DocDigest) -> list[Any]:
+        out: list[Any] = [ybinary.encode_state_vector(digest.state), digest.fingerprint]
+        if digest.deleted is not None:
+            out.append(ybinary.encode_delete_set(digest.deleted))
+        return out
+
+    @staticmethod
+    def digest_from_wire(obj: Any) -> DocDigest:
+        if not (isinstance(obj, list) and len(obj) in (2, 3)):
+            raise DecodeError("document digest: expected [state vector, fingerprint, deletions]")
+        state, fingerprint, *rest = obj
+        if not all(isinstance(part, bytes) for part in obj) or len(fingerprint) != 16:
+            raise DecodeError("document digest: malformed fields")
+        deleted = None
+        if rest:
+            reader = ybinary.Reader(rest[0])
+            deleted = ybinary.read_delete_set(reader)
+            if not reader.at_end():
+                raise DecodeError("document digest: trailing bytes after the deletions")
+        return DocDigest(ybinary.read_state_vector(state), fingerprint, deleted)
+
+    # -- local updates ----------------------------------------------------------------------
+
+    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
+        from ..dochandle import DocumentRoots
+
+        return DocumentRoots(self)
+
+    @contextmanager
+    def updating(
+        self, replica: str, record: Callable[[Crdt], None], client_ids: ClientIdAllocator
+    ) -> Iterator[Any]:
+        """One pycrdt transaction around the updater; its update becomes the delta."""
+        if self._client_id is None:
+            self._client_id = client_ids.client_id(avoid=self.state_vector().keys())
+            self._rebuild()  # a Doc's client id is fixed when it is made
+        doc = self._built()
+        self._events.clear()
+        with doc.transaction(origin=replica):
+            yield self.handle(replica, record)
+        updates = self._settle()
+        if updates:
+            record(type(self)(*updates))
+            self._notify(updates)
+
+    def savepoint(self) -> Savepoint:
+        return DocumentSavepoint(self)
+
+
+class DocumentSavepoint(Savepoint):
+    """Undo a failed updater by rebuilding the `Doc` from the log as it was (see module doc)."""
+
+    __slots__ = ("_document", "_length", "_roots")
+
+    def __init__(self, document: Document) -> None:
+        self._document = document
+        self._length = len(document._log)
+        self._roots = dict(document._roots)
+
+    def restore(self) -> None:
+        document = self._document
+        document._roots = self._roots
+        if len(document._log) == self._length and not document._events:
+            return  # the updater changed nothing
+        del document._log[self._length :]
+        document._log_bytes = sum(map(len, document._log))
+        document._rebuild()

@@ -1,0 +1,56 @@
+"""Two desktop agents edit their memory offline, then meet and converge.
+
+python examples/desktop_agent/demo.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import AgentMemory
+
+
+def show(title: str, snapshots: dict[str, dict]) -> None:
+    print(f"--- {title} ---")
+    for agent, snap in snapshots.items():
+        print(f"[{agent}] model={snap['model']!r} temperature={snap['temperature']!r}")
+        print(f"[{agent}] tags={snap['tags']}")
+        for line in snap["notes"].splitlines():
+            print(f"[{agent}]   | {line}")
+    print()
+
+
+async def main() -> int:
+    async with AgentMemory.open("laptop") as laptop, AgentMemory.open("desktop") as desktop:
+        # Offline: each agent edits its own copy; nothing waits for the network.
+        await laptop.note("laptop: draft the release notes")
+        await laptop.tag("release", "docs")
+        await laptop.configure(model="small-local", temperature=0.2)
+        await desktop.note("desktop: benchmark the sync engine")
+        await desktop.tag("perf", "docs")
+        await desktop.untag("docs")  # only removes what the desktop has seen: its own add
+        await desktop.configure(temperature=0.7)  # written later: wins on both
+        agents = {"laptop": laptop, "desktop": desktop}
+        show("before: offline", {n: await a.snapshot() for n, a in agents.items()})
+
+        async with laptop.sync_with() as mesh, desktop.sync_with(peers=[mesh.url], listen=None):
+            with trio.fail_after(10):
+                while laptop.replica.digest() != desktop.replica.digest():
+                    await trio.sleep(0.01)
+            await laptop.note("laptop: saw the benchmark note, linking it")
+            with trio.fail_after(10):
+                while laptop.replica.digest() != desktop.replica.digest():
+                    await trio.sleep(0.01)
+        after = {n: await a.snapshot() for n, a in agents.items()}
+        show("after: synced", after)
+        same = after["laptop"] == after["desktop"]
+        print("converged: identical memory on both agents" if same else "DIVERGED")
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(trio.run(main))

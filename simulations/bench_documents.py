@@ -1,0 +1,145 @@
+"""Replay a real editing trace through a `Document` container and through pycrdt alone.
+
+The trace is automerge-paper (259,778 single-character edits of the LaTeX source of a paper),
+by Martin Kleppmann, CC-BY 4.0, from https://github.com/josephg/editing-traces. It lives
+outside the repository; pass its path (default: ../shared/data/automerge-paper.json.gz
+relative to the repository root).
+
+Both sides replay the same edits in the same bounded transactions (`--batch` edits each) and
+ship every transaction's update to a second copy:
+- pycrdt alone: a `Doc`; each transaction's update (from the doc's observer) is applied to a
+  second `Doc`.
+- crdtstate: `replica.container("paper", Document).update(...)` per batch; the delta-group it
+  buffered is encoded with the codec, decoded and joined by a second replica (`apply_remote`:
+  validation, the RR step and merge), as anti-entropy does minus the socket.
+Reported: time to apply the edits locally, time for the second copy to take them in, bytes
+shipped, and the final encoded size. Each side runs `--repeat` times, alternating, and the
+fastest run of each counts (the others only absorb noise on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+from pycrdt import Doc, Text
+
+from crdtstate import Document, Replica, codec
+from crdtstate.clientids import ClientIdAllocator
+
+DEFAULT_TRACE = Path(__file__).resolve().parents[1] / ".." / "shared/data/automerge-paper.json.gz"
+Patch = tuple[int, int, str]
+
+
+def load(path: Path) -> tuple[list[Patch], str]:
+    with gzip.open(path, "rt") as f:
+        trace = json.load(f)
+    patches = [tuple(p) for txn in trace["txns"] for p in txn["patches"]]
+    return patches, trace["endContent"]  # type: ignore[return-value]
+
+
+def apply_patches(text: Text, patches: list[Patch]) -> None:
+    for pos, deleted, inserted in patches:
+        if deleted:
+            del text[pos : pos + deleted]
+        if inserted:
+            text.insert(pos, inserted)
+
+
+def run_pycrdt(batches: list[list[Patch]]) -> dict[str, Any]:
+    # 32-bit client ids, as the Document container's (and Yjs clients') are
+    source = Doc(client_id=ClientIdAllocator("writer", 1).client_id())
+    mirror = Doc(client_id=ClientIdAllocator("reader", 1).client_id())
+    text = source.get("body", type=Text)
+    updates: list[bytes] = []
+    source.observe(lambda event: updates.append(event.update))
+    local = remote = 0.0
+    shipped = 0
+    for batch in batches:
+        t0 = time.perf_counter()
+        with source.transaction():
+            apply_patches(text, batch)
+        update = updates.pop()
+        t1 = time.perf_counter()
+        mirror.apply_update(update)
+        t2 = time.perf_counter()
+        local += t1 - t0
+        remote += t2 - t1
+        shipped += len(update)
+    result = str(mirror.get("body", type=Text))
+    return dict(
+        local=local, remote=remote, shipped=shipped, size=len(source.get_update()), text=result
+    )
+
+
+async def run_documents(batches: list[list[Patch]]) -> dict[str, Any]:
+    async with Replica.open("writer") as a, Replica.open("reader") as b:
+        paper = a.container("paper", Document)
+        local = remote = 0.0
+        shipped = 0
+        for batch in batches:
+            t0 = time.perf_counter()
+            await paper.update(lambda d, batch=batch: apply_patches(d.text("body"), batch))
+            t1 = time.perf_counter()
+            sequence = a.buffer.sequence
+            frame = codec.encode(a.buffer.collect(sequence - 1)["paper"])
+            a.buffer.discard_through(sequence)
+            await b.apply_remote({"paper": codec.decode(frame)}, origin="writer")
+            t2 = time.perf_counter()
+            local += t1 - t0
+            remote += t2 - t1
+            shipped += len(frame)
+        size = len(codec.encode(paper.state))
+        text = (await b.container("paper", Document).get())["body"]
+    return dict(local=local, remote=remote, shipped=shipped, size=size, text=text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("trace", nargs="?", type=Path, default=DEFAULT_TRACE)
+    parser.add_argument("--batch", type=int, default=100, help="edits per transaction")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side (best counts)")
+    parser.add_argument("--limit", type=int, default=None, help="replay only the first N edits")
+    args = parser.parse_args()
+    patches, expected = load(args.trace)
+    if args.limit is not None:
+        patches, expected = patches[: args.limit], None  # type: ignore[assignment]
+    batches = [patches[i : i + args.batch] for i in range(0, len(patches), args.batch)]
+    print(f"trace: {args.trace.name}, {len(patches):,} edits in {len(batches):,} transactions")
+    print("  (Martin Kleppmann, CC-BY 4.0, from github.com/josephg/editing-traces)\n")
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(args.repeat):
+        for name, run in (
+            ("pycrdt alone", lambda: run_pycrdt(batches)),
+            ("Document container", lambda: trio.run(run_documents, batches)),
+        ):
+            gc.collect()
+            result = run()
+            if expected is not None and result["text"] != expected:
+                raise SystemExit(f"{name}: the replayed text differs from the trace's end")
+            total = result["local"] + result["remote"]
+            if name not in best or total < best[name]["local"] + best[name]["remote"]:
+                best[name] = result
+    header = f"{'':20} {'apply (s)':>10} {'2nd copy (s)':>13} {'total (s)':>10}"
+    print(header + f" {'shipped (B)':>12} {'encoded (B)':>12}")
+    for name, r in best.items():
+        total = r["local"] + r["remote"]
+        print(
+            f"{name:20} {r['local']:>10.3f} {r['remote']:>13.3f} {total:>10.3f}"
+            f" {r['shipped']:>12,} {r['size']:>12,}"
+        )
+    base, ours = best["pycrdt alone"], best["Document container"]
+    ratio = (ours["local"] + ours["remote"]) / (base["local"] + base["remote"])
+    print(f"\nDocument container / pycrdt alone (total time): {ratio:.2f}x (target <= 1.2x)")
+    print(f"final text: {len(ours['text']):,} characters, equal on both copies and to the trace")
+    return 0 if ratio <= 1.2 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,20 @@
+"""The desktop agent example runs and its two agents converge."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "desktop_agent" / "demo.py"
+
+
+def test_the_desktop_agent_demo_converges() -> None:
+    result = subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = result.stdout.split("--- after: synced ---")[1]
+    assert after.count("laptop: saw the benchmark note, linking it") == 2
+    assert after.count("tags=['docs', 'perf', 'release']") == 2
+    assert "converged: identical memory on both agents" in result.stdout

@@ -18,3 +18,4 @@ def test_the_desktop_agent_demo_converges() -> None:
     assert after.count("laptop: saw the benchmark note, linking it") == 2
     assert after.count("tags=['docs', 'perf', 'release']") == 2
     assert "converged: identical memory on both agents" in result.stdout
+    assert "reads its memory back from laptop.db: unchanged" in result.stdout

@@ -6,6 +6,7 @@ python examples/desktop_agent/demo.py
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import trio
@@ -25,7 +26,12 @@ def show(title: str, snapshots: dict[str, dict]) -> None:
 
 
 async def main() -> int:
-    async with AgentMemory.open("laptop") as laptop, AgentMemory.open("desktop") as desktop:
+    home = Path(tempfile.mkdtemp(prefix="agents-"))
+    laptop_db, desktop_db = home / "laptop.db", home / "desktop.db"
+    async with (
+        AgentMemory.open("laptop", laptop_db) as laptop,
+        AgentMemory.open("desktop", desktop_db) as desktop,
+    ):
         # Offline: each agent edits its own copy; nothing waits for the network.
         await laptop.note("laptop: draft the release notes")
         await laptop.tag("release", "docs")
@@ -49,7 +55,14 @@ async def main() -> int:
         show("after: synced", after)
         same = after["laptop"] == after["desktop"]
         print("converged: identical memory on both agents" if same else "DIVERGED")
-        return 0 if same else 1
+    # The laptop restarts: its memory comes back from its SQLite file, synced edits included.
+    async with AgentMemory.open("laptop", laptop_db) as laptop:
+        kept = await laptop.snapshot() == after["laptop"]
+    print(
+        f"after a restart the laptop reads its memory back from {laptop_db.name}: "
+        + ("unchanged" if kept else "DIFFERENT")
+    )
+    return 0 if same and kept else 1
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 Everything lives in one crdtstate replica, so edits never wait for the network; `sync_with`
 joins a mesh of other agents or a `crdtstate serve` node whenever one is reachable, and the
-replica converges with them. Persistence arrives with the durable replica
-(`Replica.open(agent_id, path=...)`): `AgentMemory.open` then takes the path and passes it on.
+replica converges with them. With a path the memory lives in a SQLite file and survives
+restarts and crashes (every acknowledged edit is on disk before `update` returns).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,8 +27,11 @@ class AgentMemory:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, agent_id: str) -> AsyncIterator[AgentMemory]:
-        async with Replica.open(agent_id) as replica:
+    async def open(
+        cls, agent_id: str, path: str | os.PathLike[str] | None = None
+    ) -> AsyncIterator[AgentMemory]:
+        """The agent's memory: in `path` (a SQLite file, created or reopened), or in memory."""
+        async with Replica.open(agent_id, path) as replica:
             yield cls(replica)
 
     async def note(self, line: str) -> None:

@@ -5,9 +5,7 @@ novel part is kept, the RR step) and announced to subscribers with the sending p
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +13,10 @@ from typing import Any, TypeVar
 
 import trio
 
-from . import codec
 from .buffer import DeltaBuffer
 from .changes import Change
-from .errors import KindMismatchError, ProtocolError, ReplicaClosedError
+from .errors import KindMismatchError, ReplicaClosedError
+from .replica_state import ReplicaState
 from .replicated import ReplicatedContainer
 from .types import Crdt
 
@@ -29,13 +27,12 @@ C = TypeVar("C", bound=Crdt)
 class Replica:
     """Hold named CRDT objects, number their delta-groups, and notify their containers."""
 
-    def __init__(self, replica_id: str) -> None:
-        if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-            raise ValueError("a replica id is a non-empty string of at most 256 characters")
+    def __init__(self, replica_id: str, *, buffer: DeltaBuffer | None = None) -> None:
+        self.state = ReplicaState(replica_id, buffer=buffer)
         self.id = replica_id
-        self.incarnation = secrets.randbits(63)
-        self.buffer = DeltaBuffer()
-        self._objects: dict[str, Crdt] = {}
+        self.incarnation = self.state.incarnation
+        self.buffer = self.state.buffer
+        self._objects = self.state.objects
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._grew = trio.Event()
         self._closed = False
@@ -104,8 +101,7 @@ class Replica:
 
     async def _commit_local(self, name: str, new_state: Crdt, delta: Crdt) -> None:
         previous = self._objects[name]
-        self._objects[name] = new_state
-        self.buffer.append(self.id, {name: delta})
+        self.state.commit_local(name, new_state, delta)
         self._announce(name, previous.value, new_state, origin=self.id)
         self._wake()
         await trio.lowlevel.checkpoint()
@@ -119,31 +115,13 @@ class Replica:
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
         """
         self._check_open()
-        for name, delta in deltas.items():
-            local = self._objects.get(name)
-            if local is not None and type(local) is not type(delta):
-                raise ProtocolError(
-                    f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
-                )
-        novel: dict[str, Crdt] = {}
-        for name, delta in deltas.items():
-            local = self._objects.get(name)
-            if local is None:
-                local = self._objects[name] = type(delta)()
-            part = local.novel(delta)
-            if part is None:
-                continue
-            watched = name in self._containers and len(self._containers[name].feed)
-            previous = local.value if watched else None
-            local.merge(part)
-            novel[name] = part
-            if watched:
-                self._announce(name, previous, local, origin=origin)
+        watched = {name for name, c in self._containers.items() if len(c.feed)}
+        sequence, previous = self.state.join_remote(deltas, origin, watched=watched)
+        for name, value in previous.items():
+            self._announce(name, value, self._objects[name], origin=origin)
         await trio.lowlevel.checkpoint()
-        if not novel:
-            return None
-        sequence = self.buffer.append(origin, novel)
-        self._wake()
+        if sequence is not None:
+            self._wake()
         return sequence
 
     def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
@@ -157,33 +135,15 @@ class Replica:
 
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
-        return {name: (obj.kind, obj.digest()) for name, obj in self._objects.items()}
+        return self.state.object_digests()
 
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""
-        missing: dict[str, Crdt] = {}
-        for name, obj in self._objects.items():
-            theirs = digests.get(name)
-            if theirs is None or theirs[0] != obj.kind:
-                part = obj.copy()
-            else:
-                part = obj.delta_since(theirs[1])
-            if not part.is_bottom():
-                missing[name] = part
-        return missing
+        return self.state.deltas_since(digests)
 
     def digest(self) -> str:
-        """A fingerprint of the whole state: equal on two replicas exactly when states are.
-
-        Empty objects are left out: an object nobody wrote equals one that does not exist.
-        """
-        h = hashlib.sha256()
-        for name in sorted(self._objects):
-            obj = self._objects[name]
-            if obj.is_bottom():
-                continue
-            h.update(codec.pack([name, codec.to_wire(obj)]))
-        return h.hexdigest()
+        """A fingerprint of the whole state: equal on two replicas exactly when states are."""
+        return self.state.digest()
 
     # -- waiting for growth ---------------------------------------------------------------------
 

@@ -19,12 +19,15 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from crdtstate import codec
 from crdtstate.errors import DecodeError, ProtocolError
 
-PROTOCOL_VERSION = 1
+# 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
+# lost, duplicated and reordered frames.
+PROTOCOL_VERSION = 2
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
@@ -66,11 +69,23 @@ class Digest(_Message):
 
 
 class Delta(_Message):
-    """Deltas covering the sender's groups up to sequence `upto`: entries (name, kind, payload)."""
+    """Deltas covering the sender's groups in (since, upto]: entries (name, kind, payload).
+
+    Without `since` it answers the receiver's digest and covers every group up to `upto`.
+    `ack`, when present, acknowledges the receiver's groups as an `Ack` would (piggybacked).
+    """
 
     type: Literal["delta"] = "delta"
     upto: Sequence
     entries: list[tuple[Name, Kind, Any]]
+    since: Sequence | None = None
+    ack: Sequence | None = None
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> Delta:
+        if self.since is not None and self.since >= self.upto:
+            raise ValueError("since must be below upto")
+        return self
 
 
 class Ack(_Message):
@@ -90,7 +105,8 @@ _MESSAGE = TypeAdapter(Message)
 
 
 def encode_message(message: _Message) -> bytes:
-    return codec.pack(message.model_dump())
+    """msgpack of the message's fields; absent optional fields are left out of the frame."""
+    return codec.pack(message.model_dump(exclude_none=True))
 
 
 def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:

@@ -84,16 +84,25 @@ class AWSet(Crdt):
         return self.context.copy()
 
     def delta_since(self, digest: CausalContext) -> AWSet:
-        """Adds the peer has not seen, with our whole context so it drops what we removed."""
-        if digest.covers(self.context):
-            return AWSet()
-        return AWSet(self.store.restricted_to_unseen(digest), self.context.copy())
+        """Adds the peer has not seen, and the context of every dot except the live ones it
+        has seen (those it must keep as they are).
+
+        A digest covering our context does not mean the peer applied our removals: a later
+        add re-tags an element, and its delta carries the earlier dot as mere context. So the
+        dots we saw die are always sent; only live dots the peer has seen are left out.
+        """
+        owner = self.store.owner
+        context = CausalContext.of(
+            d for d in self.context.dots() if d not in owner or not digest.contains(d)
+        )
+        return AWSet(self.store.restricted_to_unseen(digest), context)
 
     def novel(self, delta: AWSet) -> AWSet | None:
-        if self.context.covers(delta.context):
-            return None
+        """Computed dot by dot: covering the delta's context is not enough to skip it, for
+        the reason given in `delta_since`."""
         store, context = self.store.novel_part(self.context, delta.store, delta.context)
-        return AWSet(store, context)
+        part = AWSet(store, context)
+        return None if part.is_bottom() else part
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AWSet):

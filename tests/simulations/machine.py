@@ -81,22 +81,25 @@ class ConvergenceMachine(RuleBasedStateMachine):
         return self.ids[index % len(self.ids)]
 
     @rule(
-        who=st.integers(0, 4),
         kind=st.sampled_from(sorted(WORKLOADS)),
         obj=st.integers(0, 1),
-        choice=st.integers(0, 999),
+        burst=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 999)), min_size=1, max_size=6),
+        spacing=st.sampled_from([0.0, 0.01, 0.1]),
     )
-    def update(self, who: int, kind: str, obj: int, choice: int) -> None:
-        rid = self._pick(who)
-        if not self.network.replicas[rid].up:
-            return
+    def update(self, kind: str, obj: int, burst: list[tuple[int, int]], spacing: float) -> None:
+        """A burst of updates to one object from random replicas, `spacing` seconds apart:
+        concurrent edits of the same elements are where RR and digests can go wrong."""
         workload = WORKLOADS[kind]
         name = f"{kind}-{obj}"
-        delta = self.network.update(rid, name, workload.kind, workload.mutation(choice))
-        if not delta.is_bottom():
-            self.made.append((name, delta.copy()))
+        for who, choice in burst:
+            rid = self._pick(who)
+            if self.network.replicas[rid].up:
+                delta = self.network.update(rid, name, workload.kind, workload.mutation(choice))
+                if not delta.is_bottom():
+                    self.made.append((name, delta.copy()))
+            self.network.run_until(self.network.now + spacing)
 
-    @rule(dt=st.floats(0.0, 3.0))
+    @rule(dt=st.floats(0.0, 2.0))
     def advance(self, dt: float) -> None:
         self.network.run_until(self.network.now + dt)
 

@@ -17,7 +17,7 @@ class ClassicDeltaMachine(ConvergenceMachine):
 
 
 TestConvergence = ConvergenceMachine.TestCase
-TestConvergence.settings = machine_settings(examples=3000, steps=50)
+TestConvergence.settings = machine_settings(examples=2500, steps=40)
 
 TestClassicDeltaConvergence = ClassicDeltaMachine.TestCase
 TestClassicDeltaConvergence.settings = machine_settings(examples=300, steps=40)

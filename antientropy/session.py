@@ -438,11 +438,13 @@ class PeerSession:
     def _push(self, now: float) -> None:
         buffer = self.source.buffer
         upto = buffer.sequence
-        if not buffer.can_serve(self.sent):
+        # Groups in (sent, considered] are held by the peer (and may be collected already).
+        start = max(self.sent, self._considered)
+        if not buffer.can_serve(start):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         exclude = self.peer if self._back_propagation else None
-        deltas = buffer.collect(self.sent, exclude_origin=exclude)
+        deltas = buffer.collect(start, exclude_origin=exclude)
         self._considered = upto
         if not deltas:
             # Every new group is held by the peer: no frame. The next frame's range starts

@@ -56,6 +56,11 @@ class ReplicaState:
         self.objects[name] = new_state
         return self.buffer.append(self.id, {name: delta})
 
+    def commit_group(self, deltas: dict[str, Crdt]) -> int:
+        """Buffer the deltas of one update touching several objects (already applied to the
+        live objects) as one delta-group."""
+        return self.buffer.append(self.id, deltas)
+
     # -- remote deltas ----------------------------------------------------------------------
 
     def check_kinds(self, deltas: dict[str, Crdt]) -> None:

@@ -118,6 +118,24 @@ class Network:
             self._replica_grew(node)
         return delta
 
+    def update_group(
+        self, replica_id: str, changes: Iterable[tuple[str, type[Crdt], Mutation]]
+    ) -> dict[str, Crdt]:
+        """One update touching several objects: their deltas form one delta-group."""
+        node = self.replicas[replica_id]
+        if not node.up:
+            raise RuntimeError(f"replica {replica_id} is down")
+        deltas: dict[str, Crdt] = {}
+        for name, kind, mutate in changes:
+            delta = mutate(node.state.object(name, kind), replica_id)
+            if not delta.is_bottom():
+                deltas[name] = delta
+        if deltas:
+            node.state.commit_group(deltas)
+            node.note_growth(self.now)
+            self._replica_grew(node)
+        return deltas
+
     def partition(self, side: Iterable[str]) -> None:
         """Cut every link between `side` and the rest."""
         inside = set(side)

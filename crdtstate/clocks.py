@@ -209,10 +209,34 @@ class CausalContext:
     __hash__ = None  # type: ignore[assignment]
 
     def to_wire(self) -> list[object]:
-        return [
-            dict(sorted(self.vector.items())),
-            sorted([d.replica, d.counter] for d in self.cloud),
-        ]
+        """[vector, single cloud dots] or, when the cloud has runs of consecutive counters,
+        [vector, single dots, {replica: [first, last, first, last, ...]}].
+
+        Contexts shipped in deltas are often gapped (a digest answer leaves out the live dots
+        the peer has seen, a forwarded delta starts above the receiver's vector), and a run
+        costs two integers instead of a pair per dot. A context without runs encodes exactly
+        as before the third element existed, and decoders accept both forms.
+        """
+        singles: list[list[object]] = []
+        runs: dict[str, list[int]] = {}
+        by_replica: dict[str, list[int]] = {}
+        for d in self.cloud:
+            by_replica.setdefault(d.replica, []).append(d.counter)
+        for replica in sorted(by_replica):
+            counters = sorted(by_replica[replica])
+            start = prev = counters[0]
+            for c in [*counters[1:], None]:
+                if c is not None and c == prev + 1:
+                    prev = c
+                    continue
+                if prev > start:
+                    runs.setdefault(replica, []).extend((start, prev))
+                else:
+                    singles.append([replica, start])
+                if c is not None:
+                    start = prev = c
+        vector = dict(sorted(self.vector.items()))
+        return [vector, singles, runs] if runs else [vector, singles]
 
     def __repr__(self) -> str:
         cloud = sorted(self.cloud)

@@ -72,8 +72,28 @@ def version_vector(obj: Any, what: str = "version vector") -> VersionVector:
 
 
 def causal_context(obj: Any, what: str = "causal context") -> CausalContext:
-    vector_part, cloud_part = expect_list(obj, what, length=2)
-    cloud = expect_list(cloud_part, what)
-    if len(cloud) > MAX_CLOUD_DOTS:
+    """[vector, dots] or [vector, dots, {replica: [first, last, ...]}] (see `to_wire`)."""
+    parts = expect_list(obj, what)
+    if len(parts) not in (2, 3):
+        raise DecodeError(f"{what}: expected 2 or 3 items, got {len(parts)}")
+    cloud = expect_list(parts[1], what)
+    dots = [dot(d, what) for d in cloud]
+    budget = MAX_CLOUD_DOTS - len(dots)
+    if budget < 0:
         raise DecodeError(f"{what}: too many dots")
-    return CausalContext(counts(vector_part, what), (dot(d, what) for d in cloud))
+    if len(parts) == 3:
+        for rid, bounds in expect_dict(parts[2], what).items():
+            replica = replica_id(rid, what)
+            flat = expect_list(bounds, what)
+            if not flat or len(flat) % 2:
+                raise DecodeError(f"{what}: runs come as first, last pairs")
+            for i in range(0, len(flat), 2):
+                first = expect_count(flat[i], what, minimum=1)
+                last = expect_count(flat[i + 1], what, minimum=1)
+                if last <= first:
+                    raise DecodeError(f"{what}: a run must hold at least two counters")
+                budget -= last - first + 1
+                if budget < 0:
+                    raise DecodeError(f"{what}: too many dots")
+                dots.extend(Dot(replica, c) for c in range(first, last + 1))
+    return CausalContext(counts(parts[0], what), dots)

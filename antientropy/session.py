@@ -166,10 +166,12 @@ class PeerSession:
         self.answered = 0  # our sequence when we last answered the peer's digest
         self.serving = False  # we answered the peer's digest: push from then on
         self._considered = 0  # groups in (sent, considered] are all held by the peer
+        self._known_held = 0  # the peer holds every group up to here (acked or skipped)
         self._push_at = now  # last push sent with nothing in flight, or last ack progress
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
+        self._awaiting_answer = False  # a digest of ours is out and not answered yet
         self._ack_due = False
         self._applying: dict[int, int] = {}  # upto -> since of deltas handed to the driver
         self._peer_open = False  # the peer sent a frame only an open session sends
@@ -288,6 +290,7 @@ class PeerSession:
             for name, (kind, digest) in self.source.object_digests().items()
         }
         self._digest_at = now
+        self._awaiting_answer = True
         self._queue(Digest(objects=objects, reply=reply))
 
     def _on_digest(self, message: Digest, now: float) -> None:
@@ -302,7 +305,9 @@ class PeerSession:
         self.answered = self.sent = self._considered = upto
         self.serving = True
         self._push_at = now
-        if message.reply:
+        if message.reply and not self._awaiting_answer:
+            # (When ours is still out, its answer is what the peer asked for: both sides
+            # starting a resync at once must not make each answer twice.)
             self._send_digest(reply=False, now=now)
 
     def _on_delta(self, message: Delta) -> list[Event]:
@@ -316,6 +321,7 @@ class PeerSession:
                 raise ProtocolError(f"malformed delta for {name!r}: {exc}") from exc
         if message.since is None:
             self.pulled = True
+            self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
             self.source.buffer.mark_known(self.acked, self.peer, deltas)
         since = 0 if message.since is None else message.since
@@ -329,6 +335,8 @@ class PeerSession:
             self.acked = upto
             self.sent = max(self.sent, upto)
             self._considered = max(self._considered, upto)
+            in_flight = self.acked < self.sent
+            self._known_held = max(self._known_held, upto if in_flight else self._considered)
             self._push_at = now
 
     # -- driver calls ---------------------------------------------------------------------
@@ -377,9 +385,7 @@ class PeerSession:
         """The sequence after which this session may still need buffered groups."""
         if self.state is not SessionState.OPEN or not self.serving:
             return None
-        if self.acked >= self.sent:
-            return max(self.answered, self._considered)  # nothing in flight, the rest held
-        return max(self.acked, self.answered)
+        return max(self.acked, self.answered, self._known_held)
 
     def _timeout(self) -> float:
         return min(self._retransmit_after * 2**self._silent_rounds, self._max_retransmit_after)
@@ -391,7 +397,7 @@ class PeerSession:
         if self.state is not SessionState.OPEN:
             return []
         waits = []
-        if not (self.pulled and self.serving):
+        if self._awaiting_answer or not self.serving:
             waits.append(self._digest_at)
         if self.serving and self.acked < self.sent:
             waits.append(self._push_at)
@@ -407,7 +413,7 @@ class PeerSession:
                 self._hello_at = now
                 self._queue_hello()
             return
-        if not (self.pulled and self.serving) and self._due(self._digest_at, now):
+        if (self._awaiting_answer or not self.serving) and self._due(self._digest_at, now):
             self._bump(now)
             self._send_digest(reply=not self.serving, now=now)
         if self.serving and self.acked < self.sent and self._due(self._push_at, now):
@@ -415,7 +421,10 @@ class PeerSession:
             if self.acked < self.answered:
                 self._resync(now)  # the answer to the peer's digest itself was lost
             else:
-                self.sent = self._considered = self.acked  # go back: resend from there
+                # Go back: resend from the last acknowledgement, skipping what is known held
+                # (those groups may already be collected).
+                self.sent = self.acked
+                self._considered = max(self.acked, self._known_held)
                 self._push_at = now
 
     def _bump(self, now: float) -> None:
@@ -446,6 +455,8 @@ class PeerSession:
         exclude = self.peer if self._back_propagation else None
         deltas = buffer.collect(start, exclude_origin=exclude)
         self._considered = upto
+        if not deltas and self.acked >= self.sent:
+            self._known_held = upto  # nothing in flight and the rest held: all of it is
         if not deltas:
             # Every new group is held by the peer: no frame. The next frame's range starts
             # at the last one's end, so it covers these too and the peer's acks stay whole.

@@ -47,7 +47,7 @@ def test_resync_after_a_partition_ships_close_to_what_each_side_lacks() -> None:
     ratios = [float(row[5]) for row in report.rows]
     assert len(ratios) == 4
     assert max(ratios) <= 1.3
-    assert any(row[7] for row in report.rows if row[0] == "digest resync")
+    assert any(row[8] for row in report.rows if row[0] == "digest resync")
 
 
 def _run(seed: int) -> tuple[int, int, str]:

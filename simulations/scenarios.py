@@ -158,6 +158,7 @@ def unreachable(seed: int, progress: Progress, hours: float = 1.0) -> Report:
             net.connect(a, b)
     net.sample_every(30.0, duration + 600)
     rng = random.Random(seed)
+    net.run_until(1.0)  # sessions open: r3's acknowledgements hold the others' buffers
     net.partition({"r3"})
     step = 0
     while net.now < duration:

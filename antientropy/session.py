@@ -21,18 +21,25 @@ the peer answers it (or sends its own), unacknowledged deltas from the last ackn
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import hmac
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from crdtstate import codec
-from crdtstate.buffer import DeltaBuffer
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import KINDS, Crdt
 
+from .events import (
+    CloseKind,
+    DeltasReceived,
+    Event,
+    PeerReady,
+    SessionClosed,
+    SessionState,
+    SessionStats,
+    SyncSource,
+    auth_proof,
+)
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -47,85 +54,19 @@ from .messages import (
 from .ranges import ReceivedRanges
 
 log = logging.getLogger(__name__)
-AUTH_LABEL = b"crdtstate-auth-v1"
 
-
-class SyncSource(Protocol):
-    """What a session reads from its replica (all synchronous and in memory)."""
-
-    id: str
-    incarnation: int
-    buffer: DeltaBuffer
-
-    def object_digests(self) -> dict[str, tuple[str, Any]]: ...
-
-    def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]: ...
-
-
-class SessionState(enum.Enum):
-    AWAIT_HELLO = "await-hello"
-    AWAIT_AUTH = "await-auth"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class CloseKind(enum.Enum):
-    LOCAL = "local"  # we ended it cleanly
-    PEER = "peer"  # the peer said bye
-    PROTOCOL = "protocol"  # someone broke the protocol
-    AUTH = "auth"  # authentication failed
-
-
-@dataclass(frozen=True, slots=True)
-class PeerReady:
-    peer: str
-    incarnation: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeltasReceived:
-    """Apply `deltas` (origin: the peer), then call `acknowledge(upto)`.
-
-    They cover the peer's groups in (since, upto]; `since` is None for the answer to our
-    digest, which covers every group up to `upto`.
-    """
-
-    deltas: dict[str, Crdt]
-    upto: int
-    since: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionClosed:
-    reason: str
-    kind: CloseKind
-
-
-Event = PeerReady | DeltasReceived | SessionClosed
-
-
-@dataclass(slots=True)
-class SessionStats:
-    frames_in: int = 0
-    frames_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    payload_bytes_out: int = 0  # encoded deltas inside delta frames; the rest is metadata
-    resyncs: int = 0
-    retransmits: int = 0
-    ignored: int = 0  # frames that arrived before the handshake allowed them (reordering)
-    last_error: str | None = None
-    frames_by_type: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def metadata_bytes_out(self) -> int:
-        return self.bytes_out - self.payload_bytes_out
-
-
-def auth_proof(secret: bytes, nonce_a: bytes, nonce_b: bytes, id_a: str, id_b: str) -> bytes:
-    """The proof `id_a` sends to `id_b`: HMAC over both nonces and both ids, in that order."""
-    message = b"|".join([AUTH_LABEL, nonce_a, nonce_b, id_a.encode(), id_b.encode()])
-    return hmac.new(secret, message, hashlib.sha256).digest()
+__all__ = [
+    "CloseKind",
+    "DeltasReceived",
+    "Event",
+    "PeerReady",
+    "PeerSession",
+    "SessionClosed",
+    "SessionState",
+    "SessionStats",
+    "SyncSource",
+    "auth_proof",
+]
 
 
 class PeerSession:

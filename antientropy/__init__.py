@@ -1,5 +1,6 @@
 """The anti-entropy sync protocol, Sans-I/O: messages in, messages and deltas out."""
 
+from .garbage import collect_garbage
 from .messages import PROTOCOL_VERSION, Ack, Auth, Bye, Delta, Digest, Hello
 from .session import (
     CloseKind,
@@ -26,4 +27,5 @@ __all__ = [
     "SessionClosed",
     "SessionState",
     "SessionStats",
+    "collect_garbage",
 ]

@@ -19,12 +19,15 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from crdtstate import codec
 from crdtstate.errors import DecodeError, ProtocolError
 
-PROTOCOL_VERSION = 1
+# 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
+# lost, duplicated and reordered frames.
+PROTOCOL_VERSION = 2
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
@@ -33,13 +36,16 @@ Kind = Annotated[StrictStr, Field(max_length=64)]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Frequent frames use one-letter keys on the wire (aliases): at one small delta per
+    second, the keys would otherwise be most of the frame. Full names are accepted too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Hello(_Message):
     """First frame each way: who we are, which protocol, and a nonce for authentication."""
 
-    type: Literal["hello"] = "hello"
+    type: Literal["hello"] = Field("hello", alias="t")
     protocol: StrictInt
     replica: ReplicaId
     incarnation: Sequence
@@ -50,7 +56,7 @@ class Hello(_Message):
 class Auth(_Message):
     """Proof that the sender knows the shared secret, bound to both nonces and both ids."""
 
-    type: Literal["auth"] = "auth"
+    type: Literal["auth"] = Field("auth", alias="t")
     proof: Annotated[StrictBytes, Field(min_length=32, max_length=32)]
 
 
@@ -60,28 +66,40 @@ class Digest(_Message):
     With `reply` set, the receiver also sends its own digest so that we can serve it.
     """
 
-    type: Literal["digest"] = "digest"
-    objects: dict[Name, tuple[Kind, Any]]
-    reply: StrictBool = False
+    type: Literal["digest"] = Field("digest", alias="t")
+    objects: dict[Name, tuple[Kind, Any]] = Field(alias="o")
+    reply: StrictBool = Field(False, alias="r")
 
 
 class Delta(_Message):
-    """Deltas covering the sender's groups up to sequence `upto`: entries (name, kind, payload)."""
+    """Deltas covering the sender's groups in (since, upto]: entries (name, kind, payload).
 
-    type: Literal["delta"] = "delta"
-    upto: Sequence
-    entries: list[tuple[Name, Kind, Any]]
+    Without `since` it answers the receiver's digest and covers every group up to `upto`.
+    `ack`, when present, acknowledges the receiver's groups as an `Ack` would (piggybacked).
+    """
+
+    type: Literal["delta"] = Field("delta", alias="t")
+    upto: Sequence = Field(alias="u")
+    entries: list[tuple[Name, Kind, Any]] = Field(alias="e")
+    since: Sequence | None = Field(None, alias="s")
+    ack: Sequence | None = Field(None, alias="a")
+
+    @model_validator(mode="after")
+    def _range_is_forward(self) -> Delta:
+        if self.since is not None and self.since >= self.upto:
+            raise ValueError("since must be below upto")
+        return self
 
 
 class Ack(_Message):
     """The receiver holds every group of ours up to `upto`."""
 
-    type: Literal["ack"] = "ack"
-    upto: Sequence
+    type: Literal["ack"] = Field("ack", alias="t")
+    upto: Sequence = Field(alias="u")
 
 
 class Bye(_Message):
-    type: Literal["bye"] = "bye"
+    type: Literal["bye"] = Field("bye", alias="t")
     reason: Annotated[StrictStr, Field(max_length=1024)]
 
 
@@ -90,7 +108,8 @@ _MESSAGE = TypeAdapter(Message)
 
 
 def encode_message(message: _Message) -> bytes:
-    return codec.pack(message.model_dump())
+    """msgpack of the message's fields; absent optional fields are left out of the frame."""
+    return codec.pack(message.model_dump(by_alias=True, exclude_none=True))
 
 
 def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:
@@ -107,5 +126,5 @@ def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid"}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        what = str(raw.get("type", "frame"))[:20]
+        what = str(raw.get("t", raw.get("type", "frame")))[:20]
         raise ProtocolError(f"malformed {what}: {where} {first['msg']}") from exc

@@ -7,26 +7,39 @@ the websocket driver and the simulator run the very same object.
 Protocol (DESIGN §4): both sides send `Hello`; with a shared secret, both prove it with `Auth`
 (HMAC over both nonces and both ids, so a replayed handshake fails); then each sends its
 per-object `Digest` and answers the peer's with a `Delta` of what the peer lacks, stamped with
-its current sequence. From then on, groups the buffer gains are pushed eagerly (everything
-after what was last sent, joined, leaving out the peer's own groups: BP); the peer acks; an
-unacknowledged push is resent after `retransmit_after`; a peer the buffer can no longer serve
-is resynchronised by digests.
+its current sequence. From then on, groups the buffer gains are pushed eagerly: everything
+after what was last sent, joined, leaving out groups the peer is known to hold (BP); the peer
+acknowledges the contiguous prefix it holds. A peer the buffer can no longer serve is
+resynchronised by digests.
+
+Frames may be lost, duplicated or reordered (the simulator does all three; a websocket does
+none, and then none of this costs anything): every frame is idempotent, deltas carry their
+range, and whatever the peer has not confirmed is resent after a retransmission timeout that
+backs off while the peer stays silent: the hello until the peer's arrives, the digest until
+the peer answers it (or sends its own), unacknowledged deltas from the last acknowledgement.
 """
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from crdtstate import codec
-from crdtstate.buffer import DeltaBuffer
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import KINDS, Crdt
 
+from .events import (
+    CloseKind,
+    DeltasReceived,
+    Event,
+    PeerReady,
+    SessionClosed,
+    SessionState,
+    SessionStats,
+    SyncSource,
+    auth_proof,
+)
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -38,80 +51,35 @@ from .messages import (
     decode_message,
     encode_message,
 )
+from .ranges import ReceivedRanges
 
 log = logging.getLogger(__name__)
-AUTH_LABEL = b"crdtstate-auth-v1"
 FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
+MAX_REASON = 1000  # a bye's reason is cut to fit the message (peer input may be in it)
 
-
-class SyncSource(Protocol):
-    """What a session reads from its replica (all synchronous and in memory)."""
-
-    id: str
-    incarnation: int
-    buffer: DeltaBuffer
-
-    def object_digests(self) -> dict[str, tuple[str, Any]]: ...
-
-    def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]: ...
-
-
-class SessionState(enum.Enum):
-    AWAIT_HELLO = "await-hello"
-    AWAIT_AUTH = "await-auth"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class CloseKind(enum.Enum):
-    LOCAL = "local"  # we ended it cleanly
-    PEER = "peer"  # the peer said bye
-    PROTOCOL = "protocol"  # someone broke the protocol
-    AUTH = "auth"  # authentication failed
-
-
-@dataclass(frozen=True, slots=True)
-class PeerReady:
-    peer: str
-    incarnation: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeltasReceived:
-    """Apply `deltas` (origin: the peer), then call `acknowledge(upto)`."""
-
-    deltas: dict[str, Crdt]
-    upto: int
-
-
-@dataclass(frozen=True, slots=True)
-class SessionClosed:
-    reason: str
-    kind: CloseKind
-
-
-Event = PeerReady | DeltasReceived | SessionClosed
-
-
-@dataclass(slots=True)
-class SessionStats:
-    frames_in: int = 0
-    frames_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    payload_bytes_out: int = 0
-    resyncs: int = 0
-    retransmits: int = 0
-    last_error: str | None = None
-
-
-def auth_proof(secret: bytes, nonce_a: bytes, nonce_b: bytes, id_a: str, id_b: str) -> bytes:
-    """The proof `id_a` sends to `id_b`: HMAC over both nonces and both ids, in that order."""
-    message = b"|".join([AUTH_LABEL, nonce_a, nonce_b, id_a.encode(), id_b.encode()])
-    return hmac.new(secret, message, hashlib.sha256).digest()
+__all__ = [
+    "CloseKind",
+    "DeltasReceived",
+    "Event",
+    "PeerReady",
+    "PeerSession",
+    "SessionClosed",
+    "SessionState",
+    "SessionStats",
+    "SyncSource",
+    "auth_proof",
+]
 
 
 class PeerSession:
+    """The anti-entropy state shared with one peer over one connection.
+
+    `back_propagation=False` also ships groups back to where they came from: classic delta
+    shipping, kept only as a benchmark baseline. `ordered=True` (websockets) treats a frame
+    out of turn as a protocol error rather than a reordering. Deltas are split into frames of
+    at most `max_frame_bytes`.
+    """
+
     def __init__(
         self,
         source: SyncSource,
@@ -120,6 +88,9 @@ class PeerSession:
         secret: bytes | None = None,
         now: float = 0.0,
         retransmit_after: float = 5.0,
+        max_retransmit_after: float | None = None,
+        back_propagation: bool = True,
+        ordered: bool = False,
         max_frame_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.source = source
@@ -131,26 +102,37 @@ class PeerSession:
         self._nonce = nonce
         self._peer_nonce = b""
         self._secret = secret
-        self._retransmit_after = retransmit_after
+        self._back_propagation = back_propagation
+        # On an ordered, reliable transport (a websocket) a frame out of turn is a protocol
+        # error; on a lossy one (the simulator) it is a reordering, ignored.
+        self._ordered = ordered
         self._max_frame_bytes = max_frame_bytes
-        self._outbox: list[bytes] = []
-        self._pending_ack: int | None = None  # acks coalesce: only the latest is sent
         # A digest answer is queued: computed from the replica's state, which on a durable
-        # replica may hold updates still being committed (see `answer_pending`).
+        # replica may hold updates still being committed; the driver waits for them first.
         self.answer_pending = False
-        self._pushing = False  # set once we answered the peer's digest
+        self._retransmit_after = retransmit_after
+        self._max_retransmit_after = max_retransmit_after or 8 * retransmit_after
+        self._silent_rounds = 0  # timeouts since the peer last said anything
+        self._outbox: list[bytes] = []
+        # Sending side: A[j] and friends, in our own sequence numbers.
         self.sent = 0  # highest of our sequences pushed to the peer
-        self.acked = 0  # highest of our sequences the peer acknowledged (A[j])
-        self._last_push = now
-        self._queue(
-            Hello(
-                protocol=PROTOCOL_VERSION,
-                replica=source.id,
-                incarnation=source.incarnation,
-                kinds=sorted(KINDS),
-                nonce=nonce,
-            )
-        )
+        self.acked = 0  # highest the peer acknowledged (A[j])
+        self.answered = 0  # our sequence when we last answered the peer's digest
+        self.serving = False  # we answered the peer's digest: push from then on
+        self._considered = 0  # groups in (sent, considered] are all held by the peer
+        self._known_held = 0  # the peer holds every group up to here (acked or skipped)
+        self._push_at = now  # last push sent with nothing in flight, or last ack progress
+        # Receiving side, in the peer's sequence numbers.
+        self.held = ReceivedRanges()
+        self.pulled = False  # the peer answered our digest
+        self._awaiting_answer = False  # a digest of ours is out and not answered yet
+        self._ack_due = False
+        self._applying: dict[int, int] = {}  # upto -> since of deltas handed to the driver
+        self._peer_open = False  # the peer sent a frame only an open session sends
+        self._hello_at = now
+        self._hello_reply_at = -float("inf")
+        self._digest_at = now
+        self._queue_hello()
 
     # -- input ----------------------------------------------------------------------------
 
@@ -161,7 +143,9 @@ class PeerSession:
         self.stats.frames_in += 1
         self.stats.bytes_in += len(data)
         try:
-            return self._handle(decode_message(data), now)
+            message = decode_message(data)
+            self._silent_rounds = 0
+            return self._handle(message, now)
         except ProtocolError as exc:
             kind = CloseKind.AUTH if isinstance(exc, AuthenticationError) else CloseKind.PROTOCOL
             return [self._fail(exc.reason, kind)]
@@ -171,28 +155,38 @@ class PeerSession:
             self.state = SessionState.CLOSED
             self.close_reason = message.reason
             return [SessionClosed(message.reason, CloseKind.PEER)]
+        if isinstance(message, Hello):
+            return self._on_hello(message, now)
         if self.state is SessionState.AWAIT_HELLO:
-            if not isinstance(message, Hello):
-                raise self._unexpected(message)
-            return self._on_hello(message)
+            if self._ordered:
+                raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
+            # Reordered ahead of the peer's hello (or sent after ours was lost): the peer
+            # resends it, and nothing is applied before the peer is identified.
+            self.stats.ignored += 1
+            return []
+        if isinstance(message, Auth):
+            return self._on_auth(message, now)
         if self.state is SessionState.AWAIT_AUTH:
-            if not isinstance(message, Auth):
+            if self._ordered:
                 raise AuthenticationError(f"expected auth, got {message.type}")
-            return self._on_auth(message)
+            self.stats.ignored += 1  # not authenticated yet: nothing is read or applied
+            return []
+        self._peer_open = True
         if isinstance(message, Digest):
             self._on_digest(message, now)
             return []
         if isinstance(message, Delta):
-            return [DeltasReceived(self._decode_entries(message), message.upto)]
+            if message.ack is not None:
+                self._on_ack(message.ack, now)
+            return self._on_delta(message)
         if isinstance(message, Ack):
-            self._on_ack(message)
+            self._on_ack(message.upto, now)
             return []
-        raise self._unexpected(message)
+        raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
 
-    def _unexpected(self, message: Any) -> ProtocolError:
-        return ProtocolError(f"unexpected {message.type} while {self.state.value}")
-
-    def _on_hello(self, hello: Hello) -> list[Event]:
+    def _on_hello(self, hello: Hello, now: float) -> list[Event]:
+        if self.peer is not None:
+            return self._on_hello_again(hello, now)
         if hello.protocol != PROTOCOL_VERSION:
             raise ProtocolError(
                 f"unsupported protocol version {hello.protocol} (this is {PROTOCOL_VERSION})"
@@ -205,34 +199,56 @@ class PeerSession:
         self.peer_incarnation = hello.incarnation
         self._peer_nonce = hello.nonce
         if self._secret is not None:
-            proof = auth_proof(
-                self._secret, self._nonce, self._peer_nonce, self.source.id, self.peer
-            )
-            self._queue(Auth(proof=proof))
+            self._queue(Auth(proof=self._our_proof()))
             self.state = SessionState.AWAIT_AUTH
             return []
-        return self._open()
+        return self._open(now)
 
-    def _on_auth(self, auth: Auth) -> list[Event]:
+    def _on_hello_again(self, hello: Hello, now: float) -> list[Event]:
+        """A repeated hello: a duplicate, or the peer never got ours. Anything else is a
+        second handshake inside one session, which the protocol does not allow."""
+        same = (hello.replica, hello.incarnation, hello.nonce) == (
+            self.peer,
+            self.peer_incarnation,
+            self._peer_nonce,
+        )
+        if not same:
+            raise ProtocolError("a second, different hello within one session")
+        if not self._peer_open and now - self._hello_reply_at >= self._retransmit_after:
+            self._hello_reply_at = now
+            self._queue_hello()
+        return []
+
+    def _our_proof(self) -> bytes:
         assert self._secret is not None and self.peer is not None
+        return auth_proof(self._secret, self._nonce, self._peer_nonce, self.source.id, self.peer)
+
+    def _on_auth(self, auth: Auth, now: float) -> list[Event]:
+        if self._secret is None:
+            raise ProtocolError("unexpected auth: this side has no shared secret")
+        assert self.peer is not None
         expected = auth_proof(
             self._secret, self._peer_nonce, self._nonce, self.peer, self.source.id
         )
         if not hmac.compare_digest(expected, auth.proof):
             raise AuthenticationError("authentication failed: wrong secret or replayed handshake")
-        return self._open()
+        if self.state is SessionState.OPEN:
+            return []  # a duplicate of the proof we already accepted
+        return self._open(now)
 
-    def _open(self) -> list[Event]:
+    def _open(self, now: float) -> list[Event]:
         assert self.peer is not None and self.peer_incarnation is not None
         self.state = SessionState.OPEN
-        self._send_digest(reply=False)
+        self._send_digest(reply=False, now=now)
         return [PeerReady(self.peer, self.peer_incarnation)]
 
-    def _send_digest(self, *, reply: bool) -> None:
+    def _send_digest(self, *, reply: bool, now: float) -> None:
         objects = {
             name: (kind, codec.digest_to_wire(kind, digest))
             for name, (kind, digest) in self.source.object_digests().items()
         }
+        self._digest_at = now
+        self._awaiting_answer = True
         self._queue(Digest(objects=objects, reply=reply))
 
     def _on_digest(self, message: Digest, now: float) -> None:
@@ -243,14 +259,17 @@ class PeerSession:
         except DecodeError as exc:
             raise ProtocolError(f"malformed digest: {exc}") from exc
         upto = self.source.buffer.sequence
-        self._queue_delta(self.source.deltas_since(digests), upto, now)
+        self._queue_delta(self.source.deltas_since(digests), None, upto)
         self.answer_pending = True
-        self.sent = max(self.sent, upto)
-        self._pushing = True
-        if message.reply:
-            self._send_digest(reply=False)
+        self.answered = self.sent = self._considered = upto
+        self.serving = True
+        self._push_at = now
+        if message.reply and not self._awaiting_answer:
+            # (When ours is still out, its answer is what the peer asked for: both sides
+            # starting a resync at once must not make each answer twice.)
+            self._send_digest(reply=False, now=now)
 
-    def _decode_entries(self, message: Delta) -> dict[str, Crdt]:
+    def _on_delta(self, message: Delta) -> list[Event]:
         deltas: dict[str, Crdt] = {}
         for name, kind, payload in message.entries:
             if name in deltas:
@@ -259,25 +278,34 @@ class PeerSession:
                 deltas[name] = codec.from_wire([codec.FORMAT_VERSION, kind, payload])
             except DecodeError as exc:
                 raise ProtocolError(f"malformed delta for {name!r}: {exc}") from exc
-        return deltas
+        if message.since is None:
+            self.pulled = True
+            self._awaiting_answer = False
+        if self._back_propagation and deltas and self.peer is not None:
+            self.source.buffer.mark_known(self.acked, self.peer, deltas)
+        since = 0 if message.since is None else message.since
+        self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
+        return [DeltasReceived(deltas, message.upto, message.since)]
 
-    def _on_ack(self, ack: Ack) -> None:
-        if ack.upto > self.source.buffer.sequence:
-            raise ProtocolError(f"ack {ack.upto} beyond our sequence {self.source.buffer.sequence}")
-        if ack.upto > self.acked:
-            self.acked = ack.upto
-            self.sent = max(self.sent, self.acked)
+    def _on_ack(self, upto: int, now: float) -> None:
+        if upto > self.source.buffer.sequence:
+            raise ProtocolError(f"ack {upto} beyond our sequence {self.source.buffer.sequence}")
+        if upto > self.acked:
+            self.acked = upto
+            self.sent = max(self.sent, upto)
+            self._considered = max(self._considered, upto)
+            in_flight = self.acked < self.sent
+            self._known_held = max(self._known_held, upto if in_flight else self._considered)
+            self._push_at = now
 
     # -- driver calls ---------------------------------------------------------------------
 
     def acknowledge(self, upto: int) -> None:
-        """The deltas of a `DeltasReceived` ending at `upto` are applied (and durable).
-
-        Acks coalesce until `data_to_send`, so a peer that floods us while not reading our
-        frames cannot make our outgoing queue grow.
-        """
-        if self.state is SessionState.OPEN:
-            self._pending_ack = max(upto, self._pending_ack or 0)
+        """The deltas of a `DeltasReceived` ending at `upto` are applied (and durable)."""
+        since = self._applying.pop(upto, None)
+        if since is not None and self.state is SessionState.OPEN:
+            self.held.add(since, upto)
+            self._ack_due = True  # also when nothing advanced: our last ack may be lost
 
     def abort(self, reason: str) -> SessionClosed:
         """End the session because of a local failure (e.g. the deltas could not be applied)."""
@@ -285,6 +313,7 @@ class PeerSession:
 
     def close(self, reason: str = "closing") -> None:
         """End the session cleanly: a bye goes out with the remaining frames."""
+        reason = reason[:MAX_REASON]
         if self.state is not SessionState.CLOSED:
             self._queue(Bye(reason=reason))
             self.state = SessionState.CLOSED
@@ -293,101 +322,179 @@ class PeerSession:
     # -- output ---------------------------------------------------------------------------
 
     def wants_to_send(self) -> bool:
-        return bool(self._outbox) or self._pending_ack is not None or self._can_push()
+        return bool(self._outbox) or self._ack_due or self._can_push()
 
     def data_to_send(self, now: float) -> list[bytes]:
         """Frames to send now, including an eager push of whatever the buffer gained."""
-        if self.state is SessionState.OPEN:
-            if self._pending_ack is not None:
-                self._queue(Ack(upto=self._pending_ack))
-            self._maybe_retransmit(now)
-            if self._can_push():
-                try:
-                    self._push(now)
-                except ProtocolError as exc:
-                    self._fail(exc.reason, CloseKind.PROTOCOL)
-        self._pending_ack = None
+        if self.state is not SessionState.CLOSED:
+            self._retransmit_due(now)
+        if self._can_push():
+            try:
+                self._push(now)
+            except ProtocolError as exc:  # a single object's delta exceeds the frame limit
+                self._fail(exc.reason, CloseKind.PROTOCOL)
+        if self._ack_due and self.state is SessionState.OPEN:
+            self._queue(Ack(upto=self.held.upto))
+            self._ack_due = False
         self.answer_pending = False
         frames, self._outbox = self._outbox, []
         return frames
 
     def next_deadline(self) -> float | None:
         """When `data_to_send` should be called again even if nothing happens."""
-        if self.state is SessionState.OPEN and self.acked < self.sent:
-            return self._last_push + self._retransmit_after
-        return None
+        waits = self._waiting_since()
+        return min(waits) + self._timeout() if waits else None
 
     def needs_from(self) -> int | None:
         """The sequence after which this session may still need buffered groups."""
-        if self.state is SessionState.OPEN and self._pushing:
-            return self.acked
-        return None
+        if self.state is not SessionState.OPEN or not self.serving:
+            return None
+        return max(self.acked, self.answered, self._known_held)
+
+    def _timeout(self) -> float:
+        return min(self._retransmit_after * 2**self._silent_rounds, self._max_retransmit_after)
+
+    def _waiting_since(self) -> list[float]:
+        """The start times of whatever we are waiting for the peer to confirm."""
+        if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
+            return [self._hello_at]
+        if self.state is not SessionState.OPEN:
+            return []
+        waits = []
+        if self._awaiting_answer or not self.serving:
+            waits.append(self._digest_at)
+        if self.serving and self.acked < self.sent:
+            waits.append(self._push_at)
+        return waits
+
+    def _due(self, since: float, now: float) -> bool:
+        return now >= since + self._timeout()  # the same sum as next_deadline: no rounding gap
+
+    def _retransmit_due(self, now: float) -> None:
+        if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
+            if self._due(self._hello_at, now):
+                self._bump(now)
+                self._hello_at = now
+                self._queue_hello()
+            return
+        if (self._awaiting_answer or not self.serving) and self._due(self._digest_at, now):
+            self._bump(now)
+            self._send_digest(reply=not self.serving, now=now)
+        if self.serving and self.acked < self.sent and self._due(self._push_at, now):
+            self._bump(now)
+            if self.acked < self.answered:
+                self._resync(now)  # the answer to the peer's digest itself was lost
+            else:
+                # Go back: resend from the last acknowledgement, skipping what is known held
+                # (those groups may already be collected).
+                self.sent = self.acked
+                self._considered = max(self.acked, self._known_held)
+                self._push_at = now
+
+    def _bump(self, now: float) -> None:
+        self.stats.retransmits += 1
+        self._silent_rounds += 1
+
+    def _resync(self, now: float) -> None:
+        """Stop pushing and ask for the peer's digest; answering it restarts the pushes."""
+        self.stats.resyncs += 1
+        self.serving = False
+        self._send_digest(reply=True, now=now)
 
     def _can_push(self) -> bool:
         return (
             self.state is SessionState.OPEN
-            and self._pushing
-            and self.sent < self.source.buffer.sequence
+            and self.serving
+            and max(self.sent, self._considered) < self.source.buffer.sequence
         )
 
     def _push(self, now: float) -> None:
         buffer = self.source.buffer
         upto = buffer.sequence
-        if not buffer.can_serve(self.sent):
-            # The groups this peer still needs were dropped: resync by digests instead.
-            self.stats.resyncs += 1
-            self._pushing = False
-            self._send_digest(reply=True)
+        # Groups in (sent, considered] are held by the peer (and may be collected already).
+        start = max(self.sent, self._considered)
+        if not buffer.can_serve(start):
+            self._resync(now)  # the groups this peer still needs were dropped
             return
-        deltas = buffer.collect(self.sent, exclude_origin=self.peer)
-        nothing_in_flight = self.acked == self.sent
+        exclude = self.peer if self._back_propagation else None
+        deltas = buffer.collect(start, exclude_origin=exclude)
+        self._considered = upto
+        if not deltas and self.acked >= self.sent:
+            self._known_held = upto  # nothing in flight and the rest held: all of it is
+        if not deltas:
+            # Every new group is held by the peer: no frame. The next frame's range starts
+            # at the last one's end, so it covers these too and the peer's acks stay whole.
+            return
+        if self.acked >= self.sent:
+            self._push_at = now  # the retransmission clock starts with the first in flight
+        self._queue_delta(deltas, self.sent, upto)
         self.sent = upto
-        if deltas:
-            self._queue_delta(deltas, upto, now)
-        elif nothing_in_flight:
-            # Every new group came from this peer (BP): it has them, no frame needed.
-            self.acked = upto
 
-    def _queue_delta(self, deltas: dict[str, Crdt], upto: int, now: float) -> None:
-        """Queue `deltas` as one or more frames within the frame limit.
+    def _queue_delta(self, deltas: dict[str, Crdt], since: int | None, upto: int) -> None:
+        """Queue `deltas` as frames of at most `max_frame_bytes`.
 
-        Only the last frame carries `upto`: the earlier ones repeat what the peer already
-        acknowledged, so an ack never claims groups whose deltas have not all arrived.
+        When they must be split, only the last frame carries the range: the earlier ones claim
+        no group (an empty range), so an ack never covers a group before all of it arrived.
+        (Splitting relies on the frames arriving in order, as on a websocket.)
         """
-        frames: list[list[tuple[str, str, Any]]] = [[]]
-        room = self._max_frame_bytes - FRAME_OVERHEAD
-        used = 0
-        for name, delta in sorted(deltas.items()):
-            entry = (name, delta.kind, delta.to_wire())
-            size = len(codec.pack(entry))
-            if size > room:
-                raise ProtocolError(f"the delta of {name!r} ({size} bytes) exceeds the frame limit")
-            if used + size > room and frames[-1]:
-                frames.append([])
-                used = 0
-            frames[-1].append(entry)
-            used += size
-        for i, entries in enumerate(frames):
-            frame = self._queue(
-                Delta(upto=upto if i == len(frames) - 1 else self.acked, entries=entries)
-            )
-            self.stats.payload_bytes_out += len(frame)
-        self._last_push = now
+        entries = [(name, delta.kind, delta.to_wire()) for name, delta in sorted(deltas.items())]
+        chunks = self._split(entries)
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            ack = None
+            if last and self._ack_due:
+                ack, self._ack_due = self.held.upto, False
+            frame_since, frame_upto = (since, upto) if last else (since, since or 0)
+            frame = self._queue(Delta(upto=frame_upto, entries=chunk, since=frame_since, ack=ack))
+            header = encode_message(Delta(upto=frame_upto, entries=[], since=frame_since, ack=ack))
+            self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
 
-    def _maybe_retransmit(self, now: float) -> None:
-        if self.acked < self.sent and now - self._last_push >= self._retransmit_after:
-            self.stats.retransmits += 1
-            self.sent = self.acked
-            self._last_push = now
+    def _split(self, entries: list[tuple[str, str, Any]]) -> list[list[tuple[str, str, Any]]]:
+        room = self._max_frame_bytes - FRAME_OVERHEAD
+        sizes = [len(codec.pack(entry)) for entry in entries]
+        if sum(sizes) <= room:
+            return [entries]
+        chunks: list[list[tuple[str, str, Any]]] = [[]]
+        used = 0
+        for entry, size in zip(entries, sizes, strict=True):
+            if size > room:
+                raise ProtocolError(
+                    f"the delta of {entry[0]!r} ({size} bytes) exceeds the frame limit"
+                )
+            if used + size > room and chunks[-1]:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(entry)
+            used += size
+        return chunks
+
+    def _queue_hello(self) -> None:
+        self._queue(
+            Hello(
+                protocol=PROTOCOL_VERSION,
+                replica=self.source.id,
+                incarnation=self.source.incarnation,
+                kinds=sorted(KINDS),
+                nonce=self._nonce,
+            )
+        )
+        if self.state is SessionState.AWAIT_AUTH or (
+            self.state is SessionState.OPEN and self._secret is not None
+        ):
+            self._queue(Auth(proof=self._our_proof()))
 
     def _queue(self, message: Any) -> bytes:
         frame = encode_message(message)
         self._outbox.append(frame)
         self.stats.frames_out += 1
         self.stats.bytes_out += len(frame)
+        by_type = self.stats.frames_by_type
+        by_type[message.type] = by_type.get(message.type, 0) + 1
         return frame
 
     def _fail(self, reason: str, kind: CloseKind) -> SessionClosed:
+        if len(reason) > MAX_REASON:
+            reason = reason[: MAX_REASON - 3] + "..."
         log.warning("session with %s ended: %s", self.peer or "unidentified peer", reason)
         self.stats.last_error = reason
         if self.state is not SessionState.CLOSED:

@@ -1,47 +1,78 @@
 """The delta buffer anti-entropy ships from: sequence number -> (delta-group, origin).
 
 Every group a replica stores, made locally or received, gets the next sequence number. A peer
-that has acknowledged sequence `a` is served the join of the groups after `a`, minus those that
-came from that peer (BP). Groups every peer has acknowledged can be dropped; a peer whose
-acknowledgement falls below what is kept must be served by digest exchange instead.
+that has acknowledged sequence `a` is served the join of the groups after `a`, minus those it
+is known to hold: the ones it sent us (BP, Enes et al.), and the ones whose content it sent us
+later (the same idea, learned from content rather than origin; it is what keeps a mesh from
+shipping a change both ways along a link). Groups every peer has acknowledged are dropped, and
+so are the oldest groups once the buffer holds more than `max_bytes`: memory stays bounded, and
+a peer whose acknowledgement falls below what is kept is served by digest exchange instead.
+
+The sequence counter lives here, not in the replica, so that a durable replica can start the
+buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from . import codec
 from .types import Crdt
 
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class DeltaGroup:
     sequence: int
     origin: str
     deltas: dict[str, Crdt]
+    size: int  # encoded bytes, for the byte bound
+    known: set[str] = field(default_factory=set)  # peers known to hold this group
+
+
+def encoded_size(deltas: dict[str, Crdt]) -> int:
+    """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries."""
+    return len(codec.pack([[name, d.kind, d.to_wire()] for name, d in deltas.items()]))
 
 
 class DeltaBuffer:
-    def __init__(self, start: int = 0) -> None:
+    def __init__(self, start: int = 0, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
         self._groups: deque[DeltaGroup] = deque()
         self._sequence = start
         self._floor = start  # every group with sequence <= floor has been dropped
+        self._bytes = 0
+        self.max_bytes = max_bytes
+        self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
 
     @property
     def sequence(self) -> int:
-        """The sequence number of the newest group (0 before the first)."""
+        """The sequence number of the newest group (`start` before the first)."""
         return self._sequence
 
     @property
     def floor(self) -> int:
         return self._floor
 
+    @property
+    def bytes(self) -> int:
+        """Encoded bytes of the groups held (never above `max_bytes` between calls)."""
+        return self._bytes
+
     def __len__(self) -> int:
         return len(self._groups)
 
     def append(self, origin: str, deltas: dict[str, Crdt]) -> int:
         self._sequence += 1
-        self._groups.append(DeltaGroup(self._sequence, origin, deltas))
+        group = DeltaGroup(self._sequence, origin, deltas, encoded_size(deltas), {origin})
+        self._groups.append(group)
+        self._bytes += group.size
+        while self._bytes > self.max_bytes and self._groups:
+            self._drop_oldest()
+            self.dropped_for_bound += 1
         return self._sequence
 
     def can_serve(self, after: int) -> bool:
@@ -49,7 +80,8 @@ class DeltaBuffer:
         return after >= self._floor
 
     def collect(self, after: int, *, exclude_origin: str | None = None) -> dict[str, Crdt]:
-        """The join, per object, of the groups after `after` not from `exclude_origin`.
+        """The join, per object, of the groups after `after` that peer `exclude_origin` is
+        not known to hold.
 
         Buffered deltas are never mutated: an object's first delta is shared, a second one
         makes a private copy to join into.
@@ -57,7 +89,7 @@ class DeltaBuffer:
         joined: dict[str, Crdt] = {}
         owned: set[str] = set()
         for group in self._groups_after(after):
-            if group.origin == exclude_origin:
+            if exclude_origin is not None and exclude_origin in group.known:
                 continue
             for name, delta in group.deltas.items():
                 if name not in joined:
@@ -69,6 +101,18 @@ class DeltaBuffer:
                 joined[name].merge(delta)
         return joined
 
+    def mark_known(self, after: int, peer: str, received: dict[str, Crdt]) -> int:
+        """Record that `peer`, which sent us `received`, holds every group after `after`
+        whose deltas `received` contains. Returns how many groups were marked."""
+        marked = 0
+        for group in self._groups_after(after):
+            if peer in group.known:
+                continue
+            if all(_contains(received.get(name), d) for name, d in group.deltas.items()):
+                group.known.add(peer)
+                marked += 1
+        return marked
+
     def _groups_after(self, after: int) -> list[DeltaGroup]:
         if not self._groups or after >= self._sequence:
             return []
@@ -78,5 +122,17 @@ class DeltaBuffer:
     def discard_through(self, sequence: int) -> None:
         """Drop the groups with sequence <= `sequence` (all peers have them)."""
         while self._groups and self._groups[0].sequence <= sequence:
-            self._groups.popleft()
+            self._drop_oldest()
         self._floor = max(self._floor, min(sequence, self._sequence))
+
+    def _drop_oldest(self) -> None:
+        group = self._groups.popleft()
+        self._bytes -= group.size
+        self._floor = max(self._floor, group.sequence)
+
+
+def _contains(big: Crdt | None, small: Crdt) -> bool:
+    if big is None or type(big) is not type(small):
+        return False
+    part = big.novel(small)
+    return part is None or part.is_bottom()

@@ -11,10 +11,8 @@ digest answer) may include updates still being committed, so a session waits for
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +26,8 @@ from . import codec
 from .buffer import DeltaBuffer
 from .changes import Change
 from .clientids import ClientIdAllocator
-from .errors import DecodeError, KindMismatchError, ProtocolError, ReplicaClosedError
+from .errors import DecodeError, KindMismatchError, ReplicaClosedError
+from .replica_state import ReplicaState
 from .replicated import ReplicatedContainer
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
@@ -42,16 +41,24 @@ class Replica:
     """Hold named CRDT objects, number their delta-groups, and notify their containers."""
 
     def __init__(
-        self, replica_id: str, *, incarnation: int | None = None, sequence: int = 0
+        self,
+        replica_id: str,
+        *,
+        incarnation: int | None = None,
+        sequence: int = 0,
+        buffer: DeltaBuffer | None = None,
     ) -> None:
-        _check_id(replica_id)
+        # The synchronous core (objects, buffer, RR, digests), shared with the simulator.
+        self.state = ReplicaState(
+            replica_id, buffer=buffer or DeltaBuffer(sequence), incarnation=incarnation
+        )
         self.id = replica_id
-        self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
+        self.incarnation = self.state.incarnation
         # Yjs client ids of this run's document edits. The epoch must never repeat for this
         # id: a durable replica's incarnation is stored and bumped on every open.
         self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
-        self.buffer = DeltaBuffer(sequence)
-        self._objects: dict[str, Crdt] = {}
+        self.buffer = self.state.buffer
+        self._objects = self.state.objects
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._journal: GroupCommitter | None = None
         self.path: Path | None = None  # the database of a durable replica
@@ -94,7 +101,7 @@ class Replica:
             Store.open, path, replica_id, Durability(durability)
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
-        replica._objects = stored.objects
+        replica._objects.update(stored.objects)
         replica.path = stored.path
         journal = replica._journal = GroupCommitter(
             store,
@@ -233,21 +240,9 @@ class Replica:
         the commit.
         """
         self._check_open()
-        deltas = dict(deltas)
-        for name, delta in deltas.items():
-            local = self._objects.get(name)
-            if local is None or type(local) is type(delta):
-                continue
-            if local.kind != delta.kind:
-                raise ProtocolError(
-                    f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
-                )
-            try:
-                deltas[name] = type(local).conform(delta)
-            except DecodeError as exc:
-                raise ProtocolError(f"object {name!r} does not fit its declaration: {exc}") from exc
-        novel: dict[str, Crdt] = {}
+        deltas = self.state.check_kinds(deltas)
         if self._journal is not None:
+            novel: dict[str, Crdt] = {}
             for name, delta in deltas.items():
                 part = self._objects.setdefault(name, type(delta)()).novel(delta)
                 if part is not None:
@@ -257,24 +252,13 @@ class Replica:
                 return None
             publish = partial(self._publish_remote, novel, origin)
             return await self._journal.submit(origin, novel, publish)
-        for name, delta in deltas.items():
-            local = self._objects.get(name)
-            if local is None:
-                local = self._objects[name] = type(delta)()
-            part = local.novel(delta)
-            if part is None:
-                continue
-            watched = name in self._containers and len(self._containers[name].feed)
-            previous = local.value if watched else None
-            local.merge(part)
-            novel[name] = part
-            if watched:
-                self._announce(name, previous, local, origin=origin)
+        watched = {name for name, c in self._containers.items() if len(c.feed)}
+        sequence, previous = self.state.join_remote(deltas, origin, watched=watched)
+        for name, value in previous.items():
+            self._announce(name, value, self._objects[name], origin=origin)
         await trio.lowlevel.checkpoint()
-        if not novel:
-            return None
-        sequence = self.buffer.append(origin, novel)
-        self._wake()
+        if sequence is not None:
+            self._wake()
         return sequence
 
     def _publish_remote(self, novel: dict[str, Crdt], origin: str, sequence: int) -> None:
@@ -325,33 +309,18 @@ class Replica:
 
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
-        return {name: (obj.kind, obj.digest()) for name, obj in self._objects.items()}
+        return self.state.object_digests()
 
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""
-        missing: dict[str, Crdt] = {}
-        for name, obj in self._objects.items():
-            theirs = digests.get(name)
-            if theirs is None or theirs[0] != obj.kind:
-                part = obj.copy()
-            else:
-                part = obj.delta_since(theirs[1])
-            if not part.is_bottom():
-                missing[name] = part
-        return missing
+        return self.state.deltas_since(digests)
 
     def digest(self) -> str:
         """A fingerprint of the whole state: equal on two replicas exactly when states are.
 
         Empty objects are left out: an object nobody wrote equals one that does not exist.
         """
-        h = hashlib.sha256()
-        for name in sorted(self._objects):
-            obj = self._objects[name]
-            if obj.is_bottom():
-                continue
-            h.update(codec.pack([name, obj.fingerprint()]))
-        return h.hexdigest()
+        return self.state.digest()
 
     # -- waiting for growth ---------------------------------------------------------------------
 

@@ -58,7 +58,9 @@ class SessionDriver:
         on_ready: Callable[[SessionDriver], bool] | None = None,
         on_progress: Callable[[], None] | None = None,
         limits: Limits | None = None,
+        ordered: bool = True,
     ) -> None:
+        """`ordered=False` for links that may lose or reorder frames (the simulator's)."""
         self.limits = limits or Limits()
         self.replica = replica
         self.channel = channel
@@ -70,6 +72,7 @@ class SessionDriver:
             now=trio.current_time(),
             retransmit_after=self.limits.retransmit_after,
             max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
+            ordered=ordered,  # a websocket neither loses nor reorders frames
         )
         self.ended = trio.Event()
         self.closed_by: SessionClosed | None = None

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidHandshake, InvalidURI
 from websockets.trio.client import connect
 from websockets.trio.server import ServerConnection, serve
 
+from antientropy import collect_garbage
 from crdtstate.replica import Replica
 
 from .channel import WebSocketChannel
@@ -160,10 +161,7 @@ class Mesh:
 
     def _collect_garbage(self) -> None:
         """Drop buffered groups every open session has acknowledged."""
-        needs = [n for d in self._sessions.values() if (n := d.session.needs_from()) is not None]
-        floor = min(needs) if needs else self.replica.buffer.sequence
-        if floor > self.replica.buffer.floor:
-            self.replica.buffer.discard_through(floor)
+        collect_garbage(self.replica.buffer, (d.session for d in self._sessions.values()))
 
     async def _run_driver(self, channel: WebSocketChannel, *, outbound: bool) -> SessionDriver:
         driver = SessionDriver(

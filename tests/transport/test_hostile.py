@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.trio.client import connect
 
 from antientropy import Ack, Delta, Digest, Hello, PeerSession
-from antientropy.messages import PROTOCOL_VERSION, encode_message
+from antientropy.messages import PROTOCOL_VERSION, decode_message, encode_message
 from crdtstate import AWSet, PNCounter, Replica
 from transport import Limits, Mesh, open_mesh
 
@@ -95,8 +95,8 @@ OPEN_SESSION = [hello(), encode_message(Digest(objects={}))]
         ("random bytes", [secrets.token_bytes(64)], 1002, "malformed"),
         ("text frame", ["hello there"], 1002, "text frames"),
         ("truncated msgpack", [hello()[:-5]], 1002, "malformed"),
-        ("wrong schema", [msgpack.packb({"type": "hello", "who": "me"})], 1002, "malformed hello"),
-        ("unknown message type", [msgpack.packb({"type": "gossip"})], 1002, "malformed"),
+        ("wrong schema", [msgpack.packb({"t": "hello", "who": "me"})], 1002, "malformed hello"),
+        ("unknown message type", [msgpack.packb({"t": "gossip"})], 1002, "malformed"),
         ("unknown protocol version", [hello(protocol=99)], 1002, "protocol version"),
         ("message before hello", [encode_message(Ack(upto=1))], 1002, "unexpected ack"),
         ("our own replica id", [hello(replica="target")], 1002, "own replica id"),
@@ -191,7 +191,7 @@ async def test_replayed_auth_handshake_fails() -> None:
                 recorded += out
                 for frame in out:
                     await ws.send(frame)
-        assert [msgpack.unpackb(f)["type"] for f in recorded[:2]] == ["hello", "auth"]
+        assert [decode_message(f).type for f in recorded[:2]] == ["hello", "auth"]
         code, reason = await attack(s.mesh.url, recorded[:2])
         assert code == 1008
         assert "replayed" in reason or "authentication failed" in reason

@@ -1,0 +1,93 @@
+"""What a session reads from its replica, the events it hands its driver, its named states,
+and the counters it keeps: the vocabulary shared by the session and its drivers."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from crdtstate.buffer import DeltaBuffer
+from crdtstate.types import Crdt
+
+AUTH_LABEL = b"crdtstate-auth-v1"
+
+
+class SyncSource(Protocol):
+    """What a session reads from its replica (all synchronous and in memory)."""
+
+    id: str
+    incarnation: int
+    buffer: DeltaBuffer
+
+    def object_digests(self) -> dict[str, tuple[str, Any]]: ...
+
+    def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]: ...
+
+
+class SessionState(enum.Enum):
+    AWAIT_HELLO = "await-hello"
+    AWAIT_AUTH = "await-auth"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CloseKind(enum.Enum):
+    LOCAL = "local"  # we ended it cleanly
+    PEER = "peer"  # the peer said bye
+    PROTOCOL = "protocol"  # someone broke the protocol
+    AUTH = "auth"  # authentication failed
+
+
+@dataclass(frozen=True, slots=True)
+class PeerReady:
+    peer: str
+    incarnation: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeltasReceived:
+    """Apply `deltas` (origin: the peer), then call `acknowledge(upto)`.
+
+    They cover the peer's groups in (since, upto]; `since` is None for the answer to our
+    digest, which covers every group up to `upto`.
+    """
+
+    deltas: dict[str, Crdt]
+    upto: int
+    since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    reason: str
+    kind: CloseKind
+
+
+Event = PeerReady | DeltasReceived | SessionClosed
+
+
+@dataclass(slots=True)
+class SessionStats:
+    frames_in: int = 0
+    frames_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    payload_bytes_out: int = 0  # encoded deltas inside delta frames; the rest is metadata
+    resyncs: int = 0
+    retransmits: int = 0
+    ignored: int = 0  # frames that arrived before the handshake allowed them (reordering)
+    last_error: str | None = None
+    frames_by_type: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def metadata_bytes_out(self) -> int:
+        return self.bytes_out - self.payload_bytes_out
+
+
+def auth_proof(secret: bytes, nonce_a: bytes, nonce_b: bytes, id_a: str, id_b: str) -> bytes:
+    """The proof `id_a` sends to `id_b`: HMAC over both nonces and both ids, in that order."""
+    message = b"|".join([AUTH_LABEL, nonce_a, nonce_b, id_a.encode(), id_b.encode()])
+    return hmac.new(secret, message, hashlib.sha256).digest()

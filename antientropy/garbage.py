@@ -1,0 +1,23 @@
+"""Dropping buffered groups every peer holds: the GC below min(A[j]) of DESIGN §4."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from crdtstate.buffer import DeltaBuffer
+
+from .session import PeerSession
+
+
+def collect_garbage(buffer: DeltaBuffer, sessions: Iterable[PeerSession]) -> int:
+    """Drop the groups no open session can still need; returns the new floor.
+
+    A session that is not serving (before or during a digest exchange) holds nothing back:
+    the digest answer, not the buffer, will bring that peer up to date. With no session at
+    all every group goes, and a peer that connects later is served by digests.
+    """
+    needs = [n for s in sessions if (n := s.needs_from()) is not None]
+    floor = min(needs) if needs else buffer.sequence
+    if floor > buffer.floor:
+        buffer.discard_through(floor)
+    return buffer.floor

@@ -1,0 +1,143 @@
+"""The synchronous core of a replica: its named CRDT objects and the delta buffer they feed.
+
+`Replica` wraps this with trio (containers, subscribers, waiting for growth); the simulator
+drives it directly with no event loop. Everything that decides *what* state a replica holds
+and *what* anti-entropy ships (the RR step, digests, `deltas_since`) lives here, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Container
+from typing import Any
+
+from . import codec
+from .buffer import DeltaBuffer
+from .errors import DecodeError, ProtocolError
+from .types import Crdt
+
+
+class ReplicaState:
+    """Named objects, numbered delta-groups, and the RR join of remote deltas.
+
+    `relay_redundant=True` turns the RR step off (a received group is buffered whole whenever
+    it changes anything): classic delta shipping, kept only as a benchmark baseline.
+    """
+
+    def __init__(
+        self,
+        replica_id: str,
+        *,
+        buffer: DeltaBuffer | None = None,
+        incarnation: int | None = None,
+        relay_redundant: bool = False,
+    ) -> None:
+        if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
+            raise ValueError("a replica id is a non-empty string of at most 256 characters")
+        self.id = replica_id
+        self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
+        self.buffer = buffer if buffer is not None else DeltaBuffer()
+        self.objects: dict[str, Crdt] = {}
+        self.relay_redundant = relay_redundant
+
+    # -- local updates ----------------------------------------------------------------------
+
+    def object(self, name: str, kind: type[Crdt]) -> Crdt:
+        """The live state of `name` (created empty); the caller must not mutate it in place
+        except through `commit_local`."""
+        obj = self.objects.get(name)
+        if obj is None:
+            obj = self.objects[name] = kind()
+        return obj
+
+    def commit_local(self, name: str, new_state: Crdt, delta: Crdt) -> int:
+        """Install `new_state` (the old state joined with `delta`) and buffer the delta."""
+        self.objects[name] = new_state
+        return self.buffer.append(self.id, {name: delta})
+
+    def commit_group(self, deltas: dict[str, Crdt]) -> int:
+        """Buffer the deltas of one update touching several objects (already applied to the
+        live objects) as one delta-group."""
+        return self.buffer.append(self.id, deltas)
+
+    # -- remote deltas ----------------------------------------------------------------------
+
+    def check_kinds(self, deltas: dict[str, Crdt]) -> dict[str, Crdt]:
+        """The deltas as the local objects' declared classes, or `ProtocolError` if any delta's
+        kind differs from its local object's (or does not fit its declaration)."""
+        checked = dict(deltas)
+        for name, delta in deltas.items():
+            local = self.objects.get(name)
+            if local is None or type(local) is type(delta):
+                continue
+            if local.kind != delta.kind:
+                raise ProtocolError(
+                    f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
+                )
+            try:
+                checked[name] = type(local).conform(delta)
+            except DecodeError as exc:
+                raise ProtocolError(f"object {name!r} does not fit its declaration: {exc}") from exc
+        return checked
+
+    def join_remote(
+        self, deltas: dict[str, Crdt], origin: str, *, watched: Container[str] = ()
+    ) -> tuple[int | None, dict[str, Any]]:
+        """Join deltas from peer `origin`, keeping and buffering only their novel part (RR).
+
+        All kinds are checked before anything is joined, so a bad group changes nothing.
+        Returns the sequence given to the buffered group (None if nothing was new) and, for
+        each changed object named in `watched`, its value before the join.
+        """
+        deltas = self.check_kinds(deltas)
+        novel: dict[str, Crdt] = {}
+        previous: dict[str, Any] = {}
+        for name, delta in deltas.items():
+            local = self.objects.get(name)
+            if local is None:
+                local = self.objects[name] = type(delta)()
+            part = local.novel(delta)
+            if part is None:
+                continue
+            if name in watched:
+                previous[name] = local.value
+            local.merge(part)
+            novel[name] = delta if self.relay_redundant else part
+        if not novel:
+            return None, previous
+        if self.relay_redundant:
+            novel = dict(deltas)
+        return self.buffer.append(origin, novel), previous
+
+    # -- what anti-entropy reads --------------------------------------------------------------
+
+    def object_digests(self) -> dict[str, tuple[str, Any]]:
+        """Per object: (kind, digest), for a digest exchange."""
+        return {name: (obj.kind, obj.digest()) for name, obj in self.objects.items()}
+
+    def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
+        """What a peer with these per-object digests lacks, object by object."""
+        missing: dict[str, Crdt] = {}
+        for name, obj in self.objects.items():
+            theirs = digests.get(name)
+            if theirs is None or theirs[0] != obj.kind:
+                part = obj.copy()
+            else:
+                part = obj.delta_since(theirs[1])
+            if not part.is_bottom():
+                missing[name] = part
+        return missing
+
+    def digest(self) -> str:
+        """A fingerprint of the whole state: equal on two replicas exactly when states are.
+
+        Empty objects are left out: an object nobody wrote equals one that does not exist.
+        """
+        h = hashlib.sha256()
+        for name in sorted(self.objects):
+            obj = self.objects[name]
+            if obj.is_bottom():
+                continue
+            h.update(codec.pack([name, obj.fingerprint()]))
+        return h.hexdigest()

@@ -1,0 +1,232 @@
+"""Transmission benchmark after Enes et al., "Efficient Synchronization of State-based CRDTs"
+(ICDE 2019): 15 replicas in a tree (at most 3 neighbours) and a partial mesh (4 neighbours);
+each replica makes 100 updates, one per simulated second, and syncs every second.
+
+Workloads:
+- gset: a grow-only set. There is no GSet type in this tree yet, so an AWSet that is only ever
+  added to (a fresh element per update) stands in for it.
+- gcounter: one GCounter, incremented by each update.
+- gmap-10 / gmap-100: a grow-only map of 1,000 keys, each replica owning 1/15 of them and
+  writing 10% / 100% of its own keys per update. The map is one GCounter object per key
+  (name `k0042`), written in one delta-group per update; ORMap is being built in parallel.
+
+Compared, as payload bytes (encoded states or deltas with their object names): state-based
+shipping (every replica sends its whole state to every neighbour each second), classic delta
+shipping (no BP, no RR), ours, and the lower bound (each update's delta-group delivered once
+to each of the 14 other replicas). Protocol metadata (frame headers, acks, hellos, digests) is
+reported as a share of all bytes we sent.
+
+Run: `python -m simulations.bench_transmission` (or `python -m simulations bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from crdtstate.buffer import encoded_size
+from crdtstate.types import AWSet, Crdt, GCounter
+
+from .links import LinkModel
+from .network import Mutation, Network
+
+REPLICAS = 15
+UPDATES = 100
+MAP_KEYS = 1000
+LINK = LinkModel(latency=0.01, jitter=0.005, fifo=True)
+
+Change = tuple[str, type[Crdt], Mutation]
+
+
+def tree(n: int) -> list[tuple[int, int]]:
+    """A binary tree: the root has 2 neighbours, inner nodes 3."""
+    return [((i - 1) // 2, i) for i in range(1, n)]
+
+
+def mesh(n: int) -> list[tuple[int, int]]:
+    """A ring lattice: each replica linked to the 2 nearest on each side (4 neighbours)."""
+    return sorted({tuple(sorted((i, (i + k) % n))) for i in range(n) for k in (1, 2)})  # type: ignore[misc]
+
+
+TOPOLOGIES: dict[str, Callable[[int], list[tuple[int, int]]]] = {"tree": tree, "mesh": mesh}
+
+
+def _add(element: str) -> Mutation:
+    return lambda state, replica: state.add(element, replica=replica)
+
+
+def _increment(state: Crdt, replica: str) -> Crdt:
+    return state.increment(1, replica=replica)  # type: ignore[attr-defined]
+
+
+def gset(index: int, step: int) -> list[Change]:
+    return [("set", AWSet, _add(f"r{index}-{step}"))]
+
+
+def gcounter(index: int, step: int) -> list[Change]:
+    return [("counter", GCounter, _increment)]
+
+
+def gmap(percent: int) -> Callable[[int, int], list[Change]]:
+    def changes(index: int, step: int) -> list[Change]:
+        own = [k for k in range(MAP_KEYS) if k % REPLICAS == index]
+        count = max(1, len(own) * percent // 100)
+        start = step * count
+        keys = [own[(start + j) % len(own)] for j in range(count)]
+        return [(f"k{k:04d}", GCounter, _increment) for k in keys]
+
+    return changes
+
+
+WORKLOADS: dict[str, Callable[[int, int], list[Change]]] = {
+    "gset": gset,
+    "gcounter": gcounter,
+    "gmap-10": gmap(10),
+    "gmap-100": gmap(100),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    workload: str
+    topology: str
+    lower_bound: int
+    state_based: int
+    classic: int
+    ours: int
+    ours_metadata: int
+    ours_total: int
+    converge_seconds: float
+
+    @property
+    def metadata_share(self) -> float:
+        return self.ours_metadata / self.ours_total if self.ours_total else 0.0
+
+
+def _run(
+    workload: Callable[[int, int], list[Change]],
+    links: list[tuple[int, int]],
+    *,
+    classic: bool,
+    seed: int,
+) -> tuple[Network, int]:
+    """Run the schedule; return the network and the lower-bound payload bytes."""
+    net = Network(
+        seed,
+        sync_interval=1.0,
+        retransmit_after=5.0,
+        back_propagation=not classic,
+        remove_redundant=not classic,
+    )
+    ids = [f"r{i}" for i in range(REPLICAS)]
+    for rid in ids:
+        net.add_replica(rid)
+    for a, b in links:
+        net.connect(ids[a], ids[b], LINK)
+    lower = [0]
+
+    def make(index: int, step: int) -> Callable[[], None]:
+        def act() -> None:
+            deltas = net.update_group(ids[index], workload(index, step))
+            lower[0] += encoded_size(deltas) * (REPLICAS - 1)
+
+        return act
+
+    for index in range(REPLICAS):
+        phase = net.rng.uniform(0, 1)
+        for step in range(UPDATES):
+            net.at(1.0 + step + phase, make(index, step))
+    net.run_until(UPDATES + 2)
+    if not net.run_until_quiet(limit=UPDATES + 600):
+        raise RuntimeError("the benchmark network did not go quiet")
+    if not net.converged():
+        raise RuntimeError("the benchmark replicas did not converge")
+    return net, lower[0]
+
+
+def state_based_bytes(
+    workload: Callable[[int, int], list[Change]], links: list[tuple[int, int]]
+) -> int:
+    """Every second, every replica ships its whole state to every neighbour, until all agree."""
+    states: list[dict[str, Crdt]] = [{} for _ in range(REPLICAS)]
+    neighbours: dict[int, list[int]] = {i: [] for i in range(REPLICAS)}
+    for a, b in links:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    total = 0
+    second = 0
+    while True:
+        if second < UPDATES:
+            for index in range(REPLICAS):
+                for name, kind, mutate in workload(index, second):
+                    state = states[index].setdefault(name, kind())
+                    mutate(state, f"r{index}")
+        sizes = [encoded_size(s) for s in states]
+        outgoing = [{n: o.copy() for n, o in s.items()} for s in states]
+        for index in range(REPLICAS):
+            for peer in neighbours[index]:
+                total += sizes[index]
+                for name, obj in outgoing[index].items():
+                    states[peer].setdefault(name, type(obj)()).merge(obj)
+        second += 1
+        if second >= UPDATES and all(s == states[0] for s in states):
+            return total
+
+
+def measure(workload_name: str, topology: str, seed: int = 0) -> Result:
+    workload = WORKLOADS[workload_name]
+    links = TOPOLOGIES[topology](REPLICAS)
+    ours, lower = _run(workload, links, classic=False, seed=seed)
+    classic, _ = _run(workload, links, classic=True, seed=seed)
+    traffic = ours.traffic()
+    converged = max(node.last_change for node in ours.replicas.values())
+    return Result(
+        workload_name,
+        topology,
+        lower,
+        state_based_bytes(workload, links),
+        classic.traffic().payload_bytes,
+        traffic.payload_bytes,
+        traffic.metadata_bytes,
+        traffic.bytes,
+        converged - (UPDATES + 1.0),
+    )
+
+
+def table(results: Iterable[Result]) -> str:
+    lines = [
+        f"{'workload':<10} {'topology':<8} {'lower bound':>12} {'state x':>8} {'classic x':>10}"
+        f" {'ours x':>7} {'state/ours':>11} {'metadata':>9}",
+    ]
+    for r in results:
+        lb = r.lower_bound
+        lines.append(
+            f"{r.workload:<10} {r.topology:<8} {lb:>12,} {r.state_based / lb:>8.2f}"
+            f" {r.classic / lb:>10.2f} {r.ours / lb:>7.3f} {r.state_based / r.ours:>11.1f}"
+            f" {r.metadata_share:>8.1%}"
+        )
+    return "\n".join(lines)
+
+
+def run_all(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[Result]:
+    results = []
+    for workload in WORKLOADS:
+        for topology in TOPOLOGIES:
+            if progress is not None:
+                progress(f"{workload}/{topology}")
+            results.append(measure(workload, topology, seed))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(table(run_all(args.seed)))
+    print("payload ratios are to the lower bound; metadata is our share of all bytes sent")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

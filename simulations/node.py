@@ -1,0 +1,69 @@
+"""A simulated replica: a `ReplicaState` plus what a crash takes away.
+
+What is volatile. DESIGN §3 makes every local delta durable before `update` returns, and a
+received delta durable before it is acknowledged, so the objects and the sequence counter
+survive a crash: they are the disk. Everything else is process memory and is lost: the delta
+buffer, the sessions (acknowledgements, what was sent, what is in flight) and the incarnation.
+A restart therefore comes back with the same id, its objects, a buffer starting at the stored
+counter (no sequence number is reused) and fresh sessions, so every peer resyncs by digests.
+
+An in-memory `Replica` has no disk: for it "volatile" means everything, and a restart must
+come back under a new replica id (reusing the id would reuse dots). The trio layer models
+that case; see `simulations.trio_network`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from antientropy import PeerSession
+from crdtstate.buffer import DeltaBuffer
+from crdtstate.replica_state import ReplicaState
+from crdtstate.types import Crdt
+
+
+@dataclass(slots=True)
+class SimReplica:
+    id: str
+    state: ReplicaState
+    up: bool = True
+    sessions: dict[str, PeerSession] = field(default_factory=dict)  # by peer id
+    restarts: int = 0
+    last_change: float = 0.0  # simulated time its state last grew
+    max_buffer_bytes: int = 0
+
+    @classmethod
+    def fresh(
+        cls, replica_id: str, rng: random.Random, *, max_bytes: int, relay_redundant: bool
+    ) -> SimReplica:
+        state = ReplicaState(
+            replica_id,
+            buffer=DeltaBuffer(max_bytes=max_bytes),
+            incarnation=rng.getrandbits(63),
+            relay_redundant=relay_redundant,
+        )
+        return cls(replica_id, state)
+
+    def crash(self) -> None:
+        """Lose the volatile state: sessions now, the buffer when it restarts."""
+        self.up = False
+        self.sessions.clear()
+
+    def restart(self, rng: random.Random) -> None:
+        """Come back from the disk: same id and objects, empty buffer at the stored counter."""
+        old = self.state
+        disk: dict[str, Crdt] = {name: obj.copy() for name, obj in old.objects.items()}
+        self.state = ReplicaState(
+            self.id,
+            buffer=DeltaBuffer(start=old.buffer.sequence, max_bytes=old.buffer.max_bytes),
+            incarnation=rng.getrandbits(63),
+            relay_redundant=old.relay_redundant,
+        )
+        self.state.objects.update(disk)
+        self.up = True
+        self.restarts += 1
+
+    def note_growth(self, now: float) -> None:
+        self.last_change = now
+        self.max_buffer_bytes = max(self.max_buffer_bytes, self.state.buffer.bytes)

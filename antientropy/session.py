@@ -92,6 +92,7 @@ class PeerSession:
         back_propagation: bool = True,
         ordered: bool = False,
         max_frame_bytes: int = 16 * 1024 * 1024,
+        ack_delay: float = 0.0,
     ) -> None:
         self.source = source
         self.state = SessionState.AWAIT_HELLO
@@ -107,6 +108,11 @@ class PeerSession:
         # error; on a lossy one (the simulator) it is a reordering, ignored.
         self._ordered = ordered
         self._max_frame_bytes = max_frame_bytes
+        # An ack that cannot ride on a delta waits this long for one (halving the frames of
+        # a busy link); acks only free buffer space and stop retransmissions, so a few
+        # milliseconds cost nothing.
+        self._ack_delay = ack_delay
+        self._ack_due_since: float | None = None
         # A digest answer is queued: computed from the replica's state, which on a durable
         # replica may hold updates still being committed; the driver waits for them first.
         self.answer_pending = False
@@ -322,7 +328,7 @@ class PeerSession:
     # -- output ---------------------------------------------------------------------------
 
     def wants_to_send(self) -> bool:
-        return bool(self._outbox) or self._ack_due or self._can_push()
+        return bool(self._outbox) or self._can_push() or (self._ack_due and not self._ack_delay)
 
     def data_to_send(self, now: float) -> list[bytes]:
         """Frames to send now, including an eager push of whatever the buffer gained."""
@@ -334,8 +340,13 @@ class PeerSession:
             except ProtocolError as exc:  # a single object's delta exceeds the frame limit
                 self._fail(exc.reason, CloseKind.PROTOCOL)
         if self._ack_due and self.state is SessionState.OPEN:
-            self._queue(Ack(upto=self.held.upto))
-            self._ack_due = False
+            if self._ack_due_since is None:
+                self._ack_due_since = now
+            if now >= self._ack_due_since + self._ack_delay:
+                self._queue(Ack(upto=self.held.upto))
+                self._ack_due = False
+        if not self._ack_due:
+            self._ack_due_since = None
         self.answer_pending = False
         frames, self._outbox = self._outbox, []
         return frames
@@ -343,7 +354,11 @@ class PeerSession:
     def next_deadline(self) -> float | None:
         """When `data_to_send` should be called again even if nothing happens."""
         waits = self._waiting_since()
-        return min(waits) + self._timeout() if waits else None
+        deadline = min(waits) + self._timeout() if waits else None
+        if self._ack_due and self._ack_due_since is not None:
+            ack_at = self._ack_due_since + self._ack_delay
+            deadline = ack_at if deadline is None else min(deadline, ack_at)
+        return deadline
 
     def needs_from(self) -> int | None:
         """The sequence after which this session may still need buffered groups."""

@@ -73,6 +73,7 @@ class SessionDriver:
             retransmit_after=self.limits.retransmit_after,
             max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
             ordered=ordered,  # a websocket neither loses nor reorders frames
+            ack_delay=self.limits.ack_delay,
         )
         self.ended = trio.Event()
         self.closed_by: SessionClosed | None = None

@@ -19,6 +19,7 @@ class Limits:
     - `handshake_timeout`: a connection must finish hello (and auth) this fast.
     - `max_peers`: connections beyond this are refused with 1013 (try again later).
     - `keepalive_interval` / `keepalive_timeout`: websocket pings that detect dead peers.
+    - `ack_delay`: an ack waits this long to ride on a delta instead of taking a frame.
     """
 
     max_frame_bytes: int = 16 * 1024 * 1024
@@ -29,6 +30,7 @@ class Limits:
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
     retransmit_after: float = 5.0
+    ack_delay: float = 0.005
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,8 +86,9 @@ class Delta(_Message):
 
     @model_validator(mode="after")
     def _range_is_forward(self) -> Delta:
-        if self.since is not None and self.since >= self.upto:
-            raise ValueError("since must be below upto")
+        # An empty range (since == upto) claims no group: the leading parts of a split delta.
+        if self.since is not None and self.since > self.upto:
+            raise ValueError("since must not be above upto")
         return self
 
 

@@ -465,17 +465,20 @@ class PeerSession:
             self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
 
     def _split(self, entries: list[tuple[str, str, Any]]) -> list[list[tuple[str, str, Any]]]:
+        """Entries in frame-sized chunks. Only on an ordered link: where a leading part could
+        be lost while the last (which claims the range) arrives, it would never be resent."""
         room = self._max_frame_bytes - FRAME_OVERHEAD
         sizes = [len(codec.pack(entry)) for entry in entries]
-        if sum(sizes) <= room:
-            return [entries]
-        chunks: list[list[tuple[str, str, Any]]] = [[]]
-        used = 0
         for entry, size in zip(entries, sizes, strict=True):
             if size > room:
                 raise ProtocolError(
                     f"the delta of {entry[0]!r} ({size} bytes) exceeds the frame limit"
                 )
+        if sum(sizes) <= room or not self._ordered:
+            return [entries]
+        chunks: list[list[tuple[str, str, Any]]] = [[]]
+        used = 0
+        for entry, size in zip(entries, sizes, strict=True):
             if used + size > room and chunks[-1]:
                 chunks.append([])
                 used = 0

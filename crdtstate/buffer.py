@@ -23,6 +23,9 @@ from .types import Crdt
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
+ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
+
+
 @dataclass(slots=True)
 class DeltaGroup:
     sequence: int
@@ -33,8 +36,12 @@ class DeltaGroup:
 
 
 def encoded_size(deltas: dict[str, Crdt]) -> int:
-    """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries."""
-    return len(codec.pack([[name, d.kind, d.to_wire()] for name, d in deltas.items()]))
+    """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries
+    (the payloads packed exactly; names, kinds and msgpack headers counted, not packed)."""
+    return sum(
+        len(codec.pack(d.to_wire())) + len(name) + len(d.kind) + ENTRY_OVERHEAD
+        for name, d in deltas.items()
+    )
 
 
 class DeltaBuffer:

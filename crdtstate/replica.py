@@ -66,6 +66,7 @@ class Replica:
         self._committed = 0  # local groups the journal has committed
         self._commit_progress = trio.Event()
         self._grew = trio.Event()
+        self._waiting = 0  # tasks in wait_beyond
         self._closed = False
 
     @classmethod
@@ -325,13 +326,18 @@ class Replica:
     # -- waiting for growth ---------------------------------------------------------------------
 
     def _wake(self) -> None:
-        self._grew.set()
-        self._grew = trio.Event()
+        if self._waiting:  # a fresh event per wake only when someone waits (the hot path)
+            self._grew.set()
+            self._grew = trio.Event()
 
     async def wait_beyond(self, sequence: int) -> int:
         """Wait until the buffer holds a group after `sequence` (or the replica closes)."""
         while self.buffer.sequence <= sequence and not self._closed:
-            await self._grew.wait()
+            self._waiting += 1
+            try:
+                await self._grew.wait()
+            finally:
+                self._waiting -= 1
         return self.buffer.sequence
 
 

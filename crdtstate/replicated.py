@@ -59,8 +59,11 @@ class ReplicatedContainer(Generic[C]):
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
-            with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
-                updater(handle)
+            if type(state).updating is Crdt.updating:  # the common case, without a context
+                updater(state.handle(replica.id, deltas.append))
+            else:
+                with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
+                    updater(handle)
         except BaseException:
             savepoint.restore()
             raise

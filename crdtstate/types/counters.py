@@ -26,6 +26,13 @@ class GCounter(Crdt):
     def __init__(self, counts: Mapping[str, int] | None = None) -> None:
         self.counts: dict[str, int] = {r: n for r, n in (counts or {}).items() if n > 0}
 
+    @classmethod
+    def _of(cls, counts: dict[str, int]) -> GCounter:
+        """Adopt `counts` (positive entries, owned by the caller): the hot-path constructor."""
+        counter = cls.__new__(cls)
+        counter.counts = counts
+        return counter
+
     @property
     def value(self) -> int:
         return sum(self.counts.values())
@@ -37,7 +44,7 @@ class GCounter(Crdt):
             return GCounter()
         total = self.counts.get(replica, 0) + n
         self.counts[replica] = total
-        return GCounter({replica: total})
+        return GCounter._of({replica: total})
 
     def decrement(self, n: int = 1, *, replica: str) -> GCounter:
         """Only `n <= 0` is allowed (a negative decrement is an increment)."""
@@ -52,7 +59,7 @@ class GCounter(Crdt):
         return changed
 
     def copy(self) -> GCounter:
-        return GCounter(self.counts)
+        return GCounter._of(dict(self.counts))
 
     def is_bottom(self) -> bool:
         return not self.counts
@@ -106,8 +113,8 @@ class PNCounter(Crdt):
     __slots__ = ("n", "p")
 
     def __init__(self, p: GCounter | None = None, n: GCounter | None = None) -> None:
-        self.p = p if p is not None else GCounter()
-        self.n = n if n is not None else GCounter()
+        self.p = p if p is not None else GCounter._of({})
+        self.n = n if n is not None else GCounter._of({})
 
     @property
     def value(self) -> int:

@@ -13,8 +13,9 @@ from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 
 
-class AWSet(CausalCrdt):
-    kind = "awset"
+class ElementSet(CausalCrdt):
+    """What the sets whose store maps each present element to its dots have in common."""
+
     __slots__ = ()
     store: KeyedDots[Element]
 
@@ -23,7 +24,7 @@ class AWSet(CausalCrdt):
         """A set holding `elements`, added by `replica` (handy in tests and examples)."""
         state = cls()
         for element in elements:
-            state.add(element, replica=replica)
+            state.add(element, replica=replica)  # type: ignore[attr-defined]
         return state
 
     @property
@@ -32,6 +33,11 @@ class AWSet(CausalCrdt):
 
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
+
+
+class AWSet(ElementSet):
+    kind = "awset"
+    __slots__ = ()
 
     def add(self, element: Element, *, replica: str) -> Self:
         element = check_element(element)

@@ -18,28 +18,14 @@ from ..clocks import CausalContext, Dot
 from ..errors import DecodeError
 from ..kernel import KeyedDots
 from ..values import Element, check_element, element_from_wire
+from .awset import ElementSet
 from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 
 
-class GSet(CausalCrdt):
+class GSet(ElementSet):
     kind = "gset"
     __slots__ = ()
-    store: KeyedDots[Element]
-
-    @classmethod
-    def of(cls, elements: Iterable[Element], *, replica: str) -> Self:
-        state = cls()
-        for element in elements:
-            state.add(element, replica=replica)
-        return state
-
-    @property
-    def value(self) -> frozenset[Element]:
-        return frozenset(self.store.entries)
-
-    def __contains__(self, element: object) -> bool:
-        return element in self.store.entries
 
     def add(self, element: Element, *, replica: str) -> Self:
         """Tag a new element with a dot; adding a present element changes nothing."""

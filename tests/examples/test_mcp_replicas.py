@@ -4,11 +4,7 @@ replica killed with SIGKILL."""
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -16,52 +12,18 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.subscriptions import ToolsListChanged
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..status_process import ROOT, StatusProcess
+
 SERVER = ROOT / "examples" / "mcp_replicas" / "server.py"
 MEMBERS = ["--member", "a", "--member", "b", "--member", "c"]
 
 
-class Replica:
-    """A running server process and its latest status line."""
-
-    def __init__(self, process: trio.Process) -> None:
-        self.process = process
-        self.info: dict[str, Any] = {}
-        self.status: dict[str, Any] = {}
-        self._pending = b""
+class Replica(StatusProcess):
+    """A running MCP server replica: `info` holds its "mcp" and "mesh" URLs."""
 
     @classmethod
-    async def start(cls, nursery: trio.Nursery, *args: str) -> Replica:
-        process = await trio.lowlevel.open_process(
-            [sys.executable, str(SERVER), *args], stdout=subprocess.PIPE, cwd=ROOT
-        )
-        replica = cls(process)
-        with trio.fail_after(30):
-            replica.info = await replica._line()
-        nursery.start_soon(replica._follow)
-        return replica
-
-    async def _line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(65536)
-            if not chunk:
-                raise EOFError("server exited")
-            self._pending += chunk
-        line, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(line)
-
-    async def _follow(self) -> None:
-        try:
-            while True:
-                self.status = await self._line()
-        except (EOFError, trio.ClosedResourceError):
-            return
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-        await self.process.wait()
+    async def launch(cls, nursery: trio.Nursery, *args: str) -> Replica:
+        return await cls.start(nursery, SERVER, *args)
 
 
 async def call(session: Client, tool: str, /, **arguments: Any) -> Any:
@@ -83,9 +45,9 @@ async def eventually(check: Any, what: str, timeout: float = 30) -> Any:
 async def test_three_mcp_replicas_share_registries_limits_and_session_leases() -> None:
     async with trio.open_nursery() as nursery:
         common = [*MEMBERS, "--quota", "6", "--window", "3600", "--lease-ttl", "1.5"]
-        a = await Replica.start(nursery, "--id", "a", *common)
-        b = await Replica.start(nursery, "--id", "b", "--peer", a.info["mesh"], *common)
-        c = await Replica.start(
+        a = await Replica.launch(nursery, "--id", "a", *common)
+        b = await Replica.launch(nursery, "--id", "b", "--peer", a.info["mesh"], *common)
+        c = await Replica.launch(
             nursery, "--id", "c", "--peer", a.info["mesh"], "--peer", b.info["mesh"], *common
         )
         replicas = [a, b, c]

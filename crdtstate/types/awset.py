@@ -34,6 +34,15 @@ class ElementSet(CausalCrdt):
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
 
+    def store_to_wire(self) -> list[Any]:
+        return keyed_to_wire(self.store, lambda e: e)
+
+    @classmethod
+    def store_from_wire(
+        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
+    ) -> KeyedDots[Element]:
+        return keyed_from_wire(obj, ctx, seen, element_from_wire, cls.kind)
+
 
 class AWSet(ElementSet):
     kind = "awset"
@@ -66,15 +75,6 @@ class AWSet(ElementSet):
         ours means "has seen every update", removals included (digest sync and RR rely on it).
         """
         return self._removal(observed, replica)
-
-    def store_to_wire(self) -> list[Any]:
-        return keyed_to_wire(self.store, lambda e: e)
-
-    @classmethod
-    def store_from_wire(
-        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
-    ) -> KeyedDots[Element]:
-        return keyed_from_wire(obj, ctx, seen, element_from_wire, cls.kind)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
         from ..handles import SetHandle

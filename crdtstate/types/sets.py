@@ -37,15 +37,6 @@ class GSet(ElementSet):
         self.store.put(element, dot)
         return type(self)(KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([dot]))
 
-    def store_to_wire(self) -> list[Any]:
-        return keyed_to_wire(self.store, lambda e: e)
-
-    @classmethod
-    def store_from_wire(
-        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
-    ) -> KeyedDots[Element]:
-        return keyed_from_wire(obj, ctx, seen, element_from_wire, cls.kind)
-
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
         from ..handles import GrowSetHandle
 

@@ -8,6 +8,7 @@ it to read the root back (Yjs updates do not say which type a root is).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidValueError
@@ -49,7 +50,8 @@ class DocumentRoots:
         return isinstance(name, str) and self._document.root_type(name) is not None
 
     @property
-    def value(self) -> dict[str, Any]:
+    def value(self) -> Mapping[str, Any]:
+        """The roots as plain values, read now (the updater may go on changing them)."""
         return self._document.value
 
     def __repr__(self) -> str:

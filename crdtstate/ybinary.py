@@ -17,6 +17,7 @@ from .errors import DecodeError
 
 MAX_VARUINT = (1 << 64) - 1
 EMPTY_UPDATE = b"\x00\x00"  # no structs, no deletions
+EMPTY_DELETE_SET = b"\x00"  # no clients
 
 StateVector = dict[int, int]  # client id -> number of structs seen (next clock)
 DeleteSet = dict[int, list[tuple[int, int]]]  # client id -> sorted, merged (clock, length)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in sorted(value, key=sort_key)]
     if isinstance(value, tuple | list):
         return [jsonable(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, bytes):
         return {"base64": base64.b64encode(value).decode()}

@@ -27,7 +27,8 @@ The mapping onto the `Crdt` contract:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
@@ -71,6 +72,9 @@ class Document(Crdt):
         "_log",
         "_log_bytes",
         "_roots",
+        "_roots_typed",
+        "_snapshot",
+        "_writing",
     )
 
     def __init__(self, *updates: bytes) -> None:
@@ -80,9 +84,13 @@ class Document(Crdt):
         self._doc: Doc | None = None
         self._client_id: int | None = None
         self._roots: dict[str, type[Any]] = {}
-        self._deleted: ybinary.DeleteSet = {}
+        self._roots_typed = False  # every root of the Doc is in _roots (see _infer_roots)
+        # kept current once read; None until something needs it (a digest, a novel deletion)
+        self._deleted: ybinary.DeleteSet | None = {}
         self._events: list[tuple[bytes, bytes]] = []  # (update, delete set) not yet processed
         self._listeners: list[Listener] = []
+        self._snapshot: weakref.ref[DocumentSnapshot] | None = None
+        self._writing = False  # inside an updater's transaction: snapshots are read at once
 
     # -- the built document -------------------------------------------------------------------
 
@@ -96,6 +104,8 @@ class Document(Crdt):
         """A fresh `Doc` from the log (after a failed updater, or to take our client id)."""
         from pycrdt import Doc
 
+        self._before_change()
+        self._roots_typed = False
         doc = Doc(client_id=self._client_id) if self._client_id is not None else Doc()
         for update in self._log:
             doc.apply_update(update)
@@ -104,9 +114,7 @@ class Document(Crdt):
             doc.get(name, type=cls)
         self._doc = doc
         self._events.clear()
-        tail = ybinary.Reader(doc.get_update(doc.get_state()))
-        tail.varuint()  # no structs: what follows is the whole delete set
-        self._deleted = ybinary.read_delete_set(tail)
+        self._deleted = None
 
     def _on_transaction(self, event: Any) -> None:
         # Runs inside pycrdt's commit: only record; the caller decides what the event means.
@@ -116,7 +124,8 @@ class Document(Crdt):
         """Take in the transactions since the last call: log them, track deletions."""
         updates = []
         for update, deleted in self._events:
-            ybinary.union(self._deleted, ybinary.read_delete_set(ybinary.Reader(deleted)))
+            if self._deleted is not None and deleted != ybinary.EMPTY_DELETE_SET:
+                ybinary.union(self._deleted, ybinary.read_delete_set(ybinary.Reader(deleted)))
             self._log.append(update)
             self._log_bytes += len(update)
             updates.append(update)
@@ -163,7 +172,10 @@ class Document(Crdt):
         from pycrdt import Array, Map, Text
 
         doc = self._built()
-        for name in list(doc.keys()):
+        if self._roots_typed:
+            return
+        names = list(doc.keys())
+        for name in names:
             if name in self._roots:
                 continue
             if len(doc.get(name, type=Map)):
@@ -172,18 +184,37 @@ class Document(Crdt):
                 self._roots[name] = Text
             elif len(doc.get(name, type=Array)):
                 self._roots[name] = Array
+        # local updates only add declared roots: until a merge, there is nothing new to type
+        self._roots_typed = all(name in self._roots for name in names)
 
     @property
-    def value(self) -> dict[str, Any]:
+    def value(self) -> DocumentSnapshot:
+        """The roots as plain values (see `DocumentSnapshot`): one object while nothing changes,
+        each root read only when asked for, so an ignored `update()` result costs nothing."""
+        snapshot = self._snapshot() if self._snapshot is not None else None
+        if snapshot is None:
+            self._built()
+            self._infer_roots()
+            snapshot = DocumentSnapshot(self, dict(sorted(self._roots.items())))
+            if self._writing:
+                snapshot.freeze()  # the updater goes on changing the document
+            else:
+                self._snapshot = weakref.ref(snapshot)
+        return snapshot
+
+    def read_root(self, name: str, cls: type[Any]) -> Any:
+        """Root `name` now, as a plain value: `str` for a text, lists and dicts otherwise."""
         from pycrdt import Text
 
-        doc = self._built()
-        self._infer_roots()
-        out: dict[str, Any] = {}
-        for name, cls in sorted(self._roots.items()):
-            root = doc.get(name, type=cls)
-            out[name] = str(root) if cls is Text else root.to_py()
-        return out
+        root = self._built().get(name, type=cls)
+        return str(root) if cls is Text else root.to_py()
+
+    def _before_change(self) -> None:
+        """The document is about to change: the snapshot handed out last reads its roots now."""
+        snapshot = self._snapshot() if self._snapshot is not None else None
+        self._snapshot = None
+        if snapshot is not None:
+            snapshot.freeze()
 
     @property
     def client_id(self) -> int | None:
@@ -207,6 +238,8 @@ class Document(Crdt):
         if other is self or other.is_bottom():
             return False
         doc = self._built()
+        self._before_change()
+        self._roots_typed = False
         self._events.clear()
         for update in other.updates():
             try:
@@ -234,7 +267,7 @@ class Document(Crdt):
     def is_bottom(self) -> bool:
         if self._doc is None:
             return not self._log
-        return self._doc.get_state() == b"\x00" and not self._deleted
+        return self._doc.get_state() == b"\x00" and not self._deleted_set()
 
     @property
     def version(self) -> VersionVector:
@@ -248,7 +281,12 @@ class Document(Crdt):
         )
 
     def _deleted_set(self) -> ybinary.DeleteSet:
-        self._built()
+        """The delete set, read from the `Doc` when something was deleted since last time."""
+        doc = self._built()
+        if self._deleted is None:
+            tail = ybinary.Reader(doc.get_update(doc.get_state()))
+            tail.varuint()  # no structs: what follows is the whole delete set
+            self._deleted = ybinary.read_delete_set(tail)
         return self._deleted
 
     def delta_since(self, digest: DocDigest) -> Self:
@@ -273,7 +311,7 @@ class Document(Crdt):
             if deleted is None:
                 parts.append(stripped)  # structs we lack (and its deletions, harmlessly)
                 continue
-            extra = ybinary.minus(deleted, self._deleted)
+            extra = ybinary.minus(deleted, self._deleted_set())
             if extra:
                 parts.append(ybinary.delete_set_update(extra))
         return type(self)(*parts) if parts else None
@@ -355,9 +393,14 @@ class Document(Crdt):
             self._client_id = client_ids.client_id(avoid=self.state_vector().keys())
             self._rebuild()  # a Doc's client id is fixed when it is made
         doc = self._built()
+        self._before_change()
         self._events.clear()
-        with doc.transaction(origin=replica):
-            yield self.handle(replica, record)
+        self._writing = True
+        try:
+            with doc.transaction(origin=replica):
+                yield self.handle(replica, record)
+        finally:
+            self._writing = False
         updates = self._settle()
         if updates:
             record(type(self)(*updates))
@@ -365,6 +408,49 @@ class Document(Crdt):
 
     def savepoint(self) -> Savepoint:
         return DocumentSavepoint(self)
+
+
+class DocumentSnapshot(Mapping[str, Any]):
+    """A document's roots at one moment, as a read-only mapping of plain values.
+
+    A 100k-character text takes about 0.2 ms to read out of pycrdt, and `update()` returns
+    the new value after every transaction, mostly to be ignored. So each root is read on first
+    access, and whatever is still unread when the document next changes is read just before
+    it does (`freeze`): the values are those of the moment the snapshot was taken, as with
+    an eager copy. `dict(snapshot)` gives a plain dict (for `json.dumps`, say).
+    """
+
+    __slots__ = ("__weakref__", "_document", "_roots", "_values")
+
+    def __init__(self, document: Document, roots: dict[str, type[Any]]) -> None:
+        self._document: Document | None = document
+        self._roots = roots
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            if self._document is None or name not in self._roots:
+                raise
+        value = self._values[name] = self._document.read_root(name, self._roots[name])
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._roots)
+
+    def __len__(self) -> int:
+        return len(self._roots)
+
+    def freeze(self) -> None:
+        """Read every root not read yet; from now on the snapshot holds plain values only."""
+        if self._document is not None:
+            for name in self._roots:
+                self[name]
+            self._document = None
+
+    def __repr__(self) -> str:
+        return f"DocumentSnapshot({dict(self)!r})"
 
 
 class DocumentSavepoint(Savepoint):
@@ -380,6 +466,7 @@ class DocumentSavepoint(Savepoint):
     def restore(self) -> None:
         document = self._document
         document._roots = self._roots
+        document._roots_typed = False
         if len(document._log) == self._length and not document._events:
             return  # the updater changed nothing
         del document._log[self._length :]

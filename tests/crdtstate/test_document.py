@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 
 import pytest
@@ -244,3 +245,71 @@ def test_delete_set_union_and_minus_agree_with_sets_of_clocks() -> None:
         ranges = a.get(1, [])
         assert all(s + n < t for (s, n), (t, _) in itertools.pairwise(ranges))
         assert expand(ybinary.minus(a, b)) == clocks_a - clocks_b
+
+
+def reference_value(doc: Document) -> dict[str, object]:
+    """The value of an independent copy, read at once (nothing shared with `doc`)."""
+    return dict(wire(doc).value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32), st.lists(st.sampled_from(["local", "remote", "fail"]), max_size=12))
+async def test_snapshots_keep_the_value_of_their_moment(seed: int, steps: list[str]) -> None:
+    """`update()` and `get()` return snapshots read lazily; whatever happens afterwards
+    (local updates, merged remote edits, failed updaters), each reads as the document did
+    when it was taken, and the delete set tracked lazily still agrees with a fresh copy's."""
+    rng = random.Random(seed)
+    other = Document()
+    async with Replica.open("a") as a:
+        notes = a.container("notes", Document)
+        taken: list[tuple[object, dict[str, object]]] = []
+
+        def write(d: object) -> None:
+            text = d.text("body")  # type: ignore[attr-defined]
+            if len(text) and rng.random() < 0.4:
+                del text[0 : rng.randint(1, len(text))]
+            text.insert(rng.randint(0, len(text)), rng.choice(["ab", "xyz", "q"]))
+            d.map("meta")["n"] = rng.randint(0, 9)  # type: ignore[attr-defined]
+
+        for step in steps:
+            if step == "local":
+                snapshot = await notes.update(write)
+            elif step == "remote":
+                await a.apply_remote({"notes": wire(edit(other, 7, rng))}, origin="b")
+                snapshot = await notes.get()
+            else:
+
+                def fail(d: object) -> None:
+                    write(d)
+                    raise RuntimeError("updater failed")
+
+                with pytest.raises(RuntimeError):
+                    await notes.update(fail)
+                snapshot = await notes.get()
+            taken.append((snapshot, reference_value(notes.state)))
+            assert notes.state.digest() == wire(notes.state).digest()
+        for snapshot, expected in taken:
+            assert dict(snapshot) == expected  # type: ignore[call-overload]
+
+
+async def test_an_ignored_update_result_reads_nothing_and_a_kept_one_reads_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[str] = []
+    read_root = Document.read_root
+    monkeypatch.setattr(
+        Document,
+        "read_root",
+        lambda self, name, cls: reads.append(name) or read_root(self, name, cls),
+    )
+    async with Replica.open("a") as a:
+        notes = a.container("notes", Document)
+        for word in ["one ", "two ", "three "]:
+            await notes.update(lambda d, word=word: d.text("body").insert(0, word))
+        assert reads == []
+        kept = await notes.update(lambda d: d.map("meta").update({"k": 1}))
+        await notes.update(lambda d: d.text("body").insert(0, "four "))
+        assert reads == ["body", "meta"]  # read once, just before the document changed
+        assert kept == {"body": "three two one ", "meta": {"k": 1.0}}
+        assert json.dumps(dict(kept)) == '{"body": "three two one ", "meta": {"k": 1.0}}'
+        assert reads == ["body", "meta"]

@@ -27,7 +27,7 @@ from crdtstate.errors import DecodeError, ProtocolError
 
 # 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
 # lost, duplicated and reordered frames.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: the hello no longer lists kinds (each delta entry names its own)
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
@@ -49,7 +49,6 @@ class Hello(_Message):
     protocol: StrictInt
     replica: ReplicaId
     incarnation: Sequence
-    kinds: list[Kind] = Field(max_length=256)
     nonce: Annotated[StrictBytes, Field(min_length=16, max_length=64)]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
-from crdtstate.types import KINDS, Crdt
+from crdtstate.types import Crdt
 
 from .events import (
     CloseKind,
@@ -492,7 +492,6 @@ class PeerSession:
                 protocol=PROTOCOL_VERSION,
                 replica=self.source.id,
                 incarnation=self.source.incarnation,
-                kinds=sorted(KINDS),
                 nonce=self._nonce,
             )
         )

@@ -51,7 +51,6 @@ hellos = st.fixed_dictionaries(
         "protocol": st.integers(min_value=-(2**63), max_value=2**63 - 1),
         "replica": replica_ids,
         "incarnation": sequences,
-        "kinds": st.lists(kinds, max_size=8),
         "nonce": st.binary(min_size=16, max_size=64),
     }
 ).map(lambda kw: Hello(**kw))
@@ -89,7 +88,6 @@ def valid_examples() -> list[Message]:
             protocol=PROTOCOL_VERSION,
             replica="r" * 256,
             incarnation=2**63 - 1,
-            kinds=["awset", "gcounter", "pncounter"],
             nonce=b"n" * 16,
         ),
         Auth(proof=b"p" * 32),

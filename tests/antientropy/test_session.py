@@ -114,9 +114,7 @@ def readies(end: Endpoint) -> list[PeerReady]:
 def hello_from(
     replica: str, *, protocol: int = PROTOCOL_VERSION, nonce: bytes = b"p" * 16
 ) -> bytes:
-    return encode_message(
-        Hello(protocol=protocol, replica=replica, incarnation=1, kinds=["awset"], nonce=nonce)
-    )
+    return encode_message(Hello(protocol=protocol, replica=replica, incarnation=1, nonce=nonce))
 
 
 def ends_with_bye(frames: list[bytes]) -> Bye:
@@ -161,7 +159,7 @@ async def test_handshake_opens_both_sides_with_the_right_ids() -> None:
     first = decode_message(net.frames("a", "b")[0].data)
     assert isinstance(first, Hello)
     assert (first.replica, first.incarnation) == ("a", a.incarnation)
-    assert first.protocol == PROTOCOL_VERSION == 2
+    assert first.protocol == PROTOCOL_VERSION == 3
     assert not closes(link.left) and not closes(link.right)
 
 
@@ -365,7 +363,7 @@ async def test_a_frame_instead_of_the_proof(name: str, ordered: bool) -> None:
 @pytest.mark.parametrize(
     "message",
     [
-        Hello(protocol=1, replica="b", incarnation=1, kinds=[], nonce=b"q" * 16),
+        Hello(protocol=1, replica="b", incarnation=1, nonce=b"q" * 16),
         Auth(proof=b"p" * 32),
     ],
 )

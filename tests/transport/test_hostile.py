@@ -80,7 +80,6 @@ def hello(replica: str = "attacker", protocol: int = PROTOCOL_VERSION) -> bytes:
             protocol=protocol,
             replica=replica,
             incarnation=1,
-            kinds=[],
             nonce=secrets.token_bytes(32),
         )
     )

@@ -121,6 +121,11 @@ def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:
         raise ProtocolError(f"malformed frame: {exc}") from exc
     if not isinstance(raw, dict):
         raise ProtocolError("malformed frame: expected a map")
+    version = raw.get("protocol")
+    is_hello = raw.get("t", raw.get("type")) == "hello"
+    if is_hello and type(version) is int and version != PROTOCOL_VERSION:
+        # another version's hello may have other fields: name the version, not the fields
+        raise ProtocolError(f"unsupported protocol version {version} (this is {PROTOCOL_VERSION})")
     try:
         return _MESSAGE.validate_python(raw)
     except ValidationError as exc:

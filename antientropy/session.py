@@ -193,10 +193,6 @@ class PeerSession:
     def _on_hello(self, hello: Hello, now: float) -> list[Event]:
         if self.peer is not None:
             return self._on_hello_again(hello, now)
-        if hello.protocol != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"unsupported protocol version {hello.protocol} (this is {PROTOCOL_VERSION})"
-            )
         if hello.replica == self.source.id:
             raise ProtocolError(f"peer claims our own replica id {hello.replica!r}")
         if hello.nonce == self._nonce:

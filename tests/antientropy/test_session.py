@@ -271,7 +271,7 @@ async def test_a_reflected_hello_is_refused() -> None:
     assert session.state is SessionState.CLOSED
 
 
-@pytest.mark.parametrize("version", [0, 1, 3, -1, 2**40])  # 1: the previous protocol
+@pytest.mark.parametrize("version", [0, 1, 2, 4, -1, 2**40])  # 2: the previous protocol
 async def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) -> None:
     """A hello of another protocol version ends the session with a bye naming the version."""
     a = Replica("a")
@@ -282,6 +282,16 @@ async def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) ->
     assert session.state is SessionState.CLOSED and session.close_reason == event.reason
     assert ends_with_bye(session.data_to_send(0.0)).reason == event.reason
     assert session.peer is None
+
+
+async def test_a_protocol_2_hello_is_refused_by_its_version_not_its_fields() -> None:
+    """Protocol 2 hellos listed kinds; the reason names the version a user must upgrade."""
+    a = Replica("a")
+    session = PeerSession(a, nonce=b"n" * 16)
+    old = {"t": "hello", "protocol": 2, "replica": "b", "incarnation": 1, "kinds": ["awset"]}
+    (event,) = session.receive_data(codec.pack(old | {"nonce": b"p" * 16}), 0.0)
+    assert isinstance(event, SessionClosed) and event.kind is CloseKind.PROTOCOL
+    assert event.reason == f"unsupported protocol version 2 (this is {PROTOCOL_VERSION})"
 
 
 async def test_a_peer_claiming_our_own_replica_id_is_refused() -> None:
@@ -363,7 +373,7 @@ async def test_a_frame_instead_of_the_proof(name: str, ordered: bool) -> None:
 @pytest.mark.parametrize(
     "message",
     [
-        Hello(protocol=1, replica="b", incarnation=1, nonce=b"q" * 16),
+        Hello(protocol=PROTOCOL_VERSION, replica="b", incarnation=1, nonce=b"q" * 16),
         Auth(proof=b"p" * 32),
     ],
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from .buffer import DeltaBuffer
 from .changes import Change
 from .clientids import ClientIdAllocator
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
+from .gcpause import gc_paused
 from .replica_state import ReplicaState
 from .replicated import ReplicatedContainer
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
@@ -107,7 +108,7 @@ class Replica:
         journal = replica._journal = GroupCommitter(
             store,
             sequence=stored.sequence,
-            encode_states=replica._encode_states,
+            freeze_states=replica._freeze_states,
             policy=snapshots,
             unfolded=stored.unfolded,
             journal_groups=stored.journal_groups,
@@ -298,15 +299,26 @@ class Replica:
 
     # -- what anti-entropy reads --------------------------------------------------------------
 
-    def _encode_states(self, names: list[str] | Any) -> list[SnapshotRow]:
-        """Snapshot rows for `names`. They may include updates still being committed: a
-        snapshot that survives more than was acknowledged loses nothing and reuses no dot."""
-        rows = []
-        for name in names:
-            obj = self._objects[name]
-            blob = codec.encode(obj)
-            rows.append((name, obj.kind, blob, checksum(blob)))
-        return rows
+    def _freeze_states(self, names: Iterable[str]) -> Callable[[], list[SnapshotRow]]:
+        """Copies of `names` now, and the function that encodes them as snapshot rows.
+
+        The committer runs that function in a worker thread: encoding a 100k-element set
+        takes about 0.4 s, copying it 0.1 s, and only the copy holds up the event loop. The
+        rows may include updates still being committed: a snapshot that survives more than
+        was acknowledged loses nothing and reuses no dot.
+        """
+        with gc_paused():
+            copies = [(name, self._objects[name].copy()) for name in names]
+
+        def encode() -> list[SnapshotRow]:
+            rows = []
+            with gc_paused():
+                for name, obj in copies:
+                    blob = codec.encode(obj)
+                    rows.append((name, obj.kind, blob, checksum(blob)))
+            return rows
+
+        return encode
 
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""

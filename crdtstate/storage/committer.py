@@ -51,7 +51,7 @@ class GroupCommitter:
         store: Store,
         *,
         sequence: int,
-        encode_states: Callable[[Iterable[str]], list[SnapshotRow]],
+        freeze_states: Callable[[Iterable[str]], Callable[[], list[SnapshotRow]]],
         policy: SnapshotPolicy | None = None,
         unfolded: Iterable[str] = (),
         journal_groups: int = 0,
@@ -62,7 +62,7 @@ class GroupCommitter:
         self.transactions = 0  # journal commits so far (each may hold many groups)
         self.snapshots = 0
         self._store = store
-        self._encode_states = encode_states
+        self._freeze_states = freeze_states
         self._policy = policy or SnapshotPolicy()
         self._unfolded = set(unfolded)
         self._journal_groups = journal_groups
@@ -157,18 +157,25 @@ class GroupCommitter:
     async def _snapshot(self) -> None:
         """Write the current state of every object the journal touched, then drop the journal.
 
-        States are encoded here, between commits, where the committed view is exactly the state
-        the journal reaches up to `self.sequence`.
+        States are copied here, between commits, where the committed view is exactly the state
+        the journal reaches up to `self.sequence`; the copies are encoded and written in a
+        worker thread.
         """
-        states = self._encode_states(sorted(self._unfolded))
+        encode = self._freeze_states(sorted(self._unfolded))
         covers = self.sequence
+
+        def write() -> int:
+            states = encode()
+            self._store.write_snapshot(states, covers)
+            return len(states)
+
         try:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._store.write_snapshot, states, covers)
+                written = await trio.to_thread.run_sync(write)
         except Exception as exc:
             self._fail(f"snapshot write failed: {exc}", self._queue, exc)
             return
-        log.debug("snapshot of %d objects covers sequence %d", len(states), covers)
+        log.debug("snapshot of %d objects covers sequence %d", written, covers)
         self.snapshots += 1
         self._unfolded.clear()
         self._journal_groups = 0

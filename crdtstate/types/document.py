@@ -258,6 +258,10 @@ class Document(Crdt):
         return list(self._log)
 
     def copy(self) -> Self:
+        """A twin holding the log alone (compacted first when our `Doc` can do it cheaply:
+        the twin would otherwise replay every update to encode itself)."""
+        if len(self._log) > 1 and self._doc is not None:
+            self._compact()
         twin = type(self)()
         twin._log = list(self._log)
         twin._log_bytes = self._log_bytes

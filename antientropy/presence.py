@@ -124,14 +124,15 @@ class PresenceTable:
         for entry in entries:
             check_entry(room, entry)
         awareness = self._rooms.get(room) or Awareness()
-        fresh = []
+        fresh, room_for = [], self.max_clients - len(self._meta)
         for entry in entries:
-            known = (room, entry.client) in self._meta
-            if not known and len(self._meta) >= self.max_clients:
-                if not self._full_warned:
-                    log.warning("awareness table full (%d clients): ignoring new ones", len(self))
-                    self._full_warned = True
-                continue
+            if (room, entry.client) not in self._meta:
+                if room_for <= 0:
+                    if not self._full_warned:
+                        log.warning("awareness table full (%d clients): no new ones", len(self))
+                        self._full_warned = True
+                    continue
+                room_for -= 1
             fresh.append(entry)
         changed = awareness.apply(tuple(fresh))
         for entry in changed:

@@ -10,7 +10,8 @@ came from and when it was last renewed. Entries learnt from peers expire `timeou
 (30, as in y-protocols) after their last renewal; y-protocols clients renew every 15 s with a
 new clock, which reaches every replica, so only the entries of clients whose replica went away
 (or that stopped renewing) expire. Entries of this replica's own Yjs clients never expire:
-they are removed (clock bumped, state null, relayed) when the client disconnects.
+they are removed (clock bumped, state null, relayed) when the client disconnects. The table
+is bounded (clients and characters of state), so no peer or client can make it grow forever.
 `PresenceOutbox` holds what waits for one peer, the latest entry per client.
 """
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PRESENCE_TIMEOUT = 30.0  # seconds without renewal before a peer's entry is dropped
 MAX_CLIENTS = 10_000  # entries (live or recently removed) one replica tracks, all rooms
+MAX_BYTES = 16 * 1024 * 1024  # characters of JSON state one replica holds, all rooms
 ENTRY_OVERHEAD = 32  # msgpack bytes of an entry besides its room name and state
 Rooms = Mapping[str, Iterable[AwarenessEntry]]
 
@@ -65,13 +67,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def check_entry(room: str, entry: AwarenessEntry) -> None:
-    """Refuse (ProtocolError) an entry that could not be relayed in a `Presence` frame."""
+def check_entry(room: str, entry: AwarenessEntry) -> int:
+    """Refuse (ProtocolError) an entry that could not be relayed in a `Presence` frame;
+    else the length of its state's JSON text."""
     if len(room) > MAX_NAME:
         raise ProtocolError("an awareness room name is too long")
     if not (0 <= entry.client <= MAX_CLOCK and 0 <= entry.clock <= MAX_CLOCK):
         raise ProtocolError("an awareness client id or clock is out of range")
-    encode_state(entry.state)
+    return len(encode_state(entry.state) or "")
 
 
 def read_presence(message: Presence) -> dict[str, list[AwarenessEntry]]:
@@ -88,14 +91,24 @@ def read_presence(message: Presence) -> dict[str, list[AwarenessEntry]]:
 class _Meta:
     source: str | None  # the peer it came from; None: a Yjs client of this replica
     renewed: float
+    size: int = 0  # characters of its state's JSON text (0 once removed)
 
 
 class PresenceTable:
-    """One replica's awareness of every room, fed by its Yjs clients and its peers."""
+    """One replica's awareness of every room, fed by its Yjs clients and its peers. It holds
+    at most `max_clients` entries and `max_bytes` of states: beyond, new ones are ignored."""
 
-    def __init__(self, *, timeout: float = PRESENCE_TIMEOUT, max_clients: int = MAX_CLIENTS):
+    def __init__(
+        self,
+        *,
+        timeout: float = PRESENCE_TIMEOUT,
+        max_clients: int = MAX_CLIENTS,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
         self.timeout = timeout
         self.max_clients = max_clients
+        self.max_bytes = max_bytes
+        self.bytes = 0  # characters of JSON state held
         self._rooms: dict[str, Awareness] = {}
         self._meta: dict[tuple[str, int], _Meta] = {}
         self._full_warned = False
@@ -120,26 +133,32 @@ class PresenceTable:
     ) -> list[AwarenessEntry]:
         """Join entries from a Yjs client (`source=None`) or a peer; return those that changed
         the table (to deliver and relay). ProtocolError if one could not be relayed."""
-        entries = list(entries)
-        for entry in entries:
-            check_entry(room, entry)
+        sized = [(entry, check_entry(room, entry)) for entry in entries]
         awareness = self._rooms.get(room) or Awareness()
-        fresh, room_for = [], self.max_clients - len(self._meta)
-        for entry in entries:
-            if (room, entry.client) not in self._meta:
-                if room_for <= 0:
-                    if not self._full_warned:
-                        log.warning("awareness table full (%d clients): no new ones", len(self))
-                        self._full_warned = True
-                    continue
-                room_for -= 1
+        fresh, clients, used = [], len(self._meta), self.bytes
+        for entry, size in sized:  # (conservative: as if every entry were applied)
+            meta = self._meta.get((room, entry.client))
+            grow = size - (meta.size if meta else 0)
+            if (meta is None and clients >= self.max_clients) or used + grow > self.max_bytes:
+                if not self._full_warned:
+                    log.warning("awareness full (%d clients, %d chars)", len(self), self.bytes)
+                    self._full_warned = True
+                continue
+            clients += meta is None
+            used += max(grow, 0)
             fresh.append(entry)
+        sizes = {id(entry): size for entry, size in sized}
         changed = awareness.apply(tuple(fresh))
         for entry in changed:
-            self._meta[(room, entry.client)] = _Meta(source, now)
+            self._set(room, entry.client, _Meta(source, now, sizes[id(entry)]))
         if awareness.clocks:
             self._rooms[room] = awareness
         return changed
+
+    def _set(self, room: str, client: int, meta: _Meta) -> None:
+        old = self._meta.get((room, client))
+        self.bytes += meta.size - (old.size if old else 0)
+        self._meta[(room, client)] = meta
 
     def remove(self, room: str, clients: Iterable[int], *, now: float) -> list[AwarenessEntry]:
         """This replica's Yjs clients left: their removals (clock bumped) to deliver and relay."""
@@ -148,7 +167,7 @@ class PresenceTable:
             return []
         gone = awareness.remove(set(clients))
         for entry in gone:
-            self._meta[(room, entry.client)] = _Meta(None, now)
+            self._set(room, entry.client, _Meta(None, now))
         return gone
 
     def expire(self, now: float) -> dict[str, list[AwarenessEntry]]:
@@ -170,9 +189,9 @@ class PresenceTable:
             elif meta.source is not None:
                 entry = AwarenessEntry(client, awareness.clocks[client], None)
                 awareness.apply((entry,))
-                meta.renewed = now
+                self._set(room, client, _Meta(meta.source, now))
                 removed.setdefault(room, []).append(entry)
-        if len(self._meta) < self.max_clients:
+        if len(self._meta) < self.max_clients and self.bytes < self.max_bytes:
             self._full_warned = False
         return removed
 

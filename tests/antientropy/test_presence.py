@@ -230,6 +230,17 @@ def test_the_table_tracks_a_bounded_number_of_clients() -> None:
     assert table.apply("notes", [E(2, 2, {"u": 1})], source="a", now=0)  # known: still news
 
 
+def test_the_table_holds_a_bounded_size_of_states() -> None:
+    table = PresenceTable(max_bytes=100)
+    table.apply("notes", [E(1, 1, {"u": "x" * 40})], source="a", now=0)  # 48 characters
+    assert table.bytes == 48
+    assert table.apply("notes", [E(2, 1, {"u": "y" * 60})], source="a", now=0) == []
+    assert table.apply("notes", [E(1, 2, {"u": "x" * 80})], source="a", now=0)  # grows to 88
+    assert table.apply("notes", [E(1, 3, None)], source="a", now=1) and table.bytes == 0
+    assert table.apply("notes", [E(2, 1, {"u": "y" * 60})], source="a", now=1)  # room again
+    assert table.expire(31) == {"notes": [E(2, 1, None)]} and table.bytes == 0
+
+
 # -- the table: expiry ------------------------------------------------------------------------
 
 

@@ -9,16 +9,17 @@ Document)`, so what a Yjs client writes is gossiped to peers like any local upda
 Per connection, as y-websocket's server does: we send sync step 1 and the room's awareness;
 we answer step 1 with step 2, apply step 2 and updates, and relay awareness to the room.
 
+Bounds: the mesh's `max_peers` counts these connections; frames are capped by
+`max_frame_bytes`; a client must speak within `handshake_timeout`; a client whose unsent
+updates exceed `max_pending_bytes`, or that cannot take a frame within `send_timeout`, is
+closed (1013) and resyncs by step 1/2 when it reconnects.
+
 Awareness (cursors, presence) is shared across the mesh, never stored: pass the rooms' hub to
 the mesh (`open_mesh(..., routes=rooms.routes(), presence=rooms.presence)`) and a client sees
 the clients of every node, relayed over the peers' sessions (`transport.presence`). A client
 that disconnects is removed everywhere at once; the clients of a node that went away vanish
 from the others 30 s after their last renewal (y-protocols clients renew every 15 s), as a
 y-websocket server times out a silent client.
-Bounds: the mesh's `max_peers` counts these connections; frames are capped by
-`max_frame_bytes`; a client must speak within `handshake_timeout`; a client whose unsent
-updates exceed `max_pending_bytes`, or that cannot take a frame within `send_timeout`, is
-closed (1013) and resyncs by step 1/2 when it reconnects.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class YjsRooms:
             await connection.aclose(CLOSE_POLICY_VIOLATION, str(exc)[:120])
             return
         room = self._rooms.setdefault(name, Room())
-        client = YjsClient(self, name, room, document, connection, f"yjs:{next(self._ids)}")
+        client = YjsClient(self, name, document, connection, f"yjs:{next(self._ids)}")
         room.clients.add(client)
         try:
             await client.run()
@@ -133,12 +134,11 @@ class YjsClient:
         self,
         rooms: YjsRooms,
         name: str,
-        room: Room,
         container: ReplicatedContainer[Document],
         connection: ServerConnection,
         origin: str,
     ) -> None:
-        self.rooms, self.name, self.room = rooms, name, room
+        self.rooms, self.name = rooms, name
         self.container = container
         self.connection = connection
         self.origin = origin

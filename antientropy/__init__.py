@@ -1,18 +1,21 @@
 """The anti-entropy sync protocol, Sans-I/O: messages in, messages and deltas out."""
 
 from .garbage import collect_garbage
-from .messages import PROTOCOL_VERSION, Ack, Auth, Bye, Delta, Digest, Hello
+from .messages import PROTOCOL_VERSION, Ack, Auth, Bye, Delta, Digest, Hello, Presence
+from .presence import PRESENCE_TIMEOUT, PresenceTable
 from .session import (
     CloseKind,
     DeltasReceived,
     PeerReady,
     PeerSession,
+    PresenceReceived,
     SessionClosed,
     SessionState,
     SessionStats,
 )
 
 __all__ = [
+    "PRESENCE_TIMEOUT",
     "PROTOCOL_VERSION",
     "Ack",
     "Auth",
@@ -24,6 +27,9 @@ __all__ = [
     "Hello",
     "PeerReady",
     "PeerSession",
+    "Presence",
+    "PresenceReceived",
+    "PresenceTable",
     "SessionClosed",
     "SessionState",
     "SessionStats",

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from crdtstate.buffer import DeltaBuffer
 from crdtstate.types import Crdt
 
+from .yprotocol import AwarenessEntry
+
 AUTH_LABEL = b"crdtstate-auth-v1"
 
 
@@ -61,12 +63,20 @@ class DeltasReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceReceived:
+    """Yjs awareness entries from the peer, by room: join them, deliver and relay what
+    changed (nothing to acknowledge: awareness is ephemeral and renewed by its clients)."""
+
+    rooms: dict[str, list[AwarenessEntry]]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionClosed:
     reason: str
     kind: CloseKind
 
 
-Event = PeerReady | DeltasReceived | SessionClosed
+Event = PeerReady | DeltasReceived | PresenceReceived | SessionClosed
 
 
 @dataclass(slots=True)

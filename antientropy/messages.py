@@ -33,6 +33,11 @@ Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Name = Annotated[StrictStr, Field(max_length=MAX_NAME)]
 Kind = Annotated[StrictStr, Field(max_length=64)]
+MAX_CLOCK = 2**53 - 1  # Yjs client ids and awareness clocks are JavaScript numbers
+MAX_PRESENCE_ENTRIES = 1000
+MAX_PRESENCE_STATE = 64 * 1024  # characters of JSON per awareness state
+Clock = Annotated[StrictInt, Field(ge=0, le=MAX_CLOCK)]
+PresenceState = Annotated[StrictStr, Field(max_length=MAX_PRESENCE_STATE)]
 
 
 class _Message(BaseModel):
@@ -98,12 +103,26 @@ class Ack(_Message):
     upto: Sequence = Field(alias="u")
 
 
+class Presence(_Message):
+    """Yjs awareness entries (room, client id, clock, JSON state or None once the client
+    left). Ephemeral: relayed between replicas, never stored; `antientropy.presence` reads
+    the states."""
+
+    type: Literal["presence"] = Field("presence", alias="t")
+    entries: Annotated[
+        list[tuple[Name, Clock, Clock, PresenceState | None]],
+        Field(min_length=1, max_length=MAX_PRESENCE_ENTRIES),
+    ] = Field(alias="e")
+
+
 class Bye(_Message):
     type: Literal["bye"] = Field("bye", alias="t")
     reason: Annotated[StrictStr, Field(max_length=1024)]
 
 
-Message = Annotated[Hello | Auth | Digest | Delta | Ack | Bye, Field(discriminator="type")]
+Message = Annotated[
+    Hello | Auth | Digest | Delta | Ack | Presence | Bye, Field(discriminator="type")
+]
 _MESSAGE = TypeAdapter(Message)
 
 
@@ -112,7 +131,7 @@ def encode_message(message: _Message) -> bytes:
     return codec.pack(message.model_dump(by_alias=True, exclude_none=True))
 
 
-def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Bye:
+def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Presence | Bye:
     if not isinstance(data, bytes | bytearray):
         raise ProtocolError("text frames are not part of the protocol")
     try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crdtstate import codec
@@ -34,6 +35,7 @@ from .events import (
     DeltasReceived,
     Event,
     PeerReady,
+    PresenceReceived,
     SessionClosed,
     SessionState,
     SessionStats,
@@ -48,10 +50,13 @@ from .messages import (
     Delta,
     Digest,
     Hello,
+    Presence,
     decode_message,
     encode_message,
 )
+from .presence import PresenceOutbox, read_presence
 from .ranges import ReceivedRanges
+from .yprotocol import AwarenessEntry
 
 log = logging.getLogger(__name__)
 FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
@@ -63,6 +68,7 @@ __all__ = [
     "Event",
     "PeerReady",
     "PeerSession",
+    "PresenceReceived",
     "SessionClosed",
     "SessionState",
     "SessionStats",
@@ -120,6 +126,7 @@ class PeerSession:
         self._max_retransmit_after = max_retransmit_after or 8 * retransmit_after
         self._silent_rounds = 0  # timeouts since the peer last said anything
         self._outbox: list[bytes] = []
+        self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
         # Sending side: A[j] and friends, in our own sequence numbers.
         self.sent = 0  # highest of our sequences pushed to the peer
         self.acked = 0  # highest the peer acknowledged (A[j])
@@ -188,6 +195,8 @@ class PeerSession:
         if isinstance(message, Ack):
             self._on_ack(message.upto, now)
             return []
+        if isinstance(message, Presence):
+            return [PresenceReceived(read_presence(message))]
         raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
 
     def _on_hello(self, hello: Hello, now: float) -> list[Event]:
@@ -309,6 +318,12 @@ class PeerSession:
             self.held.add(since, upto)
             self._ack_due = True  # also when nothing advanced: our last ack may be lost
 
+    def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
+        """Send the peer these awareness entries (by room) with the next frames; entries of one
+        client not yet sent are replaced by its newer ones. Dropped unless the session is open."""
+        if self.state is SessionState.OPEN:
+            self._presence.add(rooms)
+
     def abort(self, reason: str) -> SessionClosed:
         """End the session because of a local failure (e.g. the deltas could not be applied)."""
         return self._fail(reason, CloseKind.PROTOCOL)
@@ -324,7 +339,12 @@ class PeerSession:
     # -- output ---------------------------------------------------------------------------
 
     def wants_to_send(self) -> bool:
-        return bool(self._outbox) or self._can_push() or (self._ack_due and not self._ack_delay)
+        return (
+            bool(self._outbox)
+            or bool(self._presence)
+            or self._can_push()
+            or (self._ack_due and not self._ack_delay)
+        )
 
     def data_to_send(self, now: float) -> list[bytes]:
         """Frames to send now, including an eager push of whatever the buffer gained."""
@@ -343,6 +363,9 @@ class PeerSession:
                 self._ack_due = False
         if not self._ack_due:
             self._ack_due_since = None
+        if self._presence and self.state is SessionState.OPEN:
+            for message in self._presence.drain(self._max_frame_bytes):
+                self._queue(message)
         self.answer_pending = False
         frames, self._outbox = self._outbox, []
         return frames

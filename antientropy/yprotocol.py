@@ -98,7 +98,7 @@ def read_awareness(data: bytes) -> tuple[AwarenessEntry, ...]:
             raise DecodeError("an awareness state is too large")
         try:
             state = json.loads(raw) if raw else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # too deep a nesting: RecursionError
             raise DecodeError("an awareness state is not JSON") from exc
         if state is not None and not isinstance(state, dict):
             raise DecodeError("an awareness state is not a JSON object")

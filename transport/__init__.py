@@ -10,6 +10,7 @@ from .channel import (
 from .driver import SessionDriver
 from .limits import Backoff, Limits
 from .mesh import Mesh, PeerStatus, open_mesh
+from .presence import PresenceHub
 
 __all__ = [
     "Backoff",
@@ -19,6 +20,7 @@ __all__ = [
     "MemoryChannel",
     "Mesh",
     "PeerStatus",
+    "PresenceHub",
     "SessionDriver",
     "WebSocketChannel",
     "memory_channel_pair",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import trio
 
@@ -20,9 +20,11 @@ from antientropy import (
     DeltasReceived,
     PeerReady,
     PeerSession,
+    PresenceReceived,
     SessionClosed,
     SessionState,
 )
+from antientropy.yprotocol import AwarenessEntry
 from crdtstate.errors import ProtocolError
 from crdtstate.replica import Replica
 
@@ -57,10 +59,12 @@ class SessionDriver:
         secret: bytes | None = None,
         on_ready: Callable[[SessionDriver], bool] | None = None,
         on_progress: Callable[[], None] | None = None,
+        on_presence: Callable[[str, dict[str, list[AwarenessEntry]]], None] | None = None,
         limits: Limits | None = None,
         ordered: bool = True,
     ) -> None:
-        """`ordered=False` for links that may lose or reorder frames (the simulator's)."""
+        """`ordered=False` for links that may lose or reorder frames (the simulator's);
+        `on_presence(peer, rooms)` takes the Yjs awareness the peer sends (else dropped)."""
         self.limits = limits or Limits()
         self.replica = replica
         self.channel = channel
@@ -79,6 +83,7 @@ class SessionDriver:
         self.closed_by: SessionClosed | None = None
         self._on_ready = on_ready
         self._on_progress = on_progress
+        self._on_presence = on_presence
         self._kick = trio.Event()
 
     @property
@@ -87,6 +92,11 @@ class SessionDriver:
 
     def kick(self) -> None:
         self._kick.set()
+
+    def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
+        """Send the peer Yjs awareness entries (by room) as soon as the link allows."""
+        self.session.share_presence(rooms)
+        self.kick()
 
     def close(self, reason: str) -> None:
         """End the session cleanly (a bye is sent); `run` then returns."""
@@ -137,6 +147,12 @@ class SessionDriver:
                 self.closed_by = self.session.abort(exc.reason)
                 return
             self.session.acknowledge(event.upto)
+        elif isinstance(event, PresenceReceived):
+            if self._on_presence is not None and self.session.peer is not None:
+                try:
+                    self._on_presence(self.session.peer, event.rooms)
+                except ProtocolError as exc:
+                    self.closed_by = self.session.abort(exc.reason)
         elif isinstance(event, SessionClosed):
             self.closed_by = event
 

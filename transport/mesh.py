@@ -21,6 +21,7 @@ from crdtstate.replica import Replica
 from .channel import WebSocketChannel
 from .driver import SessionDriver
 from .limits import Backoff, Limits
+from .presence import PresenceHub
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,10 @@ class Mesh:
         backoff: Backoff,
         client_ssl: ssl.SSLContext | None,
         routes: Mapping[str, Route] | None = None,
+        presence: PresenceHub | None = None,
     ) -> None:
         self.replica = replica
+        self.presence = presence or PresenceHub()  # Yjs awareness, relayed between peers
         self.routes = dict(routes or {})  # path prefix -> handler (e.g. the Yjs endpoint)
         self.url = ""
         self.limits = limits
@@ -149,12 +152,14 @@ class Mesh:
                 return False
             current.close("duplicate connection")
         self._sessions[peer] = driver
+        self.presence.add_peer(peer, driver.share_presence)
         self._notify()
         return True
 
     def _release(self, driver: SessionDriver) -> None:
         if driver.peer is not None and self._sessions.get(driver.peer) is driver:
             del self._sessions[driver.peer]
+            self.presence.remove_peer(driver.peer)
             self._history[driver.peer] = self._status(driver, connected=False)
             self._notify()
         self._collect_garbage()
@@ -171,6 +176,7 @@ class Mesh:
             secret=self._secret,
             on_ready=self._admit,
             on_progress=self._collect_garbage,
+            on_presence=self.presence.receive,
             limits=self.limits,
         )
         self._connections += 1
@@ -257,6 +263,7 @@ async def open_mesh(
     limits: Limits | None = None,
     backoff: Backoff | None = None,
     routes: Mapping[str, Route] | None = None,
+    presence: PresenceHub | None = None,
 ) -> AsyncIterator[Mesh]:
     """Listen on `listen` (None: dial only) and keep sessions with `peers` until the block exits.
 
@@ -264,7 +271,9 @@ async def open_mesh(
     mutual HMAC authentication; `ssl_context` (server side) serves wss://, and
     `client_ssl_context` is used to dial wss:// peers (default: the system's trust store).
     `routes` maps request-path prefixes to other websocket handlers on the same server
-    (`transport.yjs.YjsRooms.routes()`); peers use the root path.
+    (`transport.yjs.YjsRooms.routes()`); peers use the root path. `presence` is the hub
+    whose Yjs awareness is shared with peers (`YjsRooms.presence`); without one the mesh
+    still relays awareness between its peers.
     """
     key = secret.encode() if isinstance(secret, str) else secret
     limits = limits or Limits()
@@ -280,7 +289,9 @@ async def open_mesh(
             backoff=backoff or Backoff(),
             client_ssl=client_ssl_context,
             routes=routes,
+            presence=presence,
         )
+        nursery.start_soon(mesh.presence.run)
         if listen is not None:
             host, port = parse_listen(listen)
             server = await nursery.start(

@@ -10,6 +10,7 @@ import logging
 import signal
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -17,6 +18,9 @@ from crdtstate.errors import StorageError
 from crdtstate.replica import Replica
 
 from .mesh import open_mesh
+
+if TYPE_CHECKING:
+    from .yjs import YjsRooms
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ async def run_node(config: NodeConfig) -> int:
 
 
 async def _serve(replica: Replica, config: NodeConfig) -> None:
+    rooms = yjs_rooms(replica, config)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (
             open_mesh(
@@ -74,7 +79,8 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 secret=config.secret,
                 ssl_context=server_context(config),
                 client_ssl_context=client_context(config),
-                routes=yjs_routes(replica, config),
+                routes=rooms.routes() if rooms else None,
+                presence=rooms.presence if rooms else None,
             ) as mesh,
             trio.open_nursery() as nursery,
         ):
@@ -98,10 +104,11 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 break
 
 
-def yjs_routes(replica: Replica, config: NodeConfig) -> dict:
-    """The mesh's extra routes: Yjs rooms under `yjs_prefix` when a token is configured."""
+def yjs_rooms(replica: Replica, config: NodeConfig) -> YjsRooms | None:
+    """Yjs rooms under `yjs_prefix` when a token is configured (their awareness is shared
+    with the mesh)."""
     if not config.yjs_token:
-        return {}
+        return None
     from .yjs import YjsRooms
 
-    return YjsRooms(replica, token=config.yjs_token, prefix=config.yjs_prefix).routes()
+    return YjsRooms(replica, token=config.yjs_token, prefix=config.yjs_prefix)

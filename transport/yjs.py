@@ -8,10 +8,18 @@ Document)`, so what a Yjs client writes is gossiped to peers like any local upda
 
 Per connection, as y-websocket's server does: we send sync step 1 and the room's awareness;
 we answer step 1 with step 2, apply step 2 and updates, and relay awareness to the room.
+
 Bounds: the mesh's `max_peers` counts these connections; frames are capped by
 `max_frame_bytes`; a client must speak within `handshake_timeout`; a client whose unsent
 updates exceed `max_pending_bytes`, or that cannot take a frame within `send_timeout`, is
 closed (1013) and resyncs by step 1/2 when it reconnects.
+
+Awareness (cursors, presence) is shared across the mesh, never stored: pass the rooms' hub to
+the mesh (`open_mesh(..., routes=rooms.routes(), presence=rooms.presence)`) and a client sees
+the clients of every node, relayed over the peers' sessions (`transport.presence`). A client
+that disconnects is removed everywhere at once; the clients of a node that went away vanish
+from the others 30 s after their last renewal (y-protocols clients renew every 15 s), as a
+y-websocket server times out a silent client.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from crdtstate.errors import CrdtStateError, DecodeError, ProtocolError
 from crdtstate.replicated import ReplicatedContainer
 
 from .limits import Limits
+from .presence import PresenceHub
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +50,9 @@ Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
 class Room:
-    """The connections to one document and their shared awareness."""
+    """The connections to one document (its awareness is in the rooms' `PresenceHub`)."""
 
     def __init__(self) -> None:
-        self.awareness = yp.Awareness()
         self.clients: set[YjsClient] = set()
 
     def broadcast(self, frame: bytes, *, skip: YjsClient | None = None) -> None:
@@ -54,7 +62,8 @@ class Room:
 
 
 class YjsRooms:
-    """Serves Yjs clients for `replica`; `token` (required) authenticates them."""
+    """Serves Yjs clients for `replica`; `token` (required) authenticates them. `presence`
+    (default: a hub of its own) holds the rooms' awareness; give the same one to the mesh."""
 
     def __init__(
         self,
@@ -64,6 +73,7 @@ class YjsRooms:
         prefix: str = "/yjs/",
         token_param: str = "token",
         limits: Limits | None = None,
+        presence: PresenceHub | None = None,
     ) -> None:
         if not token:
             raise ValueError("the Yjs endpoint needs a non-empty token")
@@ -74,14 +84,20 @@ class YjsRooms:
         self._token_param = token_param
         self._rooms: dict[str, Room] = {}
         self._ids = itertools.count(1)
+        self.presence = presence or PresenceHub()
+        self.presence.listen(self._deliver)
 
     def routes(self) -> dict[str, Handler]:
         return {self.prefix: self.serve}
 
     def awareness(self, room: str) -> dict[int, dict]:
-        """The awareness states of the clients connected to `room` (client id -> state)."""
+        """The awareness states in `room` (client id -> state), here and across the mesh."""
+        return self.presence.table.states(room)
+
+    def _deliver(self, room: str, entries: list[yp.AwarenessEntry]) -> None:
         found = self._rooms.get(room)
-        return dict(found.awareness.states) if found else {}
+        if found is not None:
+            found.broadcast(yp.awareness_frame(entries))
 
     def _authorized(self, query: str) -> bool:
         given = parse_qs(query).get(self._token_param, [""])[0].encode()
@@ -100,15 +116,13 @@ class YjsRooms:
             await connection.aclose(CLOSE_POLICY_VIOLATION, str(exc)[:120])
             return
         room = self._rooms.setdefault(name, Room())
-        client = YjsClient(self, name, room, document, connection, f"yjs:{next(self._ids)}")
+        client = YjsClient(self, name, document, connection, f"yjs:{next(self._ids)}")
         room.clients.add(client)
         try:
             await client.run()
         finally:
             room.clients.discard(client)
-            gone = room.awareness.remove(client.awareness_ids)
-            if gone:
-                room.broadcast(yp.awareness_frame(gone))
+            self.presence.remove(name, client.awareness_ids)
             if not room.clients:
                 self._rooms.pop(name, None)
 
@@ -120,12 +134,11 @@ class YjsClient:
         self,
         rooms: YjsRooms,
         name: str,
-        room: Room,
         container: ReplicatedContainer[Document],
         connection: ServerConnection,
         origin: str,
     ) -> None:
-        self.rooms, self.name, self.room = rooms, name, room
+        self.rooms, self.name = rooms, name
         self.container = container
         self.connection = connection
         self.origin = origin
@@ -147,8 +160,9 @@ class YjsClient:
         stop_listening = state.add_listener(lambda update: self.push(yp.sync_update(update)))
         try:
             self.push(yp.sync_step1(state.encoded_state_vector()))
-            if self.room.awareness.states:
-                self.push(yp.awareness_frame(self.room.awareness.entries()))
+            present = self.rooms.presence.table.entries(self.name)
+            if present:
+                self.push(yp.awareness_frame(present))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._send_loop, nursery.cancel_scope)
                 error = await self._receive_loop()
@@ -192,11 +206,9 @@ class YjsClient:
                     raise ProtocolError(f"update refused: {exc}") from exc
         elif isinstance(message, yp.AwarenessUpdate):
             self.awareness_ids.update(e.client for e in message.entries if e.state is not None)
-            changed = self.room.awareness.apply(message.entries)
-            if changed:
-                self.room.broadcast(yp.awareness_frame(changed))
+            self.rooms.presence.publish(self.name, message.entries)  # to the room and peers
         elif isinstance(message, yp.QueryAwareness):
-            self.push(yp.awareness_frame(self.room.awareness.entries()))
+            self.push(yp.awareness_frame(self.rooms.presence.table.entries(self.name)))
 
     async def _send_loop(self, scope: trio.CancelScope) -> None:
         limits = self.rooms.limits

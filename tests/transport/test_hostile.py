@@ -17,7 +17,7 @@ import trio
 from websockets.exceptions import ConnectionClosed
 from websockets.trio.client import connect
 
-from antientropy import Ack, Delta, Digest, Hello, PeerSession
+from antientropy import Ack, Delta, Digest, Hello, PeerSession, Presence
 from antientropy.messages import PROTOCOL_VERSION, decode_message, encode_message
 from crdtstate import AWSet, PNCounter, Replica
 from transport import Limits, Mesh, open_mesh
@@ -124,6 +124,27 @@ OPEN_SESSION = [hello(), encode_message(Digest(objects={}))]
             ],
             1002,
             "malformed delta",
+        ),
+        (
+            "malformed presence",
+            [*OPEN_SESSION, msgpack.packb({"t": "presence", "e": [["notes", -1, 1, None]]})],
+            1002,
+            "malformed presence",
+        ),
+        (
+            "presence state that is not a JSON object",
+            [*OPEN_SESSION, encode_message(Presence(entries=[("notes", 7, 1, "[1]")]))],
+            1002,
+            "not a JSON object",
+        ),
+        (
+            "too many presence entries",
+            [
+                *OPEN_SESSION,
+                msgpack.packb({"t": "presence", "e": [["notes", 7, 1, None]] * 1001}),
+            ],
+            1002,
+            "malformed presence",
         ),
         (
             "ack beyond our sequence",

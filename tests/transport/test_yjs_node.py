@@ -101,3 +101,38 @@ async def test_the_endpoint_speaks_y_protocols_to_a_minimal_client() -> None:
                         await ws.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1002
             assert await notes.get() == {"body": "hello"}
+
+
+async def test_node_yjs_clients_on_two_replicas_see_each_others_awareness(
+    node_modules: Path,
+) -> None:
+    """Two real y-websocket clients, on replicas a and c of a line a - b - c."""
+    async with (
+        Replica.open("a") as a,
+        Replica.open("b") as b,
+        Replica.open("c") as c,
+        trio.open_nursery() as nursery,
+    ):
+        rooms_a, rooms_c = YjsRooms(a, token=TOKEN), YjsRooms(c, token=TOKEN)
+        async with (
+            open_mesh(a, routes=rooms_a.routes(), presence=rooms_a.presence) as mesh_a,
+            open_mesh(c, routes=rooms_c.routes(), presence=rooms_c.presence) as mesh_c,
+            open_mesh(b, listen=None, peers=[mesh_a.url, mesh_c.url]) as mesh_b,
+        ):
+            with trio.fail_after(30):  # a hang guard, not a timing assertion
+                await mesh_b.wait_for_peers(["a", "c"])
+                one = await NodeClient.start(
+                    nursery, node_modules, f"{mesh_a.url}/yjs", "notes", TOKEN, "one"
+                )
+                two = await NodeClient.start(
+                    nursery, node_modules, f"{mesh_c.url}/yjs", "notes", TOKEN, "two"
+                )
+                both = ["one", "two"]
+                await one.wait_for(lambda e: e.get("awareness", {}).get("users") == both)
+                await two.wait_for(lambda e: e.get("awareness", {}).get("users") == both)
+                await one.send(cmd="quit")
+                await one.process.wait()
+                await two.wait_for(lambda e: e["awareness"]["users"] == ["two"])
+                await two.send(cmd="quit")
+                await two.process.wait()
+        nursery.cancel_scope.cancel()

@@ -20,6 +20,12 @@ const provider = new WebsocketProvider(serverUrl, room, doc, {
   disableBc: true,
 })
 provider.awareness.setLocalStateField('user', { name })
+// Everyone this client is aware of, by user name (its own state included).
+const sayAwareness = () => {
+  const users = [...provider.awareness.getStates().values()].map((s) => s.user?.name)
+  say({ event: 'awareness', users: users.filter(Boolean).sort() })
+}
+provider.awareness.on('change', sayAwareness)
 let editedOnline = false
 provider.on('sync', (synced) => {
   if (synced && !editedOnline) {

@@ -1,0 +1,98 @@
+"""Yjs awareness shared by a replica's rooms and its peers, under trio (in memory only).
+
+A `PresenceHub` joins what this replica's Yjs clients announce (through `YjsRooms`) and what
+peers send (through the mesh's sessions) into one `PresenceTable`, then hands what changed to
+the rooms' clients and to every peer but the sender. `run` expires peers' entries that were
+not renewed for `timeout` seconds (30, as y-protocols). The mesh always has a hub, so a node
+without Yjs clients still relays; a node serving Yjs passes its rooms' hub:
+`open_mesh(replica, routes=rooms.routes(), presence=rooms.presence)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+import trio
+
+from antientropy.presence import PRESENCE_TIMEOUT, PresenceTable, Rooms
+from antientropy.yprotocol import AwarenessEntry
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[str, list[AwarenessEntry]], None]  # room, entries that changed
+Send = Callable[[Rooms], None]  # entries by room, for one peer
+
+
+class PresenceHub:
+    """This replica's awareness: its Yjs rooms and its peers' sessions subscribe to it."""
+
+    def __init__(self, *, timeout: float = PRESENCE_TIMEOUT) -> None:
+        self.table = PresenceTable(timeout=timeout)
+        self._listeners: list[Deliver] = []
+        self._peers: dict[str, Send] = {}
+        self._changed = trio.Event()
+
+    def listen(self, deliver: Deliver) -> None:
+        """Call `deliver(room, entries)` with every change (the rooms' Yjs clients)."""
+        self._listeners.append(deliver)
+
+    # -- the rooms' side ----------------------------------------------------------------------
+
+    def publish(self, room: str, entries: Iterable[AwarenessEntry]) -> list[AwarenessEntry]:
+        """A Yjs client of ours announced `entries`; ProtocolError if they cannot be relayed."""
+        changed = self.table.apply(room, entries, source=None, now=trio.current_time())
+        self._spread(room, changed, source=None)
+        return changed
+
+    def remove(self, room: str, clients: Iterable[int]) -> list[AwarenessEntry]:
+        """Yjs clients of ours left: everyone learns it (their clock bumped, state null)."""
+        gone = self.table.remove(room, clients, now=trio.current_time())
+        self._spread(room, gone, source=None)
+        return gone
+
+    # -- the mesh's side ----------------------------------------------------------------------
+
+    def add_peer(self, peer: str, send: Send) -> None:
+        """A session with `peer` is open: it is told everything live, then every change."""
+        self._peers[peer] = send
+        snapshot = self.table.snapshot()
+        if snapshot:
+            send(snapshot)
+
+    def remove_peer(self, peer: str) -> None:
+        """The session ended. What came through it stays until it expires (another path may
+        still carry it; only a renewal would tell)."""
+        self._peers.pop(peer, None)
+
+    def receive(self, peer: str, rooms: Rooms) -> None:
+        """Entries from `peer`: deliver and relay whatever is news."""
+        now = trio.current_time()
+        for room, entries in rooms.items():
+            changed = self.table.apply(room, entries, source=peer, now=now)
+            self._spread(room, changed, source=peer)
+
+    async def run(self) -> None:
+        """Expire peers' entries that were not renewed in time, until cancelled."""
+        while True:
+            due = self.table.next_expiry()
+            if due is None:  # nothing can expire until something changes
+                self._changed = trio.Event()
+                await self._changed.wait()
+                continue
+            # A change only ever adds a later expiry than this one: no need to wake for it.
+            await trio.sleep_until(due)
+            for room, removed in self.table.expire(trio.current_time()).items():
+                log.debug("awareness of %d client(s) in %r expired", len(removed), room)
+                for deliver in list(self._listeners):
+                    deliver(room, removed)
+
+    def _spread(self, room: str, changed: list[AwarenessEntry], *, source: str | None) -> None:
+        if not changed:
+            return
+        self._changed.set()  # wakes `run` if it was waiting for anything to expire
+        for deliver in list(self._listeners):
+            deliver(room, changed)
+        for peer, send in list(self._peers.items()):
+            if peer != source:
+                send({room: changed})

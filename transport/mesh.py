@@ -21,7 +21,7 @@ from crdtstate.replica import Replica
 from .channel import WebSocketChannel
 from .driver import SessionDriver
 from .limits import Backoff, Limits
-from .presence import PresenceHub
+from .presence import PresenceHub, hub_for
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Mesh:
         presence: PresenceHub | None = None,
     ) -> None:
         self.replica = replica
-        self.presence = presence or PresenceHub()  # Yjs awareness, relayed between peers
+        self.presence = presence or hub_for(replica)  # Yjs awareness, relayed between peers
         self.routes = dict(routes or {})  # path prefix -> handler (e.g. the Yjs endpoint)
         self.url = ""
         self.limits = limits
@@ -272,8 +272,8 @@ async def open_mesh(
     `client_ssl_context` is used to dial wss:// peers (default: the system's trust store).
     `routes` maps request-path prefixes to other websocket handlers on the same server
     (`transport.yjs.YjsRooms.routes()`); peers use the root path. `presence` is the hub
-    whose Yjs awareness is shared with peers (`YjsRooms.presence`); without one the mesh
-    still relays awareness between its peers.
+    whose Yjs awareness is shared with peers: by default the replica's own (`hub_for`), the
+    one its `YjsRooms` use, so their clients' awareness reaches the peers without wiring.
     """
     key = secret.encode() if isinstance(secret, str) else secret
     limits = limits or Limits()

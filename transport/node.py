@@ -80,7 +80,6 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 ssl_context=server_context(config),
                 client_ssl_context=client_context(config),
                 routes=rooms.routes() if rooms else None,
-                presence=rooms.presence if rooms else None,
             ) as mesh,
             trio.open_nursery() as nursery,
         ):

@@ -3,15 +3,18 @@
 A `PresenceHub` joins what this replica's Yjs clients announce (through `YjsRooms`) and what
 peers send (through the mesh's sessions) into one `PresenceTable`, then hands what changed to
 the rooms' clients and to every peer but the sender. `run` expires peers' entries that were
-not renewed for `timeout` seconds (30, as y-protocols). The mesh always has a hub, so a node
-without Yjs clients still relays; a node serving Yjs passes its rooms' hub:
-`open_mesh(replica, routes=rooms.routes(), presence=rooms.presence)`.
+not renewed for `timeout` seconds (30, as y-protocols). Each replica has one hub
+(`hub_for(replica)`), which `YjsRooms` and `open_mesh` both use unless given another, so a
+node's Yjs clients and its peers meet without wiring, and a node without Yjs clients still
+relays.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import trio
 
@@ -22,6 +25,17 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, list[AwarenessEntry]], None]  # room, entries that changed
 Send = Callable[[Rooms], None]  # entries by room, for one peer
+
+
+_hubs: weakref.WeakKeyDictionary[Any, PresenceHub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(replica: Any) -> PresenceHub:
+    """The replica's own hub, made on first use (one per replica object)."""
+    hub = _hubs.get(replica)
+    if hub is None:
+        hub = _hubs[replica] = PresenceHub()
+    return hub
 
 
 class PresenceHub:

@@ -14,9 +14,9 @@ Bounds: the mesh's `max_peers` counts these connections; frames are capped by
 updates exceed `max_pending_bytes`, or that cannot take a frame within `send_timeout`, is
 closed (1013) and resyncs by step 1/2 when it reconnects.
 
-Awareness (cursors, presence) is shared across the mesh, never stored: pass the rooms' hub to
-the mesh (`open_mesh(..., routes=rooms.routes(), presence=rooms.presence)`) and a client sees
-the clients of every node, relayed over the peers' sessions (`transport.presence`). A client
+Awareness (cursors, presence) is shared across the mesh, never stored: the rooms and the mesh
+of one replica share its hub (`transport.presence.hub_for`), so a client sees the clients of
+every node, relayed over the peers' sessions (`transport.presence`). A client
 that disconnects is removed everywhere at once; the clients of a node that went away vanish
 from the others 30 s after their last renewal (y-protocols clients renew every 15 s), as a
 y-websocket server times out a silent client.
@@ -40,7 +40,7 @@ from crdtstate.errors import CrdtStateError, DecodeError, ProtocolError
 from crdtstate.replicated import ReplicatedContainer
 
 from .limits import Limits
-from .presence import PresenceHub
+from .presence import PresenceHub, hub_for
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class YjsRooms:
         self._token_param = token_param
         self._rooms: dict[str, Room] = {}
         self._ids = itertools.count(1)
-        self.presence = presence or PresenceHub()
+        self.presence = presence or hub_for(replica)
         self.presence.listen(self._deliver)
 
     def routes(self) -> dict[str, Handler]:

@@ -127,3 +127,13 @@ async def test_entries_from_a_peer_expire_unless_renewed(autojump_clock: trio.ab
         await trio.sleep(20)
         assert b.table.states("notes") == {}
         nursery.cancel_scope.cancel()
+
+
+def test_a_replica_has_one_hub_and_its_rooms_use_it_by_default() -> None:
+    from crdtstate import Replica
+    from transport.presence import hub_for
+    from transport.yjs import YjsRooms
+
+    a, b = Replica("a"), Replica("b")
+    assert hub_for(a) is hub_for(a) is YjsRooms(a, token="t" * 16).presence
+    assert hub_for(a) is not hub_for(b)

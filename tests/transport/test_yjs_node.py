@@ -115,8 +115,8 @@ async def test_node_yjs_clients_on_two_replicas_see_each_others_awareness(
     ):
         rooms_a, rooms_c = YjsRooms(a, token=TOKEN), YjsRooms(c, token=TOKEN)
         async with (
-            open_mesh(a, routes=rooms_a.routes(), presence=rooms_a.presence) as mesh_a,
-            open_mesh(c, routes=rooms_c.routes(), presence=rooms_c.presence) as mesh_c,
+            open_mesh(a, routes=rooms_a.routes()) as mesh_a,  # the replica's hub: no wiring
+            open_mesh(c, routes=rooms_c.routes()) as mesh_c,
             open_mesh(b, listen=None, peers=[mesh_a.url, mesh_c.url]) as mesh_b,
         ):
             with trio.fail_after(30):  # a hang guard, not a timing assertion

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import DatabaseInUseError, StorageError
+from ..gcpause import gc_paused
 from .reader import StoredReplica, read_database
 from .schema import create_schema
 
@@ -69,7 +70,8 @@ class Store:
             _create(path, replica_id or uuid.uuid4().hex[:12])
         lock_fd = _lock(path)
         try:
-            stored = read_database(path, replica_id)
+            with gc_paused():  # decoding allocates the whole state (see crdtstate/gcpause)
+                stored = read_database(path, replica_id)
             try:
                 conn = _connect(path, Durability(durability))
             except sqlite3.Error as exc:

@@ -107,9 +107,16 @@ class CausalContext:
         for replica, counter in dots:
             counters.setdefault(replica, []).append(counter)
         for replica, values in counters.items():
-            for lo, hi in intervals.from_numbers(values):
-                ctx.add_range(replica, lo, hi)
+            ctx._put_ranges(replica, intervals.from_numbers(values))
         return ctx
+
+    def _put_ranges(self, replica: str, ranges: intervals.Ranges) -> None:
+        """Set `replica`'s dots, absent so far, to canonical `ranges` (sorted, non-adjacent)."""
+        if ranges and ranges[0][0] == 1:
+            self.vector[replica] = ranges[0][1]
+            ranges = ranges[1:]
+        if ranges:
+            self.cloud[replica] = ranges
 
     def copy(self) -> CausalContext:
         ctx = CausalContext()
@@ -187,8 +194,7 @@ class CausalContext:
         """The dots of this context that `other` lacks, as a context (may be gapped)."""
         missing = CausalContext()
         for r in self.replicas():
-            for lo, hi in intervals.subtract(self.ranges(r), other.ranges(r)):
-                missing.add_range(r, lo, hi)
+            missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
         return missing
 
     def covers(self, other: CausalContext) -> bool:

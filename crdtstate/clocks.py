@@ -101,7 +101,22 @@ class CausalContext:
 
     @classmethod
     def of(cls, dots: Iterable[Dot]) -> CausalContext:
-        return cls(cloud=dots)
+        """The context of exactly `dots`, built from sorted runs (O(n log n), in any order)."""
+        ctx = cls()
+        counters: dict[str, list[int]] = {}
+        for replica, counter in dots:
+            counters.setdefault(replica, []).append(counter)
+        for replica, values in counters.items():
+            ctx._put_ranges(replica, intervals.from_numbers(values))
+        return ctx
+
+    def _put_ranges(self, replica: str, ranges: intervals.Ranges) -> None:
+        """Set `replica`'s dots, absent so far, to canonical `ranges` (sorted, non-adjacent)."""
+        if ranges and ranges[0][0] == 1:
+            self.vector[replica] = ranges[0][1]
+            ranges = ranges[1:]
+        if ranges:
+            self.cloud[replica] = ranges
 
     def copy(self) -> CausalContext:
         ctx = CausalContext()
@@ -156,8 +171,8 @@ class CausalContext:
         if ranges is not None and not ranges:
             del self.cloud[replica]
 
-    def _ranges(self, replica: str) -> intervals.Ranges:
-        """All of `replica`'s dots as ranges (the prefix first)."""
+    def ranges(self, replica: str) -> intervals.Ranges:
+        """All of `replica`'s dots as ranges (the prefix first), sorted and non-adjacent."""
         top = self.vector.get(replica, 0)
         head = [(1, top)] if top else []
         return head + self.cloud.get(replica, [])
@@ -179,8 +194,7 @@ class CausalContext:
         """The dots of this context that `other` lacks, as a context (may be gapped)."""
         missing = CausalContext()
         for r in self.replicas():
-            for lo, hi in intervals.subtract(self._ranges(r), other._ranges(r)):
-                missing.add_range(r, lo, hi)
+            missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
         return missing
 
     def covers(self, other: CausalContext) -> bool:
@@ -188,14 +202,14 @@ class CausalContext:
         for r in other.replicas():
             if other.max_counter(r) <= self.vector.get(r, 0):
                 continue
-            if intervals.subtract(other._ranges(r), self._ranges(r)):
+            if intervals.subtract(other.ranges(r), self.ranges(r)):
                 return False
         return True
 
     def dots(self) -> Iterator[Dot]:
         """Every dot, one by one: callers compare `dot_count()` first, it can be huge."""
         for r in self.replicas():
-            for counter in intervals.numbers(self._ranges(r)):
+            for counter in intervals.numbers(self.ranges(r)):
                 yield Dot(r, counter)
 
     def version_vector(self) -> VersionVector:

@@ -38,7 +38,7 @@ def add(ranges: Ranges, lo: int, hi: int) -> bool:
 
 
 def subtract(ranges: Ranges, holes: Ranges) -> Ranges:
-    """The numbers of `ranges` not in `holes`."""
+    """The numbers of `ranges` not in `holes` (canonical: sorted, non-adjacent, when both are)."""
     out: Ranges = []
     j = 0
     for lo, hi in ranges:

@@ -13,7 +13,6 @@ from .errors import DecodeError
 
 MAX_COUNTER = 2**63 - 1
 MAX_REPLICA_ID = 256
-MAX_CLOUD_DOTS = 1_000_000
 MAX_CLOUD_RANGES = 1_000_000
 
 

@@ -1,14 +1,17 @@
 """Benchmark of the CRDT types: local update throughput (pure API and through a replicated
 container), encoded sizes of deltas, states and digest-driven deltas, and the same workload on
-pycrdt's `Map` in the same process; then a PNCounter container against `LockedContainer`.
+pycrdt's `Map` in the same process; then a PNCounter container against `LockedContainer`;
+then the digest sizes of large AWSets, in the current form and in the earlier one.
 
-Run: `python -m simulations.bench_types [--n 5000]`. Numbers are per process, single core.
+Run: `python -m simulations.bench_types [--n 5000] [--digests-only]`. Numbers are per process,
+single core.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,8 @@ from crdtstate.types import (
 
 KEYS = 100  # distinct map keys in the map workloads
 BEHIND = 10  # updates a peer misses before a digest-driven sync
+DIGEST_SIZES = (5_000, 100_000)  # AWSet elements in the digest table
+DIGEST_REPLICAS = ("replica-1", "replica-2", "replica-3")
 
 
 @dataclass
@@ -266,10 +271,51 @@ async def bench_counter_vs_locked(n: int, rounds: int = 5) -> tuple[float, float
     return locked_best, replicated_best
 
 
+def digest_set(n: int, removed: float, seed: int = 7) -> AWSet:
+    """`n` elements added round-robin by three replicas, then a random share `removed` removed
+    (each by the replica that added it, after all the adds)."""
+    s = AWSet()
+    for i in range(n):
+        s.add(i, replica=DIGEST_REPLICAS[i % 3])
+    for i in random.Random(seed).sample(range(n), int(n * removed)):
+        s.remove(i, replica=DIGEST_REPLICAS[i % 3])
+    return s
+
+
+def counters_digest_bytes(s: AWSet) -> int:
+    """The digest as it was before held dots travelled as runs: {replica: [counter, ...]}."""
+    held: dict[str, list[int]] = {}
+    for d in sorted(s.store.dots()):
+        held.setdefault(d.replica, []).append(d.counter)
+    return len(codec.pack([s.context.to_wire(), held]))
+
+
+def print_digest_table() -> None:
+    header = f"{'AWSet digest':<40} {'held dots':>9} {'runs':>7} {'before B':>9} {'now B':>7}"
+    print(header)
+    print("-" * len(header))
+    for n in DIGEST_SIZES:
+        for removed in (0.0, 0.3):
+            s = digest_set(n, removed)
+            digest = s.digest()
+            now = len(codec.pack(codec.digest_to_wire(AWSet.kind, digest)))
+            n_runs = sum(len(digest.held.ranges(r)) for r in digest.held.replicas())
+            label = f"{n:,} added, {removed:.0%} removed, 3 replicas"
+            print(
+                f"{label:<40} {digest.held.dot_count():>9,} {n_runs:>7,} "
+                f"{counters_digest_bytes(s):>9,} {now:>7,}"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="updates per workload")
-    n = parser.parse_args(argv).n
+    parser.add_argument("--digests-only", action="store_true", help="only the digest table")
+    args = parser.parse_args(argv)
+    if args.digests_only:
+        print_digest_table()
+        return
+    n = args.n
     header = (
         f"{'type':<28} {'pure/s':>10} {'container/s':>12} {'locked/s':>9} {'pycrdt/s':>10} "
         f"{'delta B':>8} {'state B':>9} {'sync B':>7} {'pycrdt Δ B':>11} {'pycrdt B':>9}"
@@ -294,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         f"PNCounter container {rate(n, replicated_s)}/s vs LockedContainer(0) "
         f"{rate(n, locked_s)}/s: {ratio:.2f}x ({'OK' if ratio >= 0.5 else 'BELOW'} the 0.5x bar)"
     )
+    print()
+    print_digest_table()
 
 
 if __name__ == "__main__":

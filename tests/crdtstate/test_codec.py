@@ -448,11 +448,12 @@ BAD_DIGESTS: list[tuple[str, Any]] = [
     ("awset", [{}, {}]),
     ("awset", [[{"a": 1}, [["a", -3, 1]]], {}]),
     ("awset", [[{"a": 1}, [["a"]]], {}]),
-    ("awset", [[{}, []], []]),
-    ("awset", [[{}, []], {"a": [0]}]),
-    ("awset", [[{}, []], {"a": ["1"]}]),
-    ("awset", [[{}, []], {"": [1]}]),
-    ("awset", [[{}, []], {"a": 1}]),
+    ("awset", [[{"a": 1}, []], {"a": [1]}]),  # held dots in the old form (a counter per dot)
+    ("awset", [[{"a": 1}, []], [["a", [0]]]]),
+    ("awset", [[{"a": 1}, []], [["a", ["0", 1]]]]),
+    ("awset", [[{"a": 1}, []], [["", [0, 1]]]]),
+    ("awset", [[{"a": 1}, []], [["a", 1]]]),
+    ("awset", [[{}, []], [["a", [0, 1]]]]),  # a held dot outside the digest's context
 ]
 
 

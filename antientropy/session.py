@@ -42,6 +42,7 @@ from .events import (
     SyncSource,
     auth_proof,
 )
+from .framing import delta_entries, split_entries
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -56,10 +57,10 @@ from .messages import (
 )
 from .presence import PresenceOutbox, read_presence
 from .ranges import ReceivedRanges
+from .retransmit import RetransmitClock
 from .yprotocol import AwarenessEntry
 
 log = logging.getLogger(__name__)
-FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
 MAX_REASON = 1000  # a bye's reason is cut to fit the message (peer input may be in it)
 
 __all__ = [
@@ -122,9 +123,7 @@ class PeerSession:
         # A digest answer is queued: computed from the replica's state, which on a durable
         # replica may hold updates still being committed; the driver waits for them first.
         self.answer_pending = False
-        self._retransmit_after = retransmit_after
-        self._max_retransmit_after = max_retransmit_after or 8 * retransmit_after
-        self._silent_rounds = 0  # timeouts since the peer last said anything
+        self._clock = RetransmitClock(retransmit_after, max_retransmit_after)
         self._outbox: list[bytes] = []
         self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
         # Sending side: A[j] and friends, in our own sequence numbers.
@@ -157,7 +156,7 @@ class PeerSession:
         self.stats.bytes_in += len(data)
         try:
             message = decode_message(data)
-            self._silent_rounds = 0
+            self._clock.heard()
             return self._handle(message, now)
         except ProtocolError as exc:
             kind = CloseKind.AUTH if isinstance(exc, AuthenticationError) else CloseKind.PROTOCOL
@@ -225,7 +224,7 @@ class PeerSession:
         )
         if not same:
             raise ProtocolError("a second, different hello within one session")
-        if not self._peer_open and now - self._hello_reply_at >= self._retransmit_after:
+        if not self._peer_open and now - self._hello_reply_at >= self._clock.after:
             self._hello_reply_at = now
             self._queue_hello()
         return []
@@ -373,7 +372,7 @@ class PeerSession:
     def next_deadline(self) -> float | None:
         """When `data_to_send` should be called again even if nothing happens."""
         waits = self._waiting_since()
-        deadline = min(waits) + self._timeout() if waits else None
+        deadline = min(waits) + self._clock.timeout() if waits else None
         if self._ack_due and self._ack_due_since is not None:
             ack_at = self._ack_due_since + self._ack_delay
             deadline = ack_at if deadline is None else min(deadline, ack_at)
@@ -384,9 +383,6 @@ class PeerSession:
         if self.state is not SessionState.OPEN or not self.serving:
             return None
         return max(self.acked, self.answered, self._known_held)
-
-    def _timeout(self) -> float:
-        return min(self._retransmit_after * 2**self._silent_rounds, self._max_retransmit_after)
 
     def _waiting_since(self) -> list[float]:
         """The start times of whatever we are waiting for the peer to confirm."""
@@ -401,20 +397,17 @@ class PeerSession:
             waits.append(self._push_at)
         return waits
 
-    def _due(self, since: float, now: float) -> bool:
-        return now >= since + self._timeout()  # the same sum as next_deadline: no rounding gap
-
     def _retransmit_due(self, now: float) -> None:
         if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
-            if self._due(self._hello_at, now):
+            if self._clock.due(self._hello_at, now):
                 self._bump(now)
                 self._hello_at = now
                 self._queue_hello()
             return
-        if (self._awaiting_answer or not self.serving) and self._due(self._digest_at, now):
+        if (self._awaiting_answer or not self.serving) and self._clock.due(self._digest_at, now):
             self._bump(now)
             self._send_digest(reply=not self.serving, now=now)
-        if self.serving and self.acked < self.sent and self._due(self._push_at, now):
+        if self.serving and self.acked < self.sent and self._clock.due(self._push_at, now):
             self._bump(now)
             if self.acked < self.answered:
                 self._resync(now)  # the answer to the peer's digest itself was lost
@@ -427,7 +420,7 @@ class PeerSession:
 
     def _bump(self, now: float) -> None:
         self.stats.retransmits += 1
-        self._silent_rounds += 1
+        self._clock.bump()
 
     def _resync(self, now: float) -> None:
         """Stop pushing and ask for the peer's digest; answering it restarts the pushes."""
@@ -471,8 +464,8 @@ class PeerSession:
         no group (an empty range), so an ack never covers a group before all of it arrived.
         (Splitting relies on the frames arriving in order, as on a websocket.)
         """
-        entries = [(name, delta.kind, delta.to_wire()) for name, delta in sorted(deltas.items())]
-        chunks = self._split(entries)
+        entries = delta_entries(deltas)
+        chunks = split_entries(entries, self._max_frame_bytes, ordered=self._ordered)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             ack = None
@@ -482,28 +475,6 @@ class PeerSession:
             frame = self._queue(Delta(upto=frame_upto, entries=chunk, since=frame_since, ack=ack))
             header = encode_message(Delta(upto=frame_upto, entries=[], since=frame_since, ack=ack))
             self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
-
-    def _split(self, entries: list[tuple[str, str, Any]]) -> list[list[tuple[str, str, Any]]]:
-        """Entries in frame-sized chunks. Only on an ordered link: where a leading part could
-        be lost while the last (which claims the range) arrives, it would never be resent."""
-        room = self._max_frame_bytes - FRAME_OVERHEAD
-        sizes = [len(codec.pack(entry)) for entry in entries]
-        for entry, size in zip(entries, sizes, strict=True):
-            if size > room:
-                raise ProtocolError(
-                    f"the delta of {entry[0]!r} ({size} bytes) exceeds the frame limit"
-                )
-        if sum(sizes) <= room or not self._ordered:
-            return [entries]
-        chunks: list[list[tuple[str, str, Any]]] = [[]]
-        used = 0
-        for entry, size in zip(entries, sizes, strict=True):
-            if used + size > room and chunks[-1]:
-                chunks.append([])
-                used = 0
-            chunks[-1].append(entry)
-            used += size
-        return chunks
 
     def _queue_hello(self) -> None:
         self._queue(

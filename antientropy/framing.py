@@ -1,0 +1,47 @@
+"""Deltas as frames: wire entries, and their split into frames a peer will accept.
+
+Pure functions of the session's deltas and limits, kept apart from the state machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crdtstate import codec
+from crdtstate.errors import ProtocolError
+from crdtstate.types import Crdt
+
+FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
+Entry = tuple[str, str, Any]  # name, kind, payload
+
+
+def delta_entries(deltas: dict[str, Crdt]) -> list[Entry]:
+    """The entries of a Delta frame, in name order (a frame's bytes do not depend on the
+    order deltas were joined in)."""
+    return [(name, delta.kind, delta.to_wire()) for name, delta in sorted(deltas.items())]
+
+
+def split_entries(
+    entries: list[Entry], max_frame_bytes: int, *, ordered: bool
+) -> list[list[Entry]]:
+    """Entries in frame-sized chunks. Only on an ordered link: where a leading part could be
+    lost while the last (which claims the range) arrives, it would never be resent.
+
+    Raises `ProtocolError` when one object's delta alone exceeds the frame limit.
+    """
+    room = max_frame_bytes - FRAME_OVERHEAD
+    sizes = [len(codec.pack(entry)) for entry in entries]
+    for entry, size in zip(entries, sizes, strict=True):
+        if size > room:
+            raise ProtocolError(f"the delta of {entry[0]!r} ({size} bytes) exceeds the frame limit")
+    if sum(sizes) <= room or not ordered:
+        return [entries]
+    chunks: list[list[Entry]] = [[]]
+    used = 0
+    for entry, size in zip(entries, sizes, strict=True):
+        if used + size > room and chunks[-1]:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(entry)
+        used += size
+    return chunks

@@ -131,6 +131,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="replay only the first N edits")
     parser.add_argument("--child", choices=sorted(SIDES.values()), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.trace.is_file():
+        parser.error(f"no trace at {args.trace}: pass the path of automerge-paper.json.gz")
     patches, expected = load(args.trace)
     if args.limit is not None:
         patches, expected = patches[: args.limit], None  # type: ignore[assignment]

@@ -44,6 +44,10 @@ def render_plot(report: Report, path: Path) -> Path:
         ax.barh(labels, values)
         ax.invert_yaxis()
         ax.set_xlabel(report.columns[column])
+        if report.limit is not None:
+            value, label = report.limit
+            ax.axvline(value, color="firebrick", linestyle="--", label=label)
+            ax.legend(loc="lower right")
     ax.set_ylabel(report.ylabel)
     ax.set_title(report.title)
     ax.grid(alpha=0.3)

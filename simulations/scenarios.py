@@ -22,6 +22,7 @@ from .network import Network
 from .workloads import WORKLOADS
 
 Progress = Callable[[float], None]  # fraction done, 0..1
+RESYNC_LIMIT = 1.3  # bytes a resync may carry, as a multiple of the deltas the other side lacks
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class Report:
     xlabel: str = "simulated seconds"
     ylabel: str = ""
     bar_column: int | None = None  # without series: plot this column as bars
+    limit: tuple[float, str] | None = None  # a target drawn across the plot: (value, label)
 
 
 def _mixed_update(net: Network, rid: str, rng: random.Random, step: int) -> dict[str, Crdt]:
@@ -138,6 +140,7 @@ def partition(seed: int, progress: Progress, updates: int = 5000) -> Report:
             "full state: what shipping one replica's whole state would cost instead",
         ],
         bar_column=5,
+        limit=(RESYNC_LIMIT, f"limit {RESYNC_LIMIT}x"),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from simulations.links import LinkModel
 from simulations.network import Network
-from simulations.scenarios import partition
+from simulations.scenarios import RESYNC_LIMIT, partition
 from simulations.trio_network import trio_scenario
 from simulations.workloads import WORKLOADS
 
@@ -46,7 +46,7 @@ def test_resync_after_a_partition_ships_close_to_what_each_side_lacks() -> None:
     report = partition(1, lambda fraction: None, updates=1000)
     ratios = [float(row[5]) for row in report.rows]
     assert len(ratios) == 4
-    assert max(ratios) <= 1.3
+    assert max(ratios) <= RESYNC_LIMIT
     assert any(row[8] for row in report.rows if row[0] == "digest resync")
 
 

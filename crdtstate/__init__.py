@@ -6,6 +6,7 @@ same `get` / `update` / `subscribe` / `version` API as the lock-based `LockedCon
 
 from .changes import Change
 from .clocks import CausalContext, Dot, VersionVector
+from .docsnapshot import DocumentSnapshot
 from .errors import (
     AuthenticationError,
     CorruptDatabaseError,
@@ -59,6 +60,7 @@ __all__ = [
     "DatabaseInUseError",
     "DecodeError",
     "Document",
+    "DocumentSnapshot",
     "Dot",
     "Durability",
     "EWFlag",

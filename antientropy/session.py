@@ -58,6 +58,7 @@ from .messages import (
 from .presence import PresenceOutbox, read_presence
 from .ranges import ReceivedRanges
 from .retransmit import RetransmitClock
+from .window import PushWindow
 from .yprotocol import AwarenessEntry
 
 log = logging.getLogger(__name__)
@@ -126,14 +127,7 @@ class PeerSession:
         self._clock = RetransmitClock(retransmit_after, max_retransmit_after)
         self._outbox: list[bytes] = []
         self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
-        # Sending side: A[j] and friends, in our own sequence numbers.
-        self.sent = 0  # highest of our sequences pushed to the peer
-        self.acked = 0  # highest the peer acknowledged (A[j])
-        self.answered = 0  # our sequence when we last answered the peer's digest
-        self.serving = False  # we answered the peer's digest: push from then on
-        self._considered = 0  # groups in (sent, considered] are all held by the peer
-        self._known_held = 0  # the peer holds every group up to here (acked or skipped)
-        self._push_at = now  # last push sent with nothing in flight, or last ack progress
+        self.window = PushWindow(now)  # sending side, in our own sequence numbers
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -271,9 +265,7 @@ class PeerSession:
         upto = self.source.buffer.sequence
         self._queue_delta(self.source.deltas_since(digests), None, upto)
         self.answer_pending = True
-        self.answered = self.sent = self._considered = upto
-        self.serving = True
-        self._push_at = now
+        self.window.answered_digest(upto, now)
         if message.reply and not self._awaiting_answer:
             # (When ours is still out, its answer is what the peer asked for: both sides
             # starting a resync at once must not make each answer twice.)
@@ -292,7 +284,7 @@ class PeerSession:
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            self.source.buffer.mark_known(self.acked, self.peer, deltas)
+            self.source.buffer.mark_known(self.window.acked, self.peer, deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
         return [DeltasReceived(deltas, message.upto, message.since)]
@@ -300,13 +292,17 @@ class PeerSession:
     def _on_ack(self, upto: int, now: float) -> None:
         if upto > self.source.buffer.sequence:
             raise ProtocolError(f"ack {upto} beyond our sequence {self.source.buffer.sequence}")
-        if upto > self.acked:
-            self.acked = upto
-            self.sent = max(self.sent, upto)
-            self._considered = max(self._considered, upto)
-            in_flight = self.acked < self.sent
-            self._known_held = max(self._known_held, upto if in_flight else self._considered)
-            self._push_at = now
+        self.window.acknowledged(upto, now)
+
+    @property
+    def acked(self) -> int:
+        """Our groups the peer acknowledged: every one up to this sequence."""
+        return self.window.acked
+
+    @property
+    def sent(self) -> int:
+        """Our groups pushed to the peer: every one up to this sequence."""
+        return self.window.sent
 
     # -- driver calls ---------------------------------------------------------------------
 
@@ -380,9 +376,9 @@ class PeerSession:
 
     def needs_from(self) -> int | None:
         """The sequence after which this session may still need buffered groups."""
-        if self.state is not SessionState.OPEN or not self.serving:
+        if self.state is not SessionState.OPEN or not self.window.serving:
             return None
-        return max(self.acked, self.answered, self._known_held)
+        return self.window.needs_from()
 
     def _waiting_since(self) -> list[float]:
         """The start times of whatever we are waiting for the peer to confirm."""
@@ -390,11 +386,12 @@ class PeerSession:
             return [self._hello_at]
         if self.state is not SessionState.OPEN:
             return []
+        window = self.window
         waits = []
-        if self._awaiting_answer or not self.serving:
+        if self._awaiting_answer or not window.serving:
             waits.append(self._digest_at)
-        if self.serving and self.acked < self.sent:
-            waits.append(self._push_at)
+        if window.serving and window.in_flight():
+            waits.append(window.push_at)
         return waits
 
     def _retransmit_due(self, now: float) -> None:
@@ -404,19 +401,16 @@ class PeerSession:
                 self._hello_at = now
                 self._queue_hello()
             return
-        if (self._awaiting_answer or not self.serving) and self._clock.due(self._digest_at, now):
+        window = self.window
+        if (self._awaiting_answer or not window.serving) and self._clock.due(self._digest_at, now):
             self._bump(now)
-            self._send_digest(reply=not self.serving, now=now)
-        if self.serving and self.acked < self.sent and self._clock.due(self._push_at, now):
+            self._send_digest(reply=not window.serving, now=now)
+        if window.serving and window.in_flight() and self._clock.due(window.push_at, now):
             self._bump(now)
-            if self.acked < self.answered:
+            if window.acked < window.answered:
                 self._resync(now)  # the answer to the peer's digest itself was lost
             else:
-                # Go back: resend from the last acknowledgement, skipping what is known held
-                # (those groups may already be collected).
-                self.sent = self.acked
-                self._considered = max(self.acked, self._known_held)
-                self._push_at = now
+                window.go_back(now)
 
     def _bump(self, now: float) -> None:
         self.stats.retransmits += 1
@@ -425,37 +419,33 @@ class PeerSession:
     def _resync(self, now: float) -> None:
         """Stop pushing and ask for the peer's digest; answering it restarts the pushes."""
         self.stats.resyncs += 1
-        self.serving = False
+        self.window.serving = False
         self._send_digest(reply=True, now=now)
 
     def _can_push(self) -> bool:
         return (
             self.state is SessionState.OPEN
-            and self.serving
-            and max(self.sent, self._considered) < self.source.buffer.sequence
+            and self.window.serving
+            and self.window.start() < self.source.buffer.sequence
         )
 
     def _push(self, now: float) -> None:
-        buffer = self.source.buffer
+        buffer, window = self.source.buffer, self.window
         upto = buffer.sequence
         # Groups in (sent, considered] are held by the peer (and may be collected already).
-        start = max(self.sent, self._considered)
+        start = window.start()
         if not buffer.can_serve(start):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         exclude = self.peer if self._back_propagation else None
         deltas = buffer.collect(start, exclude_origin=exclude)
-        self._considered = upto
-        if not deltas and self.acked >= self.sent:
-            self._known_held = upto  # nothing in flight and the rest held: all of it is
+        window.considered_through(upto, found=bool(deltas))
         if not deltas:
             # Every new group is held by the peer: no frame. The next frame's range starts
             # at the last one's end, so it covers these too and the peer's acks stay whole.
             return
-        if self.acked >= self.sent:
-            self._push_at = now  # the retransmission clock starts with the first in flight
-        self._queue_delta(deltas, self.sent, upto)
-        self.sent = upto
+        self._queue_delta(deltas, window.sent, upto)
+        window.pushed(upto, now)
 
     def _queue_delta(self, deltas: dict[str, Crdt], since: int | None, upto: int) -> None:
         """Queue `deltas` as frames of at most `max_frame_bytes`.

@@ -6,6 +6,7 @@ between them is counted; expiry runs under trio's autojump clock, so no test wai
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -34,6 +35,13 @@ class Wires:
     def link(self, x: str, y: str) -> None:
         self.hubs[x].add_peer(y, lambda rooms: self.queue.append((y, x, rooms)))
         self.hubs[y].add_peer(x, lambda rooms: self.queue.append((x, y, rooms)))
+
+    def line(self, *names: str) -> list[PresenceHub]:
+        """Hubs named `names`, each linked to the next."""
+        hubs = [self.hub(name) for name in names]
+        for x, y in itertools.pairwise(names):
+            self.link(x, y)
+        return hubs
 
     def pump(self, limit: int = 100) -> int:
         """Deliver everything queued; the number of frames (a livelock fails the test)."""
@@ -64,9 +72,7 @@ async def test_in_a_triangle_each_change_crosses_each_link_at_most_once_each_way
 
 async def test_an_older_clock_is_neither_applied_nor_relayed() -> None:
     wires = Wires()
-    a, b, c = wires.hub("a"), wires.hub("b"), wires.hub("c")
-    wires.link("a", "b")
-    wires.link("b", "c")
+    a, b, c = wires.line("a", "b", "c")
     a.publish("notes", [E(7, 5, {"user": "ann"})])
     wires.pump()
     delivered = {name: list(got) for name, got in wires.delivered.items()}
@@ -78,9 +84,7 @@ async def test_an_older_clock_is_neither_applied_nor_relayed() -> None:
 
 async def test_a_line_carries_states_and_removals_end_to_end() -> None:
     wires = Wires()
-    a, _, c = wires.hub("a"), wires.hub("b"), wires.hub("c")
-    wires.link("a", "b")
-    wires.link("b", "c")
+    a, _, c = wires.line("a", "b", "c")
     a.publish("notes", [E(7, 1, {"user": "ann"})])
     c.publish("notes", [E(8, 1, {"user": "bob"})])
     wires.pump()

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from crdtstate import ybinary
 from crdtstate.errors import DecodeError, ProtocolError
+from crdtstate.types.yjs import ybinary
 
 MESSAGE_SYNC = 0
 MESSAGE_AWARENESS = 1

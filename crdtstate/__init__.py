@@ -4,9 +4,9 @@ State objects are delta-state CRDTs; a `Replica` holds them and hands out contai
 same `get` / `update` / `subscribe` / `version` API as the lock-based `LockedContainer`.
 """
 
-from .changes import Change
-from .clocks import CausalContext, Dot, VersionVector
-from .docsnapshot import DocumentSnapshot
+from .containers.changes import Change
+from .containers.locked import LockedContainer
+from .containers.replicated import ReplicatedContainer
 from .errors import (
     AuthenticationError,
     CorruptDatabaseError,
@@ -24,10 +24,7 @@ from .errors import (
     ReplicaIdMismatchError,
     StorageError,
 )
-from .hlc import HybridLogicalClock, Timestamp
-from .locked import LockedContainer
 from .replica import Replica
-from .replicated import ReplicatedContainer
 from .storage import Durability, SnapshotPolicy
 from .types import (
     AWSet,
@@ -46,6 +43,9 @@ from .types import (
     PNCounter,
     RWSet,
 )
+from .types.clocks import CausalContext, Dot, VersionVector
+from .types.hlc import HybridLogicalClock, Timestamp
+from .types.yjs.docsnapshot import DocumentSnapshot
 
 __all__ = [
     "AWSet",

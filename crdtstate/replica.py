@@ -24,14 +24,14 @@ import trio
 
 from . import codec
 from .buffer import DeltaBuffer
-from .changes import Change
-from .clientids import ClientIdAllocator
+from .containers.changes import Change
+from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
 from .replica_state import ReplicaState
-from .replicated import ReplicatedContainer
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
+from .types.yjs.clientids import ClientIdAllocator
 
 log = logging.getLogger(__name__)
 DEFAULT_SNAPSHOTS = SnapshotPolicy()

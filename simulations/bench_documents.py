@@ -37,7 +37,7 @@ import trio
 from pycrdt import Doc, Text
 
 from crdtstate import Document, Replica, codec
-from crdtstate.clientids import ClientIdAllocator
+from crdtstate.types.yjs.clientids import ClientIdAllocator
 
 DEFAULT_TRACE = Path(__file__).resolve().parents[1] / ".." / "shared/data/automerge-paper.json.gz"
 Patch = tuple[int, int, str]

@@ -21,7 +21,7 @@ import trio
 from pycrdt import Doc, Map
 
 from crdtstate import codec
-from crdtstate.locked import LockedContainer
+from crdtstate.containers.locked import LockedContainer
 from crdtstate.replica import Replica
 from crdtstate.types import (
     AWSet,

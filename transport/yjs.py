@@ -36,8 +36,8 @@ from websockets.trio.server import ServerConnection
 
 from antientropy import yprotocol as yp
 from crdtstate import Document, Replica
+from crdtstate.containers.replicated import ReplicatedContainer
 from crdtstate.errors import CrdtStateError, DecodeError, ProtocolError
-from crdtstate.replicated import ReplicatedContainer
 
 from .limits import Limits
 from .presence import PresenceHub, hub_for

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..values import sort_key
+from ..types.values import sort_key
 from .reader import read_database
 from .schema import FORMAT_VERSION, wal_path
 

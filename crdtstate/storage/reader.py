@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import codec, wire
+from .. import codec
 from ..errors import (
     CorruptDatabaseError,
     DatabaseInUseError,
     DecodeError,
     ReplicaIdMismatchError,
 )
-from ..types import Crdt
+from ..types import Crdt, wire
 from . import records
 from .schema import META_KEYS, check_header, check_schema, wal_path
 

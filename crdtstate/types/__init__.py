@@ -6,12 +6,12 @@ from .bounded import BoundedCounter
 from .causal import CausalCrdt
 from .ccounter import CausalCounter, CausalGCounter
 from .counters import GCounter, PNCounter
-from .document import Document
 from .expiring import ExpiringMap, ExpiringRegister
 from .flags import DWFlag, EWFlag
 from .ormap import ORMap
 from .registers import LWWRegister, MVRegister
 from .sets import GSet, RWSet
+from .yjs.document import Document
 
 __all__ = [
     "KINDS",

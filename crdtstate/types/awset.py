@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from ..clocks import CausalContext, Dot
-from ..kernel import KeyedDots
-from ..values import Element, check_element, element_from_wire
 from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
+from .clocks import CausalContext, Dot
+from .kernel import KeyedDots
+from .values import Element, check_element, element_from_wire
 
 
 class ElementSet(CausalCrdt):
@@ -77,6 +77,6 @@ class AWSet(ElementSet):
         return self._removal(observed, replica)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import SetHandle
+        from ..containers.handles import SetHandle
 
         return SetHandle(self, replica, record)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgpack
 
-from ..clocks import VersionVector
 from ..errors import DecodeError
+from .clocks import VersionVector
 
 if TYPE_CHECKING:
-    from ..clientids import ClientIdAllocator
+    from .yjs.clientids import ClientIdAllocator
 
 KINDS: dict[str, type[Crdt]] = {}
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
-from .. import wire
-from ..clocks import VersionVector
 from ..errors import DecodeError, InsufficientRightsError, InvalidValueError
+from . import wire
 from .base import Crdt
+from .clocks import VersionVector
 
 Pair = tuple[str, str]
 

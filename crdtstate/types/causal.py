@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar, NamedTuple, Self
 
-from .. import runs, wire
-from ..clocks import CausalContext, Dot, VersionVector
 from ..errors import DecodeError
-from ..kernel import DotFun, KeyedDots, novel_context
+from . import runs, wire
 from .base import Crdt, Savepoint
+from .clocks import CausalContext, Dot, VersionVector
+from .kernel import DotFun, KeyedDots, novel_context
 
 MAX_DEPTH = 16  # how deep ORMaps may nest, in states and on the wire
 
@@ -163,7 +163,7 @@ class CausalCrdt(Crdt):
 
     @staticmethod
     def digest_to_wire(digest: CausalDigest) -> list[Any]:
-        """[context, held as runs (`crdtstate.runs`)]: O(replicas + runs) bytes."""
+        """[context, held as runs (`crdtstate.types.runs`)]: O(replicas + runs) bytes."""
         return [digest.context.to_wire(), runs.to_wire(digest.held)]
 
     @staticmethod
@@ -188,7 +188,7 @@ def claim_dot(raw: Any, ctx: CausalContext, seen: set[Dot]) -> Dot:
 
 def keyed_to_wire(store: KeyedDots[Any], encode_key: Any) -> list[Any]:
     """[[key, [dots...]], ...] in a canonical order (same state, same bytes)."""
-    from ..values import sort_key
+    from .values import sort_key
 
     pairs = [
         [encode_key(k), sorted([d.replica, d.counter] for d in dots)] for k, dots in store.pairs()

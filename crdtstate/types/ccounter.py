@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from ..clocks import CausalContext, Dot
 from ..errors import DecodeError, InvalidValueError
-from ..kernel import DotFun
 from .base import Crdt
 from .causal import CausalCrdt, fun_from_wire, fun_to_wire
+from .clocks import CausalContext, Dot
 from .counters import _check_amount
+from .kernel import DotFun
 
 LIMIT = 2**63 - 1
 
@@ -73,7 +73,7 @@ class CausalCounter(CausalCrdt):
         return obj
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import CounterHandle
+        from ..containers.handles import CounterHandle
 
         return CounterHandle(self, replica, record)
 

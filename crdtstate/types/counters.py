@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
-from .. import wire
-from ..clocks import VersionVector
 from ..errors import InvalidValueError
+from . import wire
 from .base import Crdt
+from .clocks import VersionVector
 
 
 def _check_amount(n: int) -> int:
@@ -101,7 +101,7 @@ class GCounter(Crdt):
         return wire.version_vector(obj, "gcounter digest")
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import CounterHandle
+        from ..containers.handles import CounterHandle
 
         return CounterHandle(self, replica, record)
 
@@ -182,6 +182,6 @@ class PNCounter(Crdt):
         return (wire.version_vector(p), wire.version_vector(n))
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import CounterHandle
+        from ..containers.handles import CounterHandle
 
         return CounterHandle(self, replica, record)

@@ -23,16 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from .. import wire
-from ..clocks import CausalContext, Dot
 from ..errors import InvalidValueError
-from ..hlc import HybridLogicalClock, Timestamp, process_clock
-from ..kernel import DotFun
-from ..values import KeySpec, type_name
+from . import wire
 from .base import Crdt
 from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
+from .clocks import CausalContext, Dot
+from .hlc import HybridLogicalClock, Timestamp, process_clock
+from .kernel import DotFun
 from .ormap import ORMap
 from .registers import _Register
+from .values import KeySpec, type_name
 
 NEVER = 0  # the deadline of a write without a time to live
 Write = tuple[int, int, int, Any]  # (l, c, deadline, value)
@@ -146,7 +146,7 @@ class ExpiringRegister(_Register):
         return fun_from_wire(obj, ctx, seen, write, cls.kind)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..expiry import ExpiringRegisterHandle
+        from ..containers.expiry import ExpiringRegisterHandle
 
         return ExpiringRegisterHandle(self, replica, record)
 
@@ -207,6 +207,6 @@ class ExpiringMap(ORMap):
         return dropped
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..expiry import ExpiringMapHandle
+        from ..containers.expiry import ExpiringMapHandle
 
         return ExpiringMapHandle(self, replica, record)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Self
 
-from ..clocks import CausalContext, Dot
 from ..errors import DecodeError
-from ..kernel import KeyedDots
 from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
+from .clocks import CausalContext, Dot
+from .kernel import KeyedDots
 
 
 class _Flag(CausalCrdt):
@@ -48,7 +48,7 @@ class _Flag(CausalCrdt):
         raise DecodeError(f"{cls.kind}: invalid key {obj!r}")
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import FlagHandle
+        from ..containers.handles import FlagHandle
 
         return FlagHandle(self, replica, record)
 

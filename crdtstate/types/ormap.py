@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Self
 
-from .. import wire
-from ..clocks import CausalContext, Dot
 from ..errors import DecodeError, InvalidValueError
-from ..values import KeySpec, sort_key, type_name
+from . import wire
 from .base import KINDS, Crdt
 from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
+from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
 from .registers import LWWRegister
+from .values import KeySpec, sort_key, type_name
 
 ANY_KEY = KeySpec()
 
@@ -283,6 +283,6 @@ class ORMap(CausalCrdt):
         return held
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..maphandle import MapHandle
+        from ..containers.maphandle import MapHandle
 
         return MapHandle(self, replica, record)

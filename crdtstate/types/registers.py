@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
-from .. import wire
-from ..clocks import CausalContext, Dot
-from ..hlc import HybridLogicalClock, Timestamp, process_clock
-from ..kernel import DotFun
-from ..values import ValueSpec, sort_key, type_name
+from . import wire
 from .base import Crdt
 from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
+from .clocks import CausalContext, Dot
+from .hlc import HybridLogicalClock, Timestamp, process_clock
+from .kernel import DotFun
+from .values import ValueSpec, sort_key, type_name
 
 ANY = ValueSpec()
 
@@ -45,7 +45,7 @@ class _Register(CausalCrdt):
         return self._removal(self.store.pop_all(), replica)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import RegisterHandle
+        from ..containers.handles import RegisterHandle
 
         return RegisterHandle(self, replica, record)
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from .. import wire
-from ..clocks import CausalContext, Dot
 from ..errors import DecodeError
-from ..kernel import KeyedDots
-from ..values import Element, check_element, element_from_wire
+from . import wire
 from .awset import ElementSet
 from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
+from .clocks import CausalContext, Dot
+from .kernel import KeyedDots
+from .values import Element, check_element, element_from_wire
 
 
 class GSet(ElementSet):
@@ -38,7 +38,7 @@ class GSet(ElementSet):
         return type(self)(KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([dot]))
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import GrowSetHandle
+        from ..containers.handles import GrowSetHandle
 
         return GrowSetHandle(self, replica, record)
 
@@ -100,7 +100,7 @@ class RWSet(CausalCrdt):
         return keyed_from_wire(obj, ctx, seen, _marked_element, cls.kind)
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..handles import SetHandle
+        from ..containers.handles import SetHandle
 
         return SetHandle(self, replica, record)
 

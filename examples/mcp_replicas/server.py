@@ -26,10 +26,10 @@ from mcp.server.mcpserver.resources.types import TextResource
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourcesListChanged, ToolsListChanged
 
 from crdtstate import Replica
-from crdtstate.kv import KeyValueStore
-from crdtstate.leases import SessionLeases
-from crdtstate.ratelimit import QuotaLimiter, WindowLimiter
-from crdtstate.registry import Registry
+from crdtstate.recipes.kv import KeyValueStore
+from crdtstate.recipes.leases import SessionLeases
+from crdtstate.recipes.ratelimit import QuotaLimiter, WindowLimiter
+from crdtstate.recipes.registry import Registry
 from transport import open_mesh
 
 log = logging.getLogger("mcp_replicas")

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from crdtstate import AWSet, Crdt, GCounter, PNCounter
-from crdtstate.values import sort_key
+from crdtstate.types.values import sort_key
 
 C = TypeVar("C", bound=Crdt)
 

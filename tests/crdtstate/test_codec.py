@@ -20,7 +20,7 @@ from crdtstate import AWSet, CausalContext, Crdt, DecodeError, Dot, GCounter, PN
 from crdtstate.codec import FORMAT_VERSION, MAX_ENCODED_BYTES, pack
 from crdtstate.errors import InvalidValueError
 from crdtstate.types import kind_class
-from crdtstate.values import MAX_ELEMENT_DEPTH
+from crdtstate.types.values import MAX_ELEMENT_DEPTH
 
 from .strategies import HISTORY_LAWS, KINDS, LAWS, histories, join_all, states
 

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crdtstate import codec, wire
-from crdtstate.clocks import CausalContext, Dot
+from crdtstate import codec
 from crdtstate.errors import DecodeError
+from crdtstate.types import wire
+from crdtstate.types.clocks import CausalContext, Dot
 
 contexts = st.builds(
     CausalContext,

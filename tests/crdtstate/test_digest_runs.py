@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crdtstate import AWSet, codec, intervals, runs, wire
-from crdtstate.clocks import CausalContext, Dot
+from crdtstate import AWSet, codec
 from crdtstate.errors import DecodeError
+from crdtstate.types import intervals, runs, wire
 from crdtstate.types.causal import CausalCrdt, CausalDigest
+from crdtstate.types.clocks import CausalContext, Dot
 
 from .strategies import LAWS
 from .type_scenarios import KINDS, Kind, histories

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate import Document, Replica, codec, ybinary
-from crdtstate.clientids import ClientIdAllocator
+from crdtstate import Document, Replica, codec
 from crdtstate.errors import DecodeError
-from crdtstate.types.document import COMPACT_MIN_BYTES
+from crdtstate.types.yjs import ybinary
+from crdtstate.types.yjs.clientids import ClientIdAllocator
+from crdtstate.types.yjs.document import COMPACT_MIN_BYTES
 
 
 def edit(doc: Document, client: int, rng: random.Random, n: int = 3) -> Document:

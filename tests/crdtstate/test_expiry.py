@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from crdtstate import Replica, codec
+from crdtstate.containers.expiry import collect_expired
 from crdtstate.errors import InvalidValueError
-from crdtstate.expiry import collect_expired
-from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import ExpiringMap, ExpiringRegister
+from crdtstate.types.hlc import HybridLogicalClock
 
 S = 1_000_000  # microseconds per second: the HLC's unit
 

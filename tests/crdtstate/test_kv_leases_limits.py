@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from crdtstate import InvalidValueError, Replica
-from crdtstate.hlc import HybridLogicalClock
-from crdtstate.kv import KeyValueStore
-from crdtstate.leases import SessionLeases
-from crdtstate.ratelimit import QuotaLimiter, WindowLimiter
+from crdtstate.recipes.kv import KeyValueStore
+from crdtstate.recipes.leases import SessionLeases
+from crdtstate.recipes.ratelimit import QuotaLimiter, WindowLimiter
+from crdtstate.types.hlc import HybridLogicalClock
 
 S = 1_000_000
 

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from crdtstate import Change, LockedContainer, NoHistoryError, VersionVector
-from crdtstate.changes import Subscription
+from crdtstate.containers.changes import Subscription
 
 
 class Boom(Exception):

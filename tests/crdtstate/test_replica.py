@@ -28,7 +28,7 @@ from crdtstate import (
     Replica,
     ReplicaClosedError,
 )
-from crdtstate.changes import Subscription
+from crdtstate.containers.changes import Subscription
 
 from .strategies import (
     HISTORY_LAWS,

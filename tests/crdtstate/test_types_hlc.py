@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate.hlc import HybridLogicalClock, Timestamp
 from crdtstate.types import LWWRegister
+from crdtstate.types.hlc import HybridLogicalClock, Timestamp
 
 steps = st.lists(
     st.tuples(

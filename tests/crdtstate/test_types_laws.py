@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdtstate import codec
-from crdtstate.clocks import CausalContext, Dot
 from crdtstate.types import Crdt
 from crdtstate.types.causal import CausalCrdt
+from crdtstate.types.clocks import CausalContext, Dot
 
 from .type_scenarios import KINDS, REPLICAS, Kind, histories, joined
 

@@ -8,7 +8,6 @@ import pytest
 from pydantic import BaseModel
 
 from crdtstate import InvalidValueError, codec
-from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import (
     AWSet,
     DWFlag,
@@ -21,6 +20,7 @@ from crdtstate.types import (
     PNCounter,
     RWSet,
 )
+from crdtstate.types.hlc import HybridLogicalClock
 
 
 def synced(cls, *deltas):

@@ -13,7 +13,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import (
     AWSet,
     BoundedCounter,
@@ -30,6 +29,7 @@ from crdtstate.types import (
     PNCounter,
     RWSet,
 )
+from crdtstate.types.hlc import HybridLogicalClock
 
 REPLICAS = ("a", "b", "c")
 KEYS = st.sampled_from(["k", "l", "m"])

@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate.hlc import HybridLogicalClock
 from crdtstate.types import Crdt, ExpiringMap
 from crdtstate.types.expiring import hlc_reading
+from crdtstate.types.hlc import HybridLogicalClock
 from simulations.links import LinkModel
 from simulations.network import Network
 

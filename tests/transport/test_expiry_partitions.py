@@ -9,9 +9,9 @@ from typing import Any
 
 from antientropy import DeltasReceived, PeerSession
 from crdtstate import Replica
-from crdtstate.expiry import collect_expired
-from crdtstate.hlc import HybridLogicalClock
+from crdtstate.containers.expiry import collect_expired
 from crdtstate.types import ExpiringMap
+from crdtstate.types.hlc import HybridLogicalClock
 
 S = 1_000_000
 SKEW = {"a": 0.0, "b": +2.0, "c": -1.0}  # seconds each replica's wall clock is off by

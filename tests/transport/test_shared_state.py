@@ -9,9 +9,9 @@ from typing import Any
 import trio
 
 from crdtstate import Replica
-from crdtstate.leases import SessionLeases
-from crdtstate.ratelimit import QuotaLimiter
-from crdtstate.registry import Registry
+from crdtstate.recipes.leases import SessionLeases
+from crdtstate.recipes.ratelimit import QuotaLimiter
+from crdtstate.recipes.registry import Registry
 from transport import open_mesh
 
 

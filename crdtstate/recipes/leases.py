@@ -16,10 +16,10 @@ from typing import Any
 
 import trio
 
-from .expiry import collect_expired, hlc_reading
-from .hlc import HybridLogicalClock, process_clock
-from .replica import Replica
-from .types.expiring import ExpiringMap
+from ..containers.expiry import collect_expired, hlc_reading
+from ..replica import Replica
+from ..types.expiring import ExpiringMap
+from ..types.hlc import HybridLogicalClock, process_clock
 
 log = logging.getLogger(__name__)
 

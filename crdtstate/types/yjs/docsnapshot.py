@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .types.document import Document
+    from .document import Document
 
 
 class DocumentSnapshot(Mapping[str, Any]):

@@ -15,7 +15,7 @@ from typing import Any
 
 import trio
 
-from .clocks import VersionVector
+from ..types.clocks import VersionVector
 
 DEFAULT_QUEUE_SIZE = 256
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import trio
 
-from .expiry import hlc_reading
-from .hlc import HybridLogicalClock, process_clock
-from .replica import Replica
-from .types import ORMap, PNCounter
-from .types.bounded import BoundedCounter
+from ..containers.expiry import hlc_reading
+from ..replica import Replica
+from ..types import ORMap, PNCounter
+from ..types.bounded import BoundedCounter
+from ..types.hlc import HybridLogicalClock, process_clock
 
 log = logging.getLogger(__name__)
 S = 1_000_000

@@ -15,9 +15,9 @@ from typing import Any, Generic, TypeVar
 
 import trio
 
+from ..errors import NoHistoryError
+from ..types.clocks import VersionVector
 from .changes import Change, ChangeFeed, Subscription
-from .clocks import VersionVector
-from .errors import NoHistoryError
 
 S = TypeVar("S")
 Updater = Callable[[Any], Any]

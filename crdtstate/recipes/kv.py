@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidValueError
-from .expiry import hlc_reading
-from .hlc import HybridLogicalClock, process_clock
-from .replica import Replica
-from .types.expiring import ExpiringMap
+from ..containers.expiry import hlc_reading
+from ..errors import InvalidValueError
+from ..replica import Replica
+from ..types.expiring import ExpiringMap
+from ..types.hlc import HybridLogicalClock, process_clock
 
 
 class KeyValueStore:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidValueError
+from ..errors import InvalidValueError
 
 if TYPE_CHECKING:
     from pycrdt import Array, Map, Text
 
-    from .types.document import Document
+    from ..types.yjs.document import Document
 
 
 class DocumentRoots:

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..types import Crdt
+from ..types.clocks import VersionVector
 from .changes import ChangeFeed, Subscription
-from .clocks import VersionVector
-from .types import Crdt
 
 if TYPE_CHECKING:
-    from .replica import Replica
+    from ..replica import Replica
 
 C = TypeVar("C", bound=Crdt)
 

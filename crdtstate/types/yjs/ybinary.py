@@ -13,7 +13,7 @@ import bisect
 import hashlib
 from collections.abc import Mapping
 
-from .errors import DecodeError
+from ...errors import DecodeError
 
 MAX_VARUINT = (1 << 64) - 1
 EMPTY_UPDATE = b"\x00\x00"  # no structs, no deletions

@@ -13,10 +13,10 @@ from typing import Any
 
 import trio
 
+from ..types.expiring import ExpiringMap, ExpiringRegister, hlc_reading
+from ..types.hlc import HybridLogicalClock, process_clock
 from .handles import Record, _Handle
-from .hlc import HybridLogicalClock, process_clock
 from .replicated import ReplicatedContainer
-from .types.expiring import ExpiringMap, ExpiringRegister, hlc_reading
 
 log = logging.getLogger(__name__)
 

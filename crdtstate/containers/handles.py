@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, MutableSet, Set
 from typing import Any
 
-from .errors import InvalidValueError
-from .types import Crdt
+from ..errors import InvalidValueError
+from ..types import Crdt
 
 Record = Callable[[Crdt], None]
 

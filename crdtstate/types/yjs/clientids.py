@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from .errors import CrdtStateError
+from ...errors import CrdtStateError
 
 MAX_ATTEMPTS = 64
 

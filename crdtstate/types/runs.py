@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DecodeError
 from . import wire
 from .clocks import CausalContext
-from .errors import DecodeError
 
 
 def to_wire(dots: CausalContext) -> list[list[Any]]:

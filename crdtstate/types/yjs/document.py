@@ -32,12 +32,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
-from .. import ybinary
-from ..clientids import ClientIdAllocator
+from ...errors import DecodeError
+from ..base import Crdt, Savepoint
 from ..clocks import VersionVector
-from ..docsnapshot import DocumentSnapshot
-from ..errors import DecodeError
-from .base import Crdt, Savepoint
+from . import ybinary
+from .clientids import ClientIdAllocator
+from .docsnapshot import DocumentSnapshot
 
 if TYPE_CHECKING:
     from pycrdt import Doc
@@ -157,7 +157,7 @@ class Document(Crdt):
 
     def root(self, name: str, cls: type[Any]) -> Any:
         """The root `name` as `cls` (Text, Array or Map), remembered for reading it back."""
-        from ..dochandle import check_root_name
+        from ...containers.dochandle import check_root_name
 
         self._roots[check_root_name(name)] = cls
         return self._built().get(name, type=cls)
@@ -385,7 +385,7 @@ class Document(Crdt):
     # -- local updates ----------------------------------------------------------------------
 
     def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..dochandle import DocumentRoots
+        from ...containers.dochandle import DocumentRoots
 
         return DocumentRoots(self)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import DecodeError, InvalidValueError
+from ..errors import DecodeError, InvalidValueError
 
 Element = str | bytes | int | float | None | tuple["Element", ...]
 MAX_ELEMENT_DEPTH = 8

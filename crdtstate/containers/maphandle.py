@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-from .errors import InvalidValueError
+from ..errors import InvalidValueError
+from ..types import Crdt, LWWRegister, ORMap
+from ..types.causal import CausalCrdt
 from .handles import CounterHandle, FlagHandle, GrowSetHandle, Record, RegisterHandle, _Handle
-from .types import Crdt, LWWRegister, ORMap
-from .types.causal import CausalCrdt
 
 _MISSING = object()
 

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .replica import Replica
-from .types import ORMap
+from ..replica import Replica
+from ..types import ORMap
 
 log = logging.getLogger(__name__)
 

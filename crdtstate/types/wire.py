@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import DecodeError
 from .clocks import CausalContext, Dot, VersionVector
-from .errors import DecodeError
 
 MAX_COUNTER = 2**63 - 1
 MAX_REPLICA_ID = 256

@@ -13,8 +13,8 @@ import msgpack
 
 from .errors import CrdtStateError, DecodeError
 from .types import Crdt, kind_class
+from .types.base import FORMAT_VERSION
 
-FORMAT_VERSION = 1
 MAX_ENCODED_BYTES = 64 * 1024 * 1024
 _LIMITS = dict(
     max_str_len=1 << 20,

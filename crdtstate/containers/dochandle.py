@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidValueError
+from ..types.yjs.document import Document
+from .handle_registry import Record, register_handle
 
 if TYPE_CHECKING:
     from pycrdt import Array, Map, Text
-
-    from ..types.yjs.document import Document
 
 
 class DocumentRoots:
@@ -58,7 +57,9 @@ class DocumentRoots:
         return f"<document roots {sorted(self._document.value)!r}>"
 
 
-def check_root_name(name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise InvalidValueError("a document root is named by a non-empty string")
-    return name
+def document_roots(state: Document, replica: str, record: Record) -> DocumentRoots:
+    """A document's handle: its roots (`Document.updating` makes the transaction's delta)."""
+    return DocumentRoots(state)
+
+
+register_handle(Document, document_roots)

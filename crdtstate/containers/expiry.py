@@ -15,7 +15,8 @@ import trio
 
 from ..types.expiring import ExpiringMap, ExpiringRegister, hlc_reading
 from ..types.hlc import HybridLogicalClock, process_clock
-from .handles import Record, _Handle
+from .handle_registry import Record, register_handle
+from .handles import _Handle
 from .replicated import ReplicatedContainer
 
 log = logging.getLogger(__name__)
@@ -145,3 +146,7 @@ async def run_collector(
         if dropped:
             log.debug("collected %d lapsed writes", dropped)
         await trio.sleep(interval)
+
+
+register_handle(ExpiringRegister, ExpiringRegisterHandle)
+register_handle(ExpiringMap, ExpiringMapHandle)

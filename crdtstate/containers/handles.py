@@ -2,7 +2,8 @@
 
 Each mutation is applied to the state the handle wraps and its delta goes to `record`, so the
 deltas of one `update` call become one delta-group without the caller naming a replica id.
-Maps hand out these same handles for their values (`maphandle.py`).
+Maps hand out these same handles for their values (`maphandle.py`). Each handle is registered
+for its classes at the end (`handle_registry.py`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,21 @@ from collections.abc import Callable, Iterable, Iterator, MutableSet, Set
 from typing import Any
 
 from ..errors import InvalidValueError
-from ..types import Crdt
-
-Record = Callable[[Crdt], None]
+from ..types import (
+    AWSet,
+    BoundedCounter,
+    CausalCounter,
+    DWFlag,
+    EWFlag,
+    GCounter,
+    GSet,
+    LWWRegister,
+    MVRegister,
+    PNCounter,
+    RWSet,
+)
+from ..types.bounded import _amount
+from .handle_registry import Record, register_handle
 
 
 class _Handle:
@@ -198,3 +211,58 @@ class RegisterHandle(_Handle):
 
     def __repr__(self) -> str:
         return f"<register {self._state.value!r}>"
+
+
+class BoundedHandle:
+    """What an updater receives: the mutators bound to the replica, and `try_spend`."""
+
+    __slots__ = ("_record", "_replica", "_state")
+
+    def __init__(self, state: BoundedCounter, replica: str, record: Record):
+        self._state = state
+        self._replica = replica
+        self._record = record
+
+    @property
+    def state(self) -> BoundedCounter:
+        return self._state
+
+    @property
+    def value(self) -> int:
+        return self._state.value
+
+    @property
+    def rights(self) -> int:
+        return self._state.rights(self._replica)
+
+    def try_spend(self, n: int = 1) -> bool:
+        """Spend `n` if this replica holds the rights; no waiting, no messages."""
+        if self._state.rights(self._replica) < _amount(n):
+            return False
+        self._record(self._state.spend(n, replica=self._replica))
+        return True
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name not in ("mint", "mint_up_to", "spend", "transfer", "request", "grant", "advance"):
+            raise AttributeError(name)
+        method = getattr(self._state, name)
+
+        def mutate(*args: Any, **kwargs: Any) -> None:
+            if name != "advance":
+                kwargs["replica"] = self._replica
+            self._record(method(*args, **kwargs))
+
+        return mutate
+
+
+register_handle(GCounter, CounterHandle)
+register_handle(PNCounter, CounterHandle)
+register_handle(CausalCounter, CounterHandle)
+register_handle(GSet, GrowSetHandle)
+register_handle(AWSet, SetHandle)
+register_handle(RWSet, SetHandle)
+register_handle(EWFlag, FlagHandle)
+register_handle(DWFlag, FlagHandle)
+register_handle(MVRegister, RegisterHandle)
+register_handle(LWWRegister, RegisterHandle)
+register_handle(BoundedCounter, BoundedHandle)

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import InvalidValueError
 from ..types import Crdt, LWWRegister, ORMap
 from ..types.causal import CausalCrdt
+from .handle_registry import handle_for, register_handle
 from .handles import CounterHandle, FlagHandle, GrowSetHandle, Record, RegisterHandle, _Handle
 
 _MISSING = object()
@@ -65,7 +66,7 @@ class MapHandle(MutableMapping[Any, Any]):
 
         if isinstance(value, ORMap):
             return MapHandle(value, self._replica, record, self._loose)
-        return value.handle(self._replica, record)
+        return handle_for(value, self._replica, record)
 
     def __getitem__(self, key: Any) -> Any:
         key, value = self._resolve(key)
@@ -135,3 +136,6 @@ class MapHandle(MutableMapping[Any, Any]):
 
     def __repr__(self) -> str:
         return f"<map {self._state.value!r}>"
+
+
+register_handle(ORMap, MapHandle)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from ..types import Crdt
 from ..types.clocks import VersionVector
 from .changes import ChangeFeed, Subscription
+from .handle_registry import handle_for
 
 if TYPE_CHECKING:
     from ..replica import Replica
@@ -59,10 +60,11 @@ class ReplicatedContainer(Generic[C]):
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
+            handle = handle_for(state, replica.id, deltas.append)
             if type(state).updating is Crdt.updating:  # the common case, without a context
-                updater(state.handle(replica.id, deltas.append))
+                updater(handle)
             else:
-                with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
+                with state.updating(replica.id, deltas.append, replica.client_ids):
                     updater(handle)
         except BaseException:
             savepoint.restore()

@@ -3,10 +3,9 @@ the dots it has observed, so a concurrent add (an unobserved dot) survives it.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Self
 
-from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 from .clocks import CausalContext, Dot
 from .kernel import KeyedDots
@@ -75,8 +74,3 @@ class AWSet(ElementSet):
         ours means "has seen every update", removals included (digest sync and RR rely on it).
         """
         return self._removal(observed, replica)
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import SetHandle
-
-        return SetHandle(self, replica, record)

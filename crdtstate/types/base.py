@@ -15,6 +15,8 @@ from .clocks import VersionVector
 if TYPE_CHECKING:
     from .yjs.clientids import ClientIdAllocator
 
+#: The version of the wire form `[version, kind, payload]` (see `crdtstate.codec`).
+FORMAT_VERSION = 1
 KINDS: dict[str, type[Crdt]] = {}
 
 
@@ -83,21 +85,18 @@ class Crdt(ABC):
     @abstractmethod
     def digest_from_wire(obj: Any) -> Any: ...
 
-    @abstractmethod
-    def handle(self, replica: str, record: Any) -> Any:
-        """The object an updater receives: mutators bound to `replica`, deltas to `record`."""
-
     @contextmanager
     def updating(
         self, replica: str, record: Callable[[Crdt], None], client_ids: ClientIdAllocator
-    ) -> Iterator[Any]:
-        """The handle for one `update` call, held for its duration.
+    ) -> Iterator[None]:
+        """Held around the updater of one `update` call (which receives the handle the
+        containers register for this class).
 
-        Most kinds just hand out `handle`; a `Document` wraps the updater in one pycrdt
-        transaction (whose update becomes the delta) and takes its Yjs client id from
-        `client_ids` (the replica's allocator).
+        Most kinds need nothing; a `Document` wraps the updater in one pycrdt transaction
+        (whose update becomes the delta) and takes its Yjs client id from `client_ids` (the
+        replica's allocator).
         """
-        yield self.handle(replica, record)
+        yield
 
     def fingerprint(self) -> Any:
         """A canonical structure, equal exactly when states are (`Replica.digest` hashes it).
@@ -105,9 +104,7 @@ class Crdt(ABC):
         The encoding itself for most kinds; a `Document`, whose encoding is not canonical,
         overrides it.
         """
-        from .. import codec
-
-        return codec.to_wire(self)
+        return [FORMAT_VERSION, self.kind, self.to_wire()]
 
     def savepoint(self) -> Savepoint:
         """A way back to the current state, for an updater that raises halfway.

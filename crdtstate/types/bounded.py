@@ -17,7 +17,7 @@ of a lower epoch wholesale, a lexicographic join that is still a semilattice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Self
 
 from ..errors import DecodeError, InsufficientRightsError, InvalidValueError
@@ -260,48 +260,3 @@ class BoundedCounter(Crdt):
     @staticmethod
     def digest_from_wire(obj: Any) -> BoundedCounter:
         return BoundedCounter.from_wire(obj)
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        return BoundedHandle(self, replica, record)
-
-
-class BoundedHandle:
-    """What an updater receives: the mutators bound to the replica, and `try_spend`."""
-
-    __slots__ = ("_record", "_replica", "_state")
-
-    def __init__(self, state: BoundedCounter, replica: str, record: Callable[[Crdt], None]):
-        self._state = state
-        self._replica = replica
-        self._record = record
-
-    @property
-    def state(self) -> BoundedCounter:
-        return self._state
-
-    @property
-    def value(self) -> int:
-        return self._state.value
-
-    @property
-    def rights(self) -> int:
-        return self._state.rights(self._replica)
-
-    def try_spend(self, n: int = 1) -> bool:
-        """Spend `n` if this replica holds the rights; no waiting, no messages."""
-        if self._state.rights(self._replica) < _amount(n):
-            return False
-        self._record(self._state.spend(n, replica=self._replica))
-        return True
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name not in ("mint", "mint_up_to", "spend", "transfer", "request", "grant", "advance"):
-            raise AttributeError(name)
-        method = getattr(self._state, name)
-
-        def mutate(*args: Any, **kwargs: Any) -> None:
-            if name != "advance":
-                kwargs["replica"] = self._replica
-            self._record(method(*args, **kwargs))
-
-        return mutate

@@ -9,11 +9,9 @@ has seen starts the counter from zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from ..errors import DecodeError, InvalidValueError
-from .base import Crdt
 from .causal import CausalCrdt, fun_from_wire, fun_to_wire
 from .clocks import CausalContext, Dot
 from .counters import _check_amount
@@ -71,11 +69,6 @@ class CausalCounter(CausalCrdt):
         if cls.grow_only and obj < 0:
             raise DecodeError(f"{cls.kind}: a grow-only total is negative")
         return obj
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import CounterHandle
-
-        return CounterHandle(self, replica, record)
 
 
 class CausalGCounter(CausalCounter):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Self
 
 from ..errors import InvalidValueError
@@ -100,11 +100,6 @@ class GCounter(Crdt):
     def digest_from_wire(obj: Any) -> VersionVector:
         return wire.version_vector(obj, "gcounter digest")
 
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import CounterHandle
-
-        return CounterHandle(self, replica, record)
-
 
 class PNCounter(Crdt):
     """A pair of GCounters: increments and decrements; the value is their difference."""
@@ -180,8 +175,3 @@ class PNCounter(Crdt):
     def digest_from_wire(obj: Any) -> tuple[VersionVector, VersionVector]:
         p, n = wire.expect_list(obj, "pncounter digest", length=2)
         return (wire.version_vector(p), wire.version_vector(n))
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import CounterHandle
-
-        return CounterHandle(self, replica, record)

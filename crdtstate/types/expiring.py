@@ -20,12 +20,10 @@ depend only on the live writes, so collecting early, late or never changes no re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from ..errors import InvalidValueError
 from . import wire
-from .base import Crdt
 from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
 from .clocks import CausalContext, Dot
 from .hlc import HybridLogicalClock, Timestamp, process_clock
@@ -145,11 +143,6 @@ class ExpiringRegister(_Register):
 
         return fun_from_wire(obj, ctx, seen, write, cls.kind)
 
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.expiry import ExpiringRegisterHandle
-
-        return ExpiringRegisterHandle(self, replica, record)
-
 
 class ExpiringMap(ORMap):
     """An observed-remove map of expiring registers: an entry is present while it is live.
@@ -205,8 +198,3 @@ class ExpiringMap(ORMap):
             dropped += reg.collect(now)  # type: ignore[attr-defined]
             self.store.put(key, reg, ())
         return dropped
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.expiry import ExpiringMapHandle
-
-        return ExpiringMapHandle(self, replica, record)

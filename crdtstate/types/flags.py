@@ -8,11 +8,9 @@ it. Both start disabled (a fresh flag is off).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Self
 
 from ..errors import DecodeError
-from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 from .clocks import CausalContext, Dot
 from .kernel import KeyedDots
@@ -46,11 +44,6 @@ class _Flag(CausalCrdt):
         if obj is True or (obj is False and cls is DWFlag):
             return obj
         raise DecodeError(f"{cls.kind}: invalid key {obj!r}")
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import FlagHandle
-
-        return FlagHandle(self, replica, record)
 
 
 class EWFlag(_Flag):

@@ -281,8 +281,3 @@ class ORMap(CausalCrdt):
         if held is None or not issubclass(held, CausalCrdt):
             raise DecodeError(f"ormap: {tag!r} is not a kind a map can hold")
         return held
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.maphandle import MapHandle
-
-        return MapHandle(self, replica, record)

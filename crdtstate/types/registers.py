@@ -9,11 +9,9 @@ replica id), so a write that has seen another always wins even if the wall clock
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from . import wire
-from .base import Crdt
 from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
 from .clocks import CausalContext, Dot
 from .hlc import HybridLogicalClock, Timestamp, process_clock
@@ -43,11 +41,6 @@ class _Register(CausalCrdt):
 
     def clear(self, *, replica: str) -> Self:
         return self._removal(self.store.pop_all(), replica)
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import RegisterHandle
-
-        return RegisterHandle(self, replica, record)
 
 
 class MVRegister(_Register):

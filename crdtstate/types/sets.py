@@ -10,13 +10,12 @@ dot is the one thing kept for a removed element, until an add that has seen it d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Self
 
 from ..errors import DecodeError
 from . import wire
 from .awset import ElementSet
-from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 from .clocks import CausalContext, Dot
 from .kernel import KeyedDots
@@ -36,11 +35,6 @@ class GSet(ElementSet):
         dot = self._event(replica)
         self.store.put(element, dot)
         return type(self)(KeyedDots.from_pairs([(element, [dot])]), CausalContext.of([dot]))
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import GrowSetHandle
-
-        return GrowSetHandle(self, replica, record)
 
 
 class RWSet(CausalCrdt):
@@ -98,11 +92,6 @@ class RWSet(CausalCrdt):
         cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
     ) -> KeyedDots[tuple[Element, bool]]:
         return keyed_from_wire(obj, ctx, seen, _marked_element, cls.kind)
-
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ..containers.handles import SetHandle
-
-        return SetHandle(self, replica, record)
 
 
 def _marked_element(obj: Any) -> tuple[Element, bool]:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdtstate import Document, Replica, codec
+from crdtstate.containers import handle_for
 from crdtstate.errors import DecodeError
 from crdtstate.types.yjs import ybinary
 from crdtstate.types.yjs.clientids import ClientIdAllocator
@@ -21,7 +22,8 @@ def edit(doc: Document, client: int, rng: random.Random, n: int = 3) -> Document
     """Apply `n` random text edits as one local transaction; return the delta."""
     recorded: list[Document] = []
     ids = ClientIdAllocator(f"r{client}", epoch=client)
-    with doc.updating(f"r{client}", recorded.append, ids) as roots:
+    roots = handle_for(doc, f"r{client}", recorded.append)
+    with doc.updating(f"r{client}", recorded.append, ids):
         text = roots.text("body")
         for _ in range(n):
             if len(text) and rng.random() < 0.3:
@@ -83,7 +85,8 @@ def test_delta_since_carries_deletions_the_state_vector_cannot_see() -> None:
     edit(x, 1, random.Random(3), n=10)
     y.merge(x)
     recorded: list[Document] = []
-    with x.updating("r1", recorded.append, ClientIdAllocator("r1", 1)) as roots:
+    roots = handle_for(x, "r1", recorded.append)
+    with x.updating("r1", recorded.append, ClientIdAllocator("r1", 1)):
         del roots.text("body")[0:4]
     assert x.state_vector() == y.state_vector()  # a deletion does not move the vector
     delta = x.delta_since(y.digest())
@@ -108,7 +111,8 @@ def test_novel_is_the_exact_unknown_part() -> None:
     assert b.novel(wire(both)) is None
     # a deletion-only update: novel for exactly the deletions b lacks
     recorded: list[Document] = []
-    with a.updating("r1", recorded.append, ClientIdAllocator("r1", 1)) as roots:
+    roots = handle_for(a, "r1", recorded.append)
+    with a.updating("r1", recorded.append, ClientIdAllocator("r1", 1)):
         assert len(roots.text("body")) >= 2
         del roots.text("body")[0:2]
     deletion = recorded[0]

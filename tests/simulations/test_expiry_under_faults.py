@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crdtstate.containers import handle_for
 from crdtstate.types import Crdt, ExpiringMap
 from crdtstate.types.expiring import hlc_reading
 from crdtstate.types.hlc import HybridLogicalClock
@@ -63,7 +64,7 @@ class Leases:
     def write(self, rid: str, step: Callable[[Any, HybridLogicalClock], Any]) -> None:
         def mutate(state: Crdt, replica: str) -> Crdt:
             recorded: list[Crdt] = []
-            step(state.handle(replica, recorded.append), self.clocks[replica])
+            step(handle_for(state, replica, recorded.append), self.clocks[replica])
             delta = recorded[0] if recorded else ExpiringMap()
             for more in recorded[1:]:
                 delta.merge(more)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
-from ...errors import DecodeError
+from ...errors import DecodeError, InvalidValueError
 from ..base import Crdt, Savepoint
 from ..clocks import VersionVector
 from . import ybinary
@@ -157,8 +157,6 @@ class Document(Crdt):
 
     def root(self, name: str, cls: type[Any]) -> Any:
         """The root `name` as `cls` (Text, Array or Map), remembered for reading it back."""
-        from ...containers.dochandle import check_root_name
-
         self._roots[check_root_name(name)] = cls
         return self._built().get(name, type=cls)
 
@@ -384,15 +382,10 @@ class Document(Crdt):
 
     # -- local updates ----------------------------------------------------------------------
 
-    def handle(self, replica: str, record: Callable[[Crdt], None]) -> Any:
-        from ...containers.dochandle import DocumentRoots
-
-        return DocumentRoots(self)
-
     @contextmanager
     def updating(
         self, replica: str, record: Callable[[Crdt], None], client_ids: ClientIdAllocator
-    ) -> Iterator[Any]:
+    ) -> Iterator[None]:
         """One pycrdt transaction around the updater; its update becomes the delta."""
         if self._client_id is None:
             self._client_id = client_ids.client_id(avoid=self.state_vector().keys())
@@ -403,7 +396,7 @@ class Document(Crdt):
         self._writing = True
         try:
             with doc.transaction(origin=replica):
-                yield self.handle(replica, record)
+                yield
         finally:
             self._writing = False
         updates = self._settle()
@@ -434,3 +427,9 @@ class DocumentSavepoint(Savepoint):
         del document._log[self._length :]
         document._log_bytes = sum(map(len, document._log))
         document._rebuild()
+
+
+def check_root_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidValueError("a document root is named by a non-empty string")
+    return name

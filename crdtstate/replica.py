@@ -28,7 +28,7 @@ from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
-from .replica_state import ReplicaState
+from .replica_state import RemoteGroup, ReplicaState
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
 from .types.yjs.clientids import ClientIdAllocator
@@ -107,7 +107,7 @@ class Replica:
         replica.path = stored.path
         journal = replica._journal = GroupCommitter(
             store,
-            sequence=stored.sequence,
+            last_sequence=lambda: replica.state.sequence,
             freeze_states=replica._freeze_states,
             policy=snapshots,
             unfolded=stored.unfolded,
@@ -137,7 +137,8 @@ class Replica:
     def durable(self) -> bool:
         return self._journal is not None
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise `ReplicaClosedError` (or the journal's failure) before anything changes."""
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
         if self._journal is not None:
@@ -152,7 +153,7 @@ class Replica:
         instance (`ORMap(value=PNCounter)`). An object that reached this replica from a peer
         before it was opened here is adopted if it fits the declaration.
         """
-        self._check_open()
+        self.check_open()
         cls: type[C] = type(kind) if isinstance(kind, Crdt) else kind
         existing = self._objects.get(name)
         if existing is not None and type(existing) is not cls:
@@ -178,7 +179,8 @@ class Replica:
         except DecodeError as exc:
             raise mismatch from exc
 
-    def _state_of(self, name: str) -> Crdt:
+    def state_of(self, name: str) -> Crdt:
+        """The live state of an open object (its container reads and updates it in place)."""
         return self._objects[name]
 
     def names(self) -> list[str]:
@@ -195,7 +197,7 @@ class Replica:
 
     # -- local updates ----------------------------------------------------------------------
 
-    async def _commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
         """Record the delta of an update already applied in place (`previous`: the value
         before it, computed only when someone subscribes).
 
@@ -203,7 +205,7 @@ class Replica:
         """
         change = self._change(name, previous, self._objects[name], origin=self.id)
         if self._journal is None:
-            self.buffer.append(self.id, {name: delta})
+            self.state.commit_group({name: delta})
             if change is not None:
                 self._containers[name].feed.publish(change)
             self._wake()
@@ -218,7 +220,7 @@ class Replica:
         self._committed += 1
         self._commit_progress.set()
         self._commit_progress = trio.Event()
-        self._buffer(sequence, self.id, {name: delta})
+        self._buffer(sequence, {name: delta})
         if change is not None:
             self._containers[name].feed.publish(change)
 
@@ -241,43 +243,30 @@ class Replica:
         Durable: the novel part is journaled before it is joined, so the caller's ack follows
         the commit.
         """
-        self._check_open()
-        deltas = self.state.check_kinds(deltas)
+        self.check_open()
+        remote = self.state.novel_part(deltas)
+        if remote is None:
+            await trio.lowlevel.checkpoint()
+            return None
         if self._journal is not None:
-            novel: dict[str, Crdt] = {}
-            for name, delta in deltas.items():
-                part = self._objects.setdefault(name, type(delta)()).novel(delta)
-                if part is not None:
-                    novel[name] = part
-            if not novel:
-                await trio.lowlevel.checkpoint()
-                return None
-            publish = partial(self._publish_remote, novel, origin)
-            return await self._journal.submit(origin, novel, publish)
+            publish = partial(self._publish_remote, remote, origin)
+            return await self._journal.submit(origin, remote.parts, publish)
+        self._publish_remote(remote, origin, None)
+        await trio.lowlevel.checkpoint()
+        return self.state.sequence
+
+    def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
+        """A remote group is new (and, durable, committed as `sequence`): join it, buffer it
+        and announce what changed."""
         watched = {name for name, c in self._containers.items() if len(c.feed)}
-        sequence, previous = self.state.join_remote(deltas, origin, watched=watched)
+        appended, previous = self.state.install_remote(remote, origin, watched=watched)
+        _check_sequence(appended, sequence)
         for name, value in previous.items():
             self._announce(name, value, self._objects[name], origin=origin)
-        await trio.lowlevel.checkpoint()
-        if sequence is not None:
-            self._wake()
-        return sequence
+        self._wake()
 
-    def _publish_remote(self, novel: dict[str, Crdt], origin: str, sequence: int) -> None:
-        """A remote group is committed: join it (working and committed views) and buffer it."""
-        for name, part in novel.items():
-            local = self._objects[name]
-            watched = name in self._containers and len(self._containers[name].feed)
-            previous = local.value if watched else None
-            changed = local.merge(part)
-            if watched and changed:
-                self._announce(name, previous, local, origin=origin)
-        self._buffer(sequence, origin, novel)
-
-    def _buffer(self, sequence: int, origin: str, deltas: dict[str, Crdt]) -> None:
-        appended = self.buffer.append(origin, deltas)
-        if appended != sequence:
-            raise AssertionError(f"buffer sequence {appended} != journal sequence {sequence}")
+    def _buffer(self, sequence: int, deltas: dict[str, Crdt]) -> None:
+        _check_sequence(self.state.commit_group(deltas), sequence)
         self._wake()
 
     def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:
@@ -356,3 +345,10 @@ class Replica:
 def _check_id(replica_id: object) -> None:
     if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
         raise ValueError("a replica id is a non-empty string of at most 256 characters")
+
+
+def _check_sequence(appended: int, journaled: int | None) -> None:
+    """The journal numbers a group from the core's counter before committing it, and the core
+    buffers it right after: the numbers must agree (one counter, checked, never two)."""
+    if journaled is not None and appended != journaled:
+        raise AssertionError(f"buffered as {appended}, journaled as {journaled}")

@@ -1,8 +1,9 @@
 """The synchronous core of a replica: its named CRDT objects and the delta buffer they feed.
 
-`Replica` wraps this with trio (containers, subscribers, waiting for growth); the simulator
-drives it directly with no event loop. Everything that decides *what* state a replica holds
-and *what* anti-entropy ships (the RR step, digests, `deltas_since`) lives here, once.
+`Replica` wraps this with trio (containers, subscribers, waiting for growth, the journal of a
+durable replica); the simulator drives it directly with no event loop. Everything that decides
+*what* state a replica holds and *what* anti-entropy ships (the RR step, the one sequence
+counter, digests, `deltas_since`) lives here, once.
 """
 
 from __future__ import annotations
@@ -10,12 +11,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Container
+from dataclasses import dataclass
 from typing import Any
 
 from . import codec
 from .buffer import DeltaBuffer
 from .errors import DecodeError, ProtocolError
 from .types import Crdt
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteGroup:
+    """The novel part of a received group (RR): `parts` to join into the objects, `group` to
+    buffer (the same, except for the no-RR baseline, which relays what it received)."""
+
+    parts: dict[str, Crdt]
+    group: dict[str, Crdt]
 
 
 class ReplicaState:
@@ -50,6 +61,11 @@ class ReplicaState:
         if obj is None:
             obj = self.objects[name] = kind()
         return obj
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the newest delta-group: the replica's one counter."""
+        return self.buffer.sequence
 
     def commit_local(self, name: str, new_state: Crdt, delta: Crdt) -> int:
         """Install `new_state` (the old state joined with `delta`) and buffer the delta."""
@@ -90,25 +106,45 @@ class ReplicaState:
         Returns the sequence given to the buffered group (None if nothing was new) and, for
         each changed object named in `watched`, its value before the join.
         """
+        remote = self.novel_part(deltas)
+        if remote is None:
+            return None, {}
+        return self.install_remote(remote, origin, watched=watched)
+
+    def novel_part(self, deltas: dict[str, Crdt]) -> RemoteGroup | None:
+        """What of `deltas` this replica lacks (the RR step), or None when it lacks nothing;
+        nothing is joined yet (a durable replica journals it first). `ProtocolError` on a
+        kind conflict, before anything changes. Objects new here are created empty."""
         deltas = self.check_kinds(deltas)
-        novel: dict[str, Crdt] = {}
-        previous: dict[str, Any] = {}
+        parts: dict[str, Crdt] = {}
         for name, delta in deltas.items():
             local = self.objects.get(name)
             if local is None:
                 local = self.objects[name] = type(delta)()
             part = local.novel(delta)
-            if part is None:
-                continue
-            if name in watched:
-                previous[name] = local.value
-            local.merge(part)
-            novel[name] = delta if self.relay_redundant else part
-        if not novel:
-            return None, previous
+            if part is not None:
+                parts[name] = part
+        if not parts:
+            return None
         if self.relay_redundant:
-            novel = dict(deltas)
-        return self.buffer.append(origin, novel), previous
+            return RemoteGroup(parts, dict(deltas))
+        return RemoteGroup(parts, parts)
+
+    def install_remote(
+        self, remote: RemoteGroup, origin: str, *, watched: Container[str] = ()
+    ) -> tuple[int, dict[str, Any]]:
+        """Join a novel part into the objects and buffer it as the next group from `origin`.
+
+        Returns its sequence and, for each object in `watched` the join changed, its value
+        before (a merge that changes nothing is announced to nobody).
+        """
+        previous: dict[str, Any] = {}
+        for name, part in remote.parts.items():
+            local = self.objects[name]
+            before = local.value if name in watched else None
+            if local.merge(part) and name in watched:
+                previous[name] = before
+        return self.buffer.append(origin, remote.group), previous
 
     # -- what anti-entropy reads --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ FORBIDDEN: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
             "crdtstate.containers",
             "crdtstate.recipes",
             "crdtstate.replica",
-            "crdtstate.core",
+            "crdtstate.replica_state",
             "crdtstate.storage",
             "crdtstate.buffer",
             "crdtstate.codec",
@@ -38,7 +38,7 @@ FORBIDDEN: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         (),
     ),
     ("crdtstate.storage", ("crdtstate.containers", "crdtstate.replica", "crdtstate.recipes"), ()),
-    ("crdtstate.core", ("crdtstate.containers", "crdtstate.storage", "trio"), ()),
+    ("crdtstate.replica_state", ("crdtstate.containers", "crdtstate.storage", "trio"), ()),
     ("crdtstate.buffer", ("crdtstate.containers", "crdtstate.storage", "trio"), ()),
     # crdtstate imports nothing above it, except its composition root (DESIGN §2).
     ("crdtstate", ("antientropy", "transport", "simulations", "examples"), ("crdtstate.cli",)),

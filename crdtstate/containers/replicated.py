@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..types import Crdt
 from ..types.clocks import VersionVector
+from ..types.yjs.clientids import ClientIdAllocator
 from .changes import ChangeFeed, Subscription
 from .handle_registry import handle_for
 
-if TYPE_CHECKING:
-    from ..replica import Replica
-
 C = TypeVar("C", bound=Crdt)
+
+
+class ObjectHost(Protocol):
+    """What a container needs of the replica holding its object (`Replica` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def client_ids(self) -> ClientIdAllocator: ...
+
+    def check_open(self) -> None: ...
+
+    def state_of(self, name: str) -> Crdt: ...
+
+    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+        """Record the delta of an update already applied in place (`previous`: the value
+        before it, or None when nobody subscribes)."""
 
 
 class ReplicatedContainer(Generic[C]):
@@ -27,7 +43,7 @@ class ReplicatedContainer(Generic[C]):
     the deltas of one call become one delta-group.
     """
 
-    def __init__(self, replica: Replica, name: str, kind: type[C]) -> None:
+    def __init__(self, replica: ObjectHost, name: str, kind: type[C]) -> None:
         self._replica = replica
         self.name = name
         self.kind = kind
@@ -35,27 +51,27 @@ class ReplicatedContainer(Generic[C]):
 
     @property
     def version(self) -> VersionVector:
-        return self._replica._state_of(self.name).version
+        return self._replica.state_of(self.name).version
 
     @property
     def state(self) -> C:
         """The live CRDT, for readers that must not copy it (the Yjs endpoint reads a
         document's state vector and listens to its updates). Mutate it only via `update`."""
-        return self._replica._state_of(self.name)  # type: ignore[return-value]
+        return self._replica.state_of(self.name)  # type: ignore[return-value]
 
     async def get(self) -> Any:
-        return self._replica._state_of(self.name).value
+        return self._replica.state_of(self.name).value
 
     def local_state(self) -> C:
         """The replica's live state object, for reads that need more than `value` (e.g. at a
         given time) and for local maintenance such as expiry collection. Do not mutate it
         except through `update`: a change made here is never sent to peers."""
-        return self._replica._state_of(self.name)  # type: ignore[return-value]
+        return self._replica.state_of(self.name)  # type: ignore[return-value]
 
     async def update(self, updater: Callable[[Any], Any]) -> Any:
         replica = self._replica
-        replica._check_open()
-        state = replica._state_of(self.name)
+        replica.check_open()
+        state = replica.state_of(self.name)
         previous = state.value if len(self.feed) else None
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
@@ -73,7 +89,7 @@ class ReplicatedContainer(Generic[C]):
             savepoint.close()
         group = _join_all(deltas)
         if group is not None:
-            await replica._commit_local(self.name, previous, group)
+            await replica.commit_local(self.name, previous, group)
         return state.value
 
     @asynccontextmanager

@@ -50,14 +50,16 @@ class GroupCommitter:
         self,
         store: Store,
         *,
-        sequence: int,
+        last_sequence: Callable[[], int],
         freeze_states: Callable[[Iterable[str]], Callable[[], list[SnapshotRow]]],
         policy: SnapshotPolicy | None = None,
         unfolded: Iterable[str] = (),
         journal_groups: int = 0,
         journal_bytes: int = 0,
     ) -> None:
-        self.sequence = sequence  # the last sequence number handed out (and committed)
+        # The replica's one sequence counter: a batch is numbered from it, committed, then
+        # published in order, each publish buffering its group as the next number.
+        self._last_sequence = last_sequence
         self.failure: StorageError | None = None
         self.transactions = 0  # journal commits so far (each may hold many groups)
         self.snapshots = 0
@@ -71,6 +73,11 @@ class GroupCommitter:
         self._wakeup = trio.Event()
         self._closing = False
         self._stopped = trio.Event()
+
+    @property
+    def sequence(self) -> int:
+        """The last sequence number committed (and published)."""
+        return self._last_sequence()
 
     def check_usable(self) -> None:
         """Raise before a caller changes memory for a group that could never be committed."""
@@ -131,13 +138,14 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[PendingGroup]) -> None:
         rows = []
+        last = self._last_sequence()
         for group in batch:
-            self.sequence += 1
-            group.sequence = self.sequence
+            last += 1
+            group.sequence = last
             rows.append((group.sequence, group.origin, group.blob, records.checksum(group.blob)))
         try:
             with trio.CancelScope(shield=True):  # committed rows are always published
-                await trio.to_thread.run_sync(self._store.append, rows, self.sequence)
+                await trio.to_thread.run_sync(self._store.append, rows, last)
         except Exception as exc:
             self._fail(f"journal write failed: {exc}", [*batch, *self._queue], exc)
             return

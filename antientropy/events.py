@@ -6,27 +6,45 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from crdtstate.buffer import DeltaBuffer
 from crdtstate.types import Crdt
 
+from .backprop import BufferedGroup
 from .yprotocol import AwarenessEntry
 
 AUTH_LABEL = b"crdtstate-auth-v1"
 
 
 class SyncSource(Protocol):
-    """What a session reads from its replica (all synchronous and in memory)."""
+    """What a session reads from its replica (all synchronous and in memory; a session never
+    writes to it). `crdtstate.replica_state.ReplicaState` is one, and so is `Replica`."""
 
-    id: str
-    incarnation: int
-    buffer: DeltaBuffer
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def incarnation(self) -> int: ...
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the newest buffered delta-group."""
 
     def object_digests(self) -> dict[str, tuple[str, Any]]: ...
 
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]: ...
+
+    def can_serve(self, after: int) -> bool:
+        """Whether every group after `after` is still buffered."""
+
+    def collect(
+        self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
+    ) -> dict[str, Crdt]:
+        """The join of the groups after `after`, but those from `exclude_origin` or in `held`."""
+
+    def groups_after(self, after: int) -> Sequence[BufferedGroup]: ...
 
 
 class SessionState(enum.Enum):

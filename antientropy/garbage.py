@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from crdtstate.buffer import DeltaBuffer
+from typing import Protocol
 
 from .session import PeerSession
 
 
-def collect_garbage(buffer: DeltaBuffer, sessions: Iterable[PeerSession]) -> int:
+class Collectable(Protocol):
+    """The delta buffer, as garbage collection sees it (`crdtstate.buffer.DeltaBuffer`)."""
+
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def floor(self) -> int: ...
+
+    def discard_through(self, sequence: int) -> None: ...
+
+
+def collect_garbage(buffer: Collectable, sessions: Iterable[PeerSession]) -> int:
     """Drop the groups no open session can still need; returns the new floor.
 
     A session that is not serving (before or during a digest exchange) holds nothing back:

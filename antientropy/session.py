@@ -30,6 +30,7 @@ from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import Crdt
 
+from .backprop import HeldGroups
 from .events import (
     CloseKind,
     DeltasReceived,
@@ -128,6 +129,7 @@ class PeerSession:
         self._outbox: list[bytes] = []
         self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
+        self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -262,7 +264,7 @@ class PeerSession:
                 digests[name] = (kind, codec.digest_from_wire(kind, raw))
         except DecodeError as exc:
             raise ProtocolError(f"malformed digest: {exc}") from exc
-        upto = self.source.buffer.sequence
+        upto = self.source.sequence
         self._queue_delta(self.source.deltas_since(digests), None, upto)
         self.answer_pending = True
         self.window.answered_digest(upto, now)
@@ -284,15 +286,16 @@ class PeerSession:
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            self.source.buffer.mark_known(self.window.acked, self.peer, deltas)
+            self._held.learn(self.source.groups_after(self.window.acked), deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
         return [DeltasReceived(deltas, message.upto, message.since)]
 
     def _on_ack(self, upto: int, now: float) -> None:
-        if upto > self.source.buffer.sequence:
-            raise ProtocolError(f"ack {upto} beyond our sequence {self.source.buffer.sequence}")
+        if upto > self.source.sequence:
+            raise ProtocolError(f"ack {upto} beyond our sequence {self.source.sequence}")
         self.window.acknowledged(upto, now)
+        self._held.forget_through(self.window.acked)
 
     @property
     def acked(self) -> int:
@@ -426,19 +429,19 @@ class PeerSession:
         return (
             self.state is SessionState.OPEN
             and self.window.serving
-            and self.window.start() < self.source.buffer.sequence
+            and self.window.start() < self.source.sequence
         )
 
     def _push(self, now: float) -> None:
-        buffer, window = self.source.buffer, self.window
-        upto = buffer.sequence
+        source, window = self.source, self.window
+        upto = source.sequence
         # Groups in (sent, considered] are held by the peer (and may be collected already).
         start = window.start()
-        if not buffer.can_serve(start):
+        if not source.can_serve(start):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         exclude = self.peer if self._back_propagation else None
-        deltas = buffer.collect(start, exclude_origin=exclude)
+        deltas = source.collect(start, exclude_origin=exclude, held=self._held)
         window.considered_through(upto, found=bool(deltas))
         if not deltas:
             # Every new group is held by the peer: no frame. The next frame's range starts

@@ -2,11 +2,10 @@
 
 Every group a replica stores, made locally or received, gets the next sequence number. A peer
 that has acknowledged sequence `a` is served the join of the groups after `a`, minus those it
-is known to hold: the ones it sent us (BP, Enes et al.), and the ones whose content it sent us
-later (the same idea, learned from content rather than origin; it is what keeps a mesh from
-shipping a change both ways along a link). Groups every peer has acknowledged are dropped, and
-so are the oldest groups once the buffer holds more than `max_bytes`: memory stays bounded, and
-a peer whose acknowledgement falls below what is kept is served by digest exchange instead.
+is known to hold: the ones it sent us (BP, Enes et al.), and those its session learned it holds
+from content (`antientropy.backprop`). Groups every peer has acknowledged are dropped, and so
+are the oldest groups once the buffer holds more than `max_bytes`: memory stays bounded, and a
+peer whose acknowledgement falls below what is kept is served by digest exchange instead.
 
 The sequence counter lives here, not in the replica, so that a durable replica can start the
 buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number.
@@ -15,7 +14,8 @@ buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Container
+from dataclasses import dataclass
 
 from . import codec
 from .types import Crdt
@@ -32,7 +32,6 @@ class DeltaGroup:
     origin: str
     deltas: dict[str, Crdt]
     size: int  # encoded bytes, for the byte bound
-    known: set[str] = field(default_factory=set)  # peers known to hold this group
 
 
 def encoded_size(deltas: dict[str, Crdt]) -> int:
@@ -74,7 +73,7 @@ class DeltaBuffer:
 
     def append(self, origin: str, deltas: dict[str, Crdt]) -> int:
         self._sequence += 1
-        group = DeltaGroup(self._sequence, origin, deltas, encoded_size(deltas), {origin})
+        group = DeltaGroup(self._sequence, origin, deltas, encoded_size(deltas))
         self._groups.append(group)
         self._bytes += group.size
         while self._bytes > self.max_bytes and self._groups:
@@ -86,9 +85,11 @@ class DeltaBuffer:
         """True when every group after `after` is still held."""
         return after >= self._floor
 
-    def collect(self, after: int, *, exclude_origin: str | None = None) -> dict[str, Crdt]:
-        """The join, per object, of the groups after `after` that peer `exclude_origin` is
-        not known to hold.
+    def collect(
+        self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
+    ) -> dict[str, Crdt]:
+        """The join, per object, of the groups after `after`, leaving out those from
+        `exclude_origin` and those whose sequence is in `held` (known held by the peer).
 
         Buffered deltas are never mutated: an object's first delta is shared, a second one
         makes a private copy to join into.
@@ -96,7 +97,7 @@ class DeltaBuffer:
         joined: dict[str, Crdt] = {}
         owned: set[str] = set()
         for group in self._groups_after(after):
-            if exclude_origin is not None and exclude_origin in group.known:
+            if group.origin == exclude_origin or group.sequence in held:
                 continue
             for name, delta in group.deltas.items():
                 if name not in joined:
@@ -108,17 +109,9 @@ class DeltaBuffer:
                 joined[name].merge(delta)
         return joined
 
-    def mark_known(self, after: int, peer: str, received: dict[str, Crdt]) -> int:
-        """Record that `peer`, which sent us `received`, holds every group after `after`
-        whose deltas `received` contains. Returns how many groups were marked."""
-        marked = 0
-        for group in self._groups_after(after):
-            if peer in group.known:
-                continue
-            if all(_contains(received.get(name), d) for name, d in group.deltas.items()):
-                group.known.add(peer)
-                marked += 1
-        return marked
+    def groups_after(self, after: int) -> list[DeltaGroup]:
+        """The groups held with sequence > `after`, oldest first (never to be mutated)."""
+        return self._groups_after(after)
 
     def _groups_after(self, after: int) -> list[DeltaGroup]:
         if not self._groups or after >= self._sequence:
@@ -136,10 +129,3 @@ class DeltaBuffer:
         group = self._groups.popleft()
         self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
-
-
-def _contains(big: Crdt | None, small: Crdt) -> bool:
-    if big is None or type(big) is not type(small):
-        return False
-    part = big.novel(small)
-    return part is None or part.is_bottom()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Container, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import trio
 
 from . import codec
-from .buffer import DeltaBuffer
+from .buffer import DeltaBuffer, DeltaGroup
 from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
@@ -312,6 +312,21 @@ class Replica:
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
         return self.state.object_digests()
+
+    @property
+    def sequence(self) -> int:
+        return self.state.sequence
+
+    def can_serve(self, after: int) -> bool:
+        return self.state.can_serve(after)
+
+    def collect(
+        self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
+    ) -> dict[str, Crdt]:
+        return self.state.collect(after, exclude_origin=exclude_origin, held=held)
+
+    def groups_after(self, after: int) -> list[DeltaGroup]:
+        return self.state.groups_after(after)
 
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""

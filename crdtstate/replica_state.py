@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import codec
-from .buffer import DeltaBuffer
+from .buffer import DeltaBuffer, DeltaGroup
 from .errors import DecodeError, ProtocolError
 from .types import Crdt
 
@@ -146,7 +146,18 @@ class ReplicaState:
                 previous[name] = before
         return self.buffer.append(origin, remote.group), previous
 
-    # -- what anti-entropy reads --------------------------------------------------------------
+    # -- what anti-entropy reads (`antientropy.SyncSource`) -----------------------------------
+
+    def can_serve(self, after: int) -> bool:
+        return self.buffer.can_serve(after)
+
+    def collect(
+        self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
+    ) -> dict[str, Crdt]:
+        return self.buffer.collect(after, exclude_origin=exclude_origin, held=held)
+
+    def groups_after(self, after: int) -> list[DeltaGroup]:
+        return self.buffer.groups_after(after)
 
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from antientropy import DeltasReceived, PeerSession, SessionClosed, collect_garbage
+from antientropy import PeerSession, SessionClosed, collect_garbage
+from antientropy.duties import deliver
 from crdtstate.buffer import DEFAULT_MAX_BYTES
-from crdtstate.errors import ProtocolError
 from crdtstate.types import Crdt
 
 from .links import RELIABLE, LinkModel
@@ -260,19 +260,13 @@ class Network:
             return
         self.counters.delivered += 1
         node = self.replicas[dst]
-        grew = False
-        for event in session.receive_data(frame, self.now):
-            if isinstance(event, DeltasReceived):
-                try:
-                    sequence, _ = node.state.join_remote(event.deltas, session.peer or "?")
-                except ProtocolError as exc:
-                    self._on_closed(link, session.abort(exc.reason))
-                    return
-                session.acknowledge(event.upto)
-                if sequence is not None:
-                    node.note_growth(self.now)
-                    grew = True
-            elif isinstance(event, SessionClosed):
+        sequence = node.state.sequence
+        events = deliver(session, session.receive_data(frame, self.now), node.state.join_remote)
+        grew = node.state.sequence != sequence
+        if grew:
+            node.note_growth(self.now)
+        for event in events:
+            if isinstance(event, SessionClosed):
                 self._on_closed(link, event)
                 return
         collect_garbage(node.state.buffer, node.sessions.values())

@@ -43,7 +43,8 @@ FORBIDDEN: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     # crdtstate imports nothing above it, except its composition root (DESIGN §2).
     ("crdtstate", ("antientropy", "transport", "simulations", "examples"), ("crdtstate.cli",)),
     ("crdtstate", ("crdtstate.cli",), ("crdtstate.__main__",)),
-    # The protocol is Sans-I/O: no event loop, no sockets, no replica or containers.
+    # The protocol is Sans-I/O: no event loop, no sockets; it reads a replica through the
+    # narrow `SyncSource` and never reaches for the replica, its buffer or its containers.
     (
         "antientropy",
         (
@@ -53,6 +54,8 @@ FORBIDDEN: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
             "trio",
             "socket",
             "crdtstate.replica",
+            "crdtstate.replica_state",
+            "crdtstate.buffer",
             "crdtstate.containers",
             "crdtstate.storage",
         ),

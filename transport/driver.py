@@ -17,13 +17,14 @@ import trio
 
 from antientropy import (
     CloseKind,
-    DeltasReceived,
     PeerReady,
     PeerSession,
     PresenceReceived,
     SessionClosed,
     SessionState,
 )
+from antientropy.duties import deliver_async
+from antientropy.events import Event
 from antientropy.yprotocol import AwarenessEntry
 from crdtstate.errors import ProtocolError
 from crdtstate.replica import Replica
@@ -124,29 +125,24 @@ class SessionDriver:
                 log.debug("connection to %s closed: %s", self.peer or "peer", exc)
                 return
             if isinstance(frame, str):
-                events: list[object] = [
+                events: list[Event] = [
                     self.session.abort("text frames are not part of the protocol")
                 ]
             else:
-                events = list(self.session.receive_data(frame, trio.current_time()))
+                received = self.session.receive_data(frame, trio.current_time())
+                events = await deliver_async(self.session, received, self.replica.apply_remote)
             for event in events:
-                await self._handle(event)
+                self._handle(event)
             if self._on_progress is not None:
                 self._on_progress()
             self.kick()
 
-    async def _handle(self, event: object) -> None:
+    def _handle(self, event: Event) -> None:
+        """What this driver does beyond the shared duties (`antientropy.duties`)."""
         if isinstance(event, PeerReady):
             log.info("%s: session with %s open", self.replica.id, event.peer)
             if self._on_ready is not None and not self._on_ready(self):
                 self.session.close("duplicate connection")
-        elif isinstance(event, DeltasReceived):
-            try:
-                await self.replica.apply_remote(event.deltas, origin=self.session.peer or "?")
-            except ProtocolError as exc:
-                self.closed_by = self.session.abort(exc.reason)
-                return
-            self.session.acknowledge(event.upto)
         elif isinstance(event, PresenceReceived):
             if self._on_presence is not None and self.session.peer is not None:
                 try:

@@ -3,9 +3,10 @@
 `Network` owns replicas joined by `Link`s, one `PeerSession` at each end. `run()` moves frames
 in synchronous rounds: every session is asked for `data_to_send(now)`, then every frame
 is fed to the other end's `receive_data(frame, now)`. The driver duties of DESIGN §4 are done
-here exactly as a real transport does them: a `DeltasReceived` is joined with
+by the helper every driver uses (`antientropy.duties`): a `DeltasReceived` is joined with
 `replica.apply_remote(deltas, origin=peer)` and then acknowledged; an `apply_remote` that
-raises `ProtocolError` aborts the session.
+raises `ProtocolError` aborts the session. The replicas are synchronous (`Replica` below: the
+core `ReplicaState` with containers), so no event loop runs.
 
 Time only moves when a test says so (`advance`, `settle`), so nothing here depends on a clock.
 Faults are opt-in and seeded: a `random.Random` decides which frames are dropped or duplicated,
@@ -19,14 +20,57 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from antientropy import DeltasReceived, PeerSession, SessionState
+from antientropy import PeerSession, SessionState
+from antientropy.duties import deliver
 from antientropy.messages import Ack, Auth, Bye, Delta, Digest, Hello, decode_message
 from antientropy.session import Event
-from crdtstate import Replica
-from crdtstate.errors import ProtocolError
+from crdtstate.containers import handle_for
+from crdtstate.replica_state import ReplicaState
+from crdtstate.types import Crdt
 
 Message = Hello | Auth | Digest | Delta | Ack | Bye
+
+
+class Replica(ReplicaState):
+    """A replica with no event loop: the synchronous core, plus containers whose `update`
+    returns at once (all the session tests need of `crdtstate.Replica`)."""
+
+    def container(self, name: str, kind: type[Crdt]) -> Container:
+        self.object(name, kind)
+        return Container(self, name, kind)
+
+    def snapshot(self, name: str) -> Crdt | None:
+        obj = self.objects.get(name)
+        return obj.copy() if obj is not None else None
+
+    def names(self) -> list[str]:
+        return sorted(self.objects)
+
+    def apply_remote(self, deltas: dict[str, Crdt], origin: str) -> int | None:
+        return self.join_remote(deltas, origin)[0]
+
+
+@dataclass
+class Container:
+    replica: Replica
+    name: str
+    kind: type[Crdt]
+
+    def update(self, updater: Callable[[Any], Any]) -> Any:
+        """Run `updater` on the handle; its deltas become one delta-group."""
+        state = self.replica.object(self.name, self.kind)
+        deltas: list[Crdt] = []
+        updater(handle_for(state, self.replica.id, deltas.append))
+        if deltas:
+            group = deltas[0]
+            for delta in deltas[1:]:
+                group.merge(delta)
+            if not group.is_bottom():
+                self.replica.commit_group({self.name: group})
+        return state.value
+
 
 #: Frames a lossy link loses by default. (Protocol 2 also resends a lost hello or digest; a
 #: network may pass any of them in `faulty`.)
@@ -151,19 +195,11 @@ class Network:
 
     # -- moving frames ------------------------------------------------------------------------
 
-    async def deliver(self, to: Endpoint, data: bytes) -> list[Event]:
-        """Feed one frame to `to` and act on the events as a transport driver does."""
-        events: list[Event] = []
-        for event in to.session.receive_data(data, self.now):
-            events.append(event)
-            if isinstance(event, DeltasReceived):
-                assert to.session.peer is not None
-                try:
-                    await to.replica.apply_remote(event.deltas, origin=to.session.peer)
-                except ProtocolError as exc:
-                    events.append(to.session.abort(exc.reason))
-                    break
-                to.session.acknowledge(event.upto)
+    def deliver(self, to: Endpoint, data: bytes) -> list[Event]:
+        """Feed one frame to `to` and carry out the driver's duties (`antientropy.duties`)."""
+        events = deliver(
+            to.session, to.session.receive_data(data, self.now), to.replica.apply_remote
+        )
         to.events.extend(events)
         return events
 
@@ -179,7 +215,7 @@ class Network:
             return 2
         return 1
 
-    async def step(self) -> int:
+    def step(self) -> int:
         """One synchronous round: collect every session's frames, then deliver them all.
 
         Returns the number of frames that were sent (delivered or not).
@@ -196,13 +232,13 @@ class Network:
                 Frame(sender.replica.id, receiver.replica.id, data, copies > 0, self.rounds)
             )
             for _ in range(copies):
-                await self.deliver(receiver, data)
+                self.deliver(receiver, data)
         return len(outgoing)
 
-    async def run(self, max_rounds: int = 200) -> None:
+    def run(self, max_rounds: int = 200) -> None:
         """Pump until a round moves no frame (at the current time)."""
         for _ in range(max_rounds):
-            if await self.step() == 0:
+            if self.step() == 0:
                 return
         raise PumpStalled(f"frames still moving after {max_rounds} rounds")
 
@@ -219,16 +255,16 @@ class Network:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
-    async def settle(self, max_deadlines: int = 100) -> None:
+    def settle(self, max_deadlines: int = 100) -> None:
         """Pump, then jump to each pending retransmission deadline and pump again, until no
         session has anything in flight."""
-        await self.run()
+        self.run()
         for _ in range(max_deadlines):
             deadline = self.deadline()
             if deadline is None:
                 return
             self.now = max(self.now, deadline)
-            await self.run()
+            self.run()
         raise PumpStalled(f"still retransmitting after {max_deadlines} deadlines")
 
     # -- inspection ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The anti-entropy session (DESIGN §4, §7) driven with no network: `session_pump.Network`
-moves frames between `PeerSession`s in rounds and does the driver's duties (apply, then ack).
+"""The anti-entropy session (DESIGN §4, §7) driven with no network and no event loop:
+`session_pump.Network` moves frames between `PeerSession`s of synchronous replicas in rounds
+and does the driver's duties (apply, then ack).
 
 Read as a specification: the handshake and its authentication, the errors that end a session,
 digest-driven sync, eager pushing with acknowledgements, the BP and RR optimisations,
@@ -34,9 +35,9 @@ from antientropy import (
     collect_garbage,
 )
 from antientropy.messages import decode_message, encode_message
-from crdtstate import AWSet, Crdt, GCounter, PNCounter, Replica, codec
+from crdtstate import AWSet, Crdt, GCounter, PNCounter, codec
 
-from .session_pump import DATA_FRAMES, Endpoint, Link, Network
+from .session_pump import DATA_FRAMES, Endpoint, Link, Network, Replica
 
 PROPERTY = settings(
     max_examples=60,
@@ -50,26 +51,26 @@ SECRET = b"s" * 32
 # -- helpers ------------------------------------------------------------------------------------
 
 
-async def add(replica: Replica, *elements: Any, name: str = "set") -> None:
+def add(replica: Replica, *elements: Any, name: str = "set") -> None:
     """One update of `replica` adding `elements` to the AWSet `name` (one delta-group)."""
 
     def updater(s: Any) -> None:
         for element in elements:
             s.add(element)
 
-    await replica.container(name, AWSet).update(updater)
+    replica.container(name, AWSet).update(updater)
 
 
-async def discard(replica: Replica, *elements: Any, name: str = "set") -> None:
+def discard(replica: Replica, *elements: Any, name: str = "set") -> None:
     def updater(s: Any) -> None:
         for element in elements:
             s.discard(element)
 
-    await replica.container(name, AWSet).update(updater)
+    replica.container(name, AWSet).update(updater)
 
 
-async def count(replica: Replica, n: int, name: str = "counter") -> None:
-    await replica.container(name, PNCounter).update(lambda c: c.increment(n))
+def count(replica: Replica, n: int, name: str = "counter") -> None:
+    replica.container(name, PNCounter).update(lambda c: c.increment(n))
 
 
 def value(replica: Replica, name: str) -> Any:
@@ -132,11 +133,11 @@ def opened(replica: Replica, peer: str = "peer") -> PeerSession:
     return session
 
 
-async def connected(*replicas: Replica, net: Network | None = None) -> tuple[Network, list[Link]]:
+def connected(*replicas: Replica, net: Network | None = None) -> tuple[Network, list[Link]]:
     """A chain replicas[0] <-> replicas[1] <-> ..., handshaken and synced."""
     net = net if net is not None else Network()
     links = [net.connect(x, y) for x, y in itertools.pairwise(replicas)]
-    await net.run()
+    net.run()
     assert net.all_open()
     return net, links
 
@@ -144,13 +145,13 @@ async def connected(*replicas: Replica, net: Network | None = None) -> tuple[Net
 # -- handshake ----------------------------------------------------------------------------------
 
 
-async def test_handshake_opens_both_sides_with_the_right_ids() -> None:
+def test_handshake_opens_both_sides_with_the_right_ids() -> None:
     """Each side reports PeerReady(peer id, peer incarnation) once and is OPEN."""
     a, b = Replica("a"), Replica("b")
     net = Network()
     link = net.connect(a, b)
     assert link.left.session.state is SessionState.AWAIT_HELLO
-    await net.run()
+    net.run()
     assert link.left.session.state is SessionState.OPEN
     assert link.right.session.state is SessionState.OPEN
     assert readies(link.left) == [PeerReady("b", b.incarnation)]
@@ -164,14 +165,14 @@ async def test_handshake_opens_both_sides_with_the_right_ids() -> None:
 
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["lossy", "ordered"])
-async def test_equal_secrets_authenticate_without_the_secret_crossing_the_wire(
+def test_equal_secrets_authenticate_without_the_secret_crossing_the_wire(
     ordered: bool,
 ) -> None:
     """With the same secret both sides exchange proofs and open; the secret is never sent."""
     a, b = Replica("a"), Replica("b")
     net = Network(ordered=ordered)
     link = net.connect(a, b, secret=SECRET)
-    await net.run()
+    net.run()
     assert net.all_open()
     assert readies(link.left) == [PeerReady("b", b.incarnation)]
     assert readies(link.right) == [PeerReady("a", a.incarnation)]
@@ -181,12 +182,12 @@ async def test_equal_secrets_authenticate_without_the_secret_crossing_the_wire(
 
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["lossy", "ordered"])
-async def test_different_secrets_close_both_sides_with_auth(ordered: bool) -> None:
+def test_different_secrets_close_both_sides_with_auth(ordered: bool) -> None:
     """Different secrets: no side opens; each side that checks the other's proof closes AUTH."""
     a, b = Replica("a"), Replica("b")
     net = Network(ordered=ordered)
     link = net.connect(a, b, secrets=(b"x" * 32, b"y" * 32))
-    await net.run()
+    net.run()
     for end in link.ends():
         session = end[0].session
         assert session.state is SessionState.CLOSED
@@ -196,7 +197,7 @@ async def test_different_secrets_close_both_sides_with_auth(ordered: bool) -> No
     assert net.messages("a", "b", Digest) == [] == net.messages("b", "a", Digest)
 
 
-async def test_the_side_verifying_a_bad_proof_closes_auth_and_its_peer_hears_bye() -> None:
+def test_the_side_verifying_a_bad_proof_closes_auth_and_its_peer_hears_bye() -> None:
     """Delivered one way at a time: b checks a's bad proof (AUTH); a then gets b's bye (PEER)."""
     a, b = Replica("a"), Replica("b")
     sa = PeerSession(a, nonce=b"a" * 16, secret=b"x" * 32)
@@ -215,7 +216,7 @@ async def test_the_side_verifying_a_bad_proof_closes_auth_and_its_peer_hears_bye
 
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["lossy", "ordered"])
-async def test_a_peer_without_the_secret_cannot_open_a_session_that_requires_it(
+def test_a_peer_without_the_secret_cannot_open_a_session_that_requires_it(
     ordered: bool,
 ) -> None:
     """A secret-less peer skips auth; the side requiring it never opens nor reads its frames.
@@ -225,10 +226,10 @@ async def test_a_peer_without_the_secret_cannot_open_a_session_that_requires_it(
     secret-less peer, refusing the unexpected proof, says bye.
     """
     a, b = Replica("a"), Replica("b")
-    await add(b, "b's")
+    add(b, "b's")
     net = Network(ordered=ordered)
     link = net.connect(a, b, secrets=(SECRET, None))
-    await net.run()
+    net.run()
     assert readies(link.left) == []
     assert link.left.session.state is SessionState.CLOSED
     if ordered:
@@ -244,12 +245,12 @@ async def test_a_peer_without_the_secret_cannot_open_a_session_that_requires_it(
     assert value(a, "set") is None and a.buffer.sequence == 0
 
 
-async def test_a_replayed_handshake_fails_auth() -> None:
+def test_a_replayed_handshake_fails_auth() -> None:
     """Hello and Auth recorded from a's session with b do not open a new session of b's."""
     a, b = Replica("a"), Replica("b")
     net = Network()
     net.connect(a, b, secret=SECRET)
-    await net.run()
+    net.run()
     assert net.all_open()
     recorded = [f.data for f in net.frames("a", "b") if isinstance(f.message, Hello | Auth)]
     assert len(recorded) == 2
@@ -263,7 +264,7 @@ async def test_a_replayed_handshake_fails_auth() -> None:
     ends_with_bye(fresh.data_to_send(0.0))
 
 
-async def test_a_reflected_hello_is_refused() -> None:
+def test_a_reflected_hello_is_refused() -> None:
     """A peer echoing our own nonce (a reflection attack) is refused, even without a secret."""
     session = PeerSession(Replica("a"), nonce=b"n" * 16)
     (event,) = session.receive_data(hello_from("b", nonce=b"n" * 16), 0.0)
@@ -272,7 +273,7 @@ async def test_a_reflected_hello_is_refused() -> None:
 
 
 @pytest.mark.parametrize("version", [0, 1, 2, 4, -1, 2**40])  # 2: the previous protocol
-async def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) -> None:
+def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) -> None:
     """A hello of another protocol version ends the session with a bye naming the version."""
     a = Replica("a")
     session = PeerSession(a, nonce=b"n" * 16)
@@ -284,7 +285,7 @@ async def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) ->
     assert session.peer is None
 
 
-async def test_a_protocol_2_hello_is_refused_by_its_version_not_its_fields() -> None:
+def test_a_protocol_2_hello_is_refused_by_its_version_not_its_fields() -> None:
     """Protocol 2 hellos listed kinds; the reason names the version a user must upgrade."""
     a = Replica("a")
     session = PeerSession(a, nonce=b"n" * 16)
@@ -294,11 +295,11 @@ async def test_a_protocol_2_hello_is_refused_by_its_version_not_its_fields() -> 
     assert event.reason == f"unsupported protocol version 2 (this is {PROTOCOL_VERSION})"
 
 
-async def test_a_peer_claiming_our_own_replica_id_is_refused() -> None:
+def test_a_peer_claiming_our_own_replica_id_is_refused() -> None:
     """Two replicas configured with the same id refuse each other instead of merging."""
     net = Network()
     link = net.connect(Replica("a"), Replica("a"))
-    await net.run()
+    net.run()
     for end, _ in link.ends():
         assert end.session.state is SessionState.CLOSED
         assert readies(end) == []
@@ -315,7 +316,7 @@ EARLY_FRAMES = {
 
 
 @pytest.mark.parametrize("name", sorted(EARLY_FRAMES))
-async def test_a_frame_before_hello_closes_an_ordered_session_with_a_bye(name: str) -> None:
+def test_a_frame_before_hello_closes_an_ordered_session_with_a_bye(name: str) -> None:
     """On an ordered transport (a websocket), anything but hello (or bye) first is a protocol
     error; nothing reaches the replica."""
     a = Replica("a")
@@ -332,7 +333,7 @@ async def test_a_frame_before_hello_closes_an_ordered_session_with_a_bye(name: s
 
 
 @pytest.mark.parametrize("name", sorted(EARLY_FRAMES))
-async def test_a_frame_before_hello_on_a_lossy_link_is_ignored(name: str) -> None:
+def test_a_frame_before_hello_on_a_lossy_link_is_ignored(name: str) -> None:
     """On a lossy link (the default) a frame ahead of the peer's hello is a reordering: it is
     counted as ignored, nothing is applied, no bye is sent, and the handshake still opens."""
     a = Replica("a")
@@ -350,7 +351,7 @@ async def test_a_frame_before_hello_on_a_lossy_link_is_ignored(name: str) -> Non
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["lossy", "ordered"])
 @pytest.mark.parametrize("name", sorted(set(EARLY_FRAMES) - {"auth"}))
-async def test_a_frame_instead_of_the_proof(name: str, ordered: bool) -> None:
+def test_a_frame_instead_of_the_proof(name: str, ordered: bool) -> None:
     """With a secret, a frame other than the peer's proof after its hello fails AUTH on an
     ordered transport, and is ignored (never read nor applied) on a lossy link."""
     a = Replica("a")
@@ -377,7 +378,7 @@ async def test_a_frame_instead_of_the_proof(name: str, ordered: bool) -> None:
         Auth(proof=b"p" * 32),
     ],
 )
-async def test_an_unexpected_message_once_open_closes_the_session_with_a_bye(
+def test_an_unexpected_message_once_open_closes_the_session_with_a_bye(
     message: Hello | Auth,
 ) -> None:
     """A second hello, or an auth when none was asked for, ends an open session."""
@@ -388,7 +389,7 @@ async def test_an_unexpected_message_once_open_closes_the_session_with_a_bye(
     assert ends_with_bye(session.data_to_send(1.0)).reason == event.reason
 
 
-async def test_a_bye_ends_the_session_as_closed_by_the_peer() -> None:
+def test_a_bye_ends_the_session_as_closed_by_the_peer() -> None:
     """A peer's bye closes the session with its reason, kind PEER, and no bye in reply."""
     session = opened(Replica("a"), "b")
     assert session.receive_data(encode_message(Bye(reason="maintenance")), 1.0) == [
@@ -398,7 +399,7 @@ async def test_a_bye_ends_the_session_as_closed_by_the_peer() -> None:
     assert session.data_to_send(1.0) == []
 
 
-async def test_close_sends_a_bye_with_the_reason() -> None:
+def test_close_sends_a_bye_with_the_reason() -> None:
     """`close(reason)` queues a bye, after which the session is closed and silent."""
     session = opened(Replica("a"), "b")
     session.close("shutting down")
@@ -419,10 +420,10 @@ async def test_close_sends_a_bye_with_the_reason() -> None:
     ],
     ids=["bad-msgpack", "text", "unknown-kind", "dot-outside-context", "digest-kind", "digest"],
 )
-async def test_a_malformed_frame_closes_an_open_session_and_leaves_the_replica(frame: Any) -> None:
+def test_a_malformed_frame_closes_an_open_session_and_leaves_the_replica(frame: Any) -> None:
     """Malformed frames and invalid CRDT payloads end the session with a bye, state untouched."""
     a = Replica("a")
-    await add(a, 1)
+    add(a, 1)
     before = (a.digest(), a.buffer.sequence)
     session = opened(a, "b")
     events = session.receive_data(frame, 1.0)
@@ -446,7 +447,7 @@ LONG = "n" * 1024  # the longest object name the protocol allows
     ],
     ids=["bad-payload-long-name", "repeated-long-name", "overlong-name"],
 )
-async def test_a_long_error_reason_still_closes_with_a_bye(frame: bytes) -> None:
+def test_a_long_error_reason_still_closes_with_a_bye(frame: bytes) -> None:
     """receive_data never raises: an error whose reason quotes a long name still ends the
     session with a bye (whose reason fits the 1024-character limit)."""
     session = opened(Replica("a"), "b")
@@ -457,7 +458,7 @@ async def test_a_long_error_reason_still_closes_with_a_bye(frame: bytes) -> None
     assert len(bye.reason) <= 1000
 
 
-async def test_a_long_close_reason_is_cut_to_fit_the_bye() -> None:
+def test_a_long_close_reason_is_cut_to_fit_the_bye() -> None:
     """`close` with a reason longer than a bye allows sends its first 1000 characters."""
     session = opened(Replica("a"), "b")
     session.close("x" * 5000)
@@ -481,17 +482,17 @@ def test_garbage_after_open_never_raises(frames: list[bytes]) -> None:
 # -- digest exchange ----------------------------------------------------------------------------
 
 
-async def test_digest_exchange_makes_concurrently_updated_replicas_converge() -> None:
+def test_digest_exchange_makes_concurrently_updated_replicas_converge() -> None:
     """Replicas updated apart converge on connect: the union of the sets, the sum of the
     counters, and the objects only one side had."""
     a, b = Replica("a"), Replica("b")
-    await add(a, "shared", "a-only")
-    await add(b, "b-only")
-    await count(a, 5)
-    await count(b, -2)
-    await a.container("grow", GCounter).update(lambda c: c.increment(3))
-    await add(b, "x", name="b-set")
-    net, _ = await connected(a, b)
+    add(a, "shared", "a-only")
+    add(b, "b-only")
+    count(a, 5)
+    count(b, -2)
+    a.container("grow", GCounter).update(lambda c: c.increment(3))
+    add(b, "x", name="b-set")
+    net, _ = connected(a, b)
     assert a.digest() == b.digest()
     assert value(b, "set") == {"shared", "a-only", "b-only"}
     assert value(a, "counter") == value(b, "counter") == 3
@@ -501,40 +502,40 @@ async def test_digest_exchange_makes_concurrently_updated_replicas_converge() ->
     assert [len(sent_deltas(net, s, r)) for s, r in [("a", "b"), ("b", "a")]] == [1, 1]
 
 
-async def test_digest_exchange_respects_concurrent_removals() -> None:
+def test_digest_exchange_respects_concurrent_removals() -> None:
     """Removals made while apart win over the adds they observed, not over a concurrent add;
     elements nobody touched stay."""
     a, b = Replica("a"), Replica("b")
-    await add(a, 1, 2, 3, "kept")
-    net, _ = await connected(a, b)
+    add(a, 1, 2, 3, "kept")
+    net, _ = connected(a, b)
     net.links.clear()
-    await discard(a, 1, 3)
-    await discard(b, 2)
-    await add(b, 3)  # re-added concurrently with a's removal of 3: add wins
-    await add(a, 4)
-    await connected(a, b)
+    discard(a, 1, 3)
+    discard(b, 2)
+    add(b, 3)  # re-added concurrently with a's removal of 3: add wins
+    add(a, 4)
+    connected(a, b)
     assert a.digest() == b.digest()
     assert value(a, "set") == {3, 4, "kept"}
 
 
-async def test_digest_exchange_ships_only_what_the_peer_lacks() -> None:
+def test_digest_exchange_ships_only_what_the_peer_lacks() -> None:
     """After a partition, each side sends the few new elements, not its large state."""
     a, b = Replica("a"), Replica("b")
-    await add(a, *range(2000))
-    await count(a, 100)
-    net, _ = await connected(a, b)
+    add(a, *range(2000))
+    count(a, 100)
+    net, _ = connected(a, b)
     assert a.digest() == b.digest()
     net.links.clear()
 
-    await add(a, "new-on-a")
-    await add(b, "new-on-b")
-    await count(b, 1)
+    add(a, "new-on-a")
+    add(b, "new-on-b")
+    count(b, 1)
     full = sum(len(codec.encode(s)) for s in (a.snapshot("set"), a.snapshot("counter")) if s)
     assert full > 10_000
 
     net2 = Network()
     link = net2.connect(a, b)
-    await net2.run()
+    net2.run()
     assert a.digest() == b.digest()
     assert value(a, "set") == set(range(2000)) | {"new-on-a", "new-on-b"}
     for end, _ in link.ends():
@@ -544,14 +545,14 @@ async def test_digest_exchange_ships_only_what_the_peer_lacks() -> None:
     assert shipped.value == {"new-on-a"}
 
 
-async def test_in_sync_replicas_exchange_empty_answers() -> None:
+def test_in_sync_replicas_exchange_empty_answers() -> None:
     """Two replicas already equal answer each other's digest with an empty delta."""
     a, b = Replica("a"), Replica("b")
-    await add(a, 1)
-    await connected(a, b)
+    add(a, 1)
+    connected(a, b)
     net2 = Network()
     net2.connect(a, b)
-    await net2.run()
+    net2.run()
     for s, r in [("a", "b"), ("b", "a")]:
         assert [d.entries for d in sent_deltas(net2, s, r)] == [[]]
 
@@ -559,15 +560,15 @@ async def test_in_sync_replicas_exchange_empty_answers() -> None:
 # -- pushing and acknowledgement ----------------------------------------------------------------
 
 
-async def test_local_updates_are_pushed_and_acknowledged() -> None:
+def test_local_updates_are_pushed_and_acknowledged() -> None:
     """After the handshake each new update reaches the peer and is acked up to our sequence."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
+    net, (link,) = connected(a, b)
     sa = link.left.session
     for i in range(5):
-        await add(a, i)
-        await count(a, i + 1)
-        await net.run()
+        add(a, i)
+        count(a, i + 1)
+        net.run()
         assert value(b, "set") == set(range(i + 1))
         assert sa.acked == sa.sent == a.buffer.sequence
         assert sa.next_deadline() is None
@@ -576,32 +577,32 @@ async def test_local_updates_are_pushed_and_acknowledged() -> None:
     assert sa.needs_from() == a.buffer.sequence
 
 
-async def test_updates_between_frames_coalesce_into_one_push() -> None:
+def test_updates_between_frames_coalesce_into_one_push() -> None:
     """Several updates made while a push is pending go out joined in one Delta."""
     a, b = Replica("a"), Replica("b")
-    net, _ = await connected(a, b)
+    net, _ = connected(a, b)
     before = len(sent_deltas(net, "a", "b"))
     for i in range(10):
-        await add(a, i)
-    await net.run()
+        add(a, i)
+    net.run()
     pushes = sent_deltas(net, "a", "b")[before:]
     assert len(pushes) == 1
     assert pushes[0].upto == a.buffer.sequence
     assert value(b, "set") == set(range(10))
 
 
-async def test_bp_never_sends_a_group_back_to_its_origin() -> None:
+def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     """In a chain a-b-c, b relays a's groups to c and c's to a, never back where they came from."""
     a, b, c = Replica("a"), Replica("b"), Replica("c")
-    net, (ab, bc) = await connected(a, b, c)
+    net, (ab, bc) = connected(a, b, c)
     for i in range(4):
-        await add(a, f"a{i}")
-        await count(a, 1)
-        await add(c, f"c{i}")
-        await count(c, -1)
-        await net.run()
-        await add(b, f"b{i}")
-        await net.run()
+        add(a, f"a{i}")
+        count(a, 1)
+        add(c, f"c{i}")
+        count(c, -1)
+        net.run()
+        add(b, f"b{i}")
+        net.run()
     assert a.digest() == b.digest() == c.digest()
     assert value(c, "set") >= {"a0", "a3"} and value(a, "set") >= {"c0", "c3"}
 
@@ -614,13 +615,13 @@ async def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     assert ab.right.session.acked == bc.left.session.acked == b.buffer.sequence
 
 
-async def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> None:
+def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> None:
     """A group received from the peer alone needs no frame back, yet counts as acknowledged."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
+    net, (link,) = connected(a, b)
     before = len(sent_deltas(net, "b", "a"))
-    await add(a, "x")
-    await net.run()
+    add(a, "x")
+    net.run()
     assert sent_deltas(net, "b", "a")[before:] == []
     sb = link.right.session
     assert b.buffer.sequence == 1
@@ -630,8 +631,8 @@ async def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> Non
     # Protocol 2 skips the frame but not the range: b's next push starts where its last frame
     # ended, so it covers the skipped group too and a's ack of it is whole.
     assert (sb.sent, sb.acked) == (0, 0)
-    await add(b, "y")
-    await net.run()
+    add(b, "y")
+    net.run()
     (push,) = sent_deltas(net, "b", "a")[before:]
     assert (push.since, push.upto) == (0, 2)
     assert entry_states(push)["set"].value == {"y"}  # not "x", which came from a
@@ -640,46 +641,46 @@ async def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> Non
     assert sb.next_deadline() is None and a.digest() == b.digest()
 
 
-async def test_rr_a_duplicated_delta_is_not_buffered_twice() -> None:
+def test_rr_a_duplicated_delta_is_not_buffered_twice() -> None:
     """Receiving the same Delta twice joins it once: the buffer gains one group, not two."""
     a, b = Replica("a"), Replica("b")
-    net, _ = await connected(a, b)
+    net, _ = connected(a, b)
     net.fate = lambda s, r, m: 2 if isinstance(m, Delta) else 1
-    await add(a, 1, 2)
-    await count(a, 3)
-    await net.run()
+    add(a, 1, 2)
+    count(a, 3)
+    net.run()
     assert len(sent_deltas(net, "a", "b")) == 2
     assert b.buffer.sequence == 1
     assert a.digest() == b.digest()
 
 
-async def test_rr_only_the_novel_part_of_a_known_group_is_buffered() -> None:
+def test_rr_only_the_novel_part_of_a_known_group_is_buffered() -> None:
     """In a triangle a group reaching c twice is buffered once, and a known part not at all."""
     a, b, c = Replica("a"), Replica("b"), Replica("c")
     net = Network()
     net.connect(a, b)
     net.connect(b, c)
     net.connect(a, c)
-    await net.run()
+    net.run()
     assert net.all_open()
-    await add(a, "from-a")
-    await net.run()
+    add(a, "from-a")
+    net.run()
     assert a.digest() == b.digest() == c.digest()
     assert c.buffer.sequence == 1 and b.buffer.sequence == 1
 
     # Everything known: nothing buffered. Partly known: only the new element is buffered.
-    assert await c.apply_remote({"set": a.snapshot("set")}, origin="b") is None
+    assert c.apply_remote({"set": a.snapshot("set")}, origin="b") is None
     assert c.buffer.sequence == 1
-    await add(a, "second")
-    assert await c.apply_remote({"set": a.snapshot("set")}, origin="b") == 2
+    add(a, "second")
+    assert c.apply_remote({"set": a.snapshot("set")}, origin="b") == 2
     assert c.buffer.collect(1)["set"].value == {"second"}
 
 
-async def test_acks_are_monotone_and_stale_acks_are_ignored() -> None:
+def test_acks_are_monotone_and_stale_acks_are_ignored() -> None:
     """An older ack arriving after a newer one leaves `acked` where it was."""
     a = Replica("a")
     for i in range(5):
-        await add(a, i)
+        add(a, i)
     session = opened(a, "b")
     history = []
     for upto in [2, 5, 3, 0, 5, 4]:
@@ -691,11 +692,11 @@ async def test_acks_are_monotone_and_stale_acks_are_ignored() -> None:
 
 @PROPERTY
 @given(st.integers(0, 8), st.lists(st.integers(0, 12), max_size=12))
-async def test_acked_is_the_running_maximum_of_valid_acks(groups: int, acks: list[int]) -> None:
+def test_acked_is_the_running_maximum_of_valid_acks(groups: int, acks: list[int]) -> None:
     """`acked` is the max of the acks up to our sequence; an ack beyond it ends the session."""
     a = Replica("a")
     for i in range(groups):
-        await add(a, i)
+        add(a, i)
     session = opened(a, "b")
     expected = 0
     for upto in acks:
@@ -709,10 +710,10 @@ async def test_acked_is_the_running_maximum_of_valid_acks(groups: int, acks: lis
         assert session.acked == expected
 
 
-async def test_an_ack_beyond_our_sequence_is_a_protocol_error() -> None:
+def test_an_ack_beyond_our_sequence_is_a_protocol_error() -> None:
     """A peer acknowledging a group we never made is broken: close with a bye."""
     a = Replica("a")
-    await add(a, 1)
+    add(a, 1)
     session = opened(a, "b")
     (event,) = session.receive_data(encode_message(Ack(upto=2)), 1.0)
     assert isinstance(event, SessionClosed) and event.kind is CloseKind.PROTOCOL
@@ -722,22 +723,22 @@ async def test_an_ack_beyond_our_sequence_is_a_protocol_error() -> None:
 
 
 @pytest.mark.parametrize("when", ["handshake", "push"])
-async def test_a_kind_conflict_closes_the_session_and_leaves_the_replica(when: str) -> None:
+def test_a_kind_conflict_closes_the_session_and_leaves_the_replica(when: str) -> None:
     """A peer's object of another kind under the same name: apply_remote refuses the whole
     group, the driver aborts the session, and the replica keeps its state."""
     a, b = Replica("a"), Replica("b")
-    await count(b, 7)
+    count(b, 7)
     if when == "handshake":
         net = Network()
         link = net.connect(a, b)
     else:
-        net, (link,) = await connected(a, b)
+        net, (link,) = connected(a, b)
     # Concurrently, "x" is created as a set on b and as a counter on a.
-    await add(b, "mine", name="x")
-    await count(a, 1, name="x")
-    await add(a, "other", name="y")  # travels in the same Delta as a's "x"
+    add(b, "mine", name="x")
+    count(a, 1, name="x")
+    add(a, "other", name="y")  # travels in the same Delta as a's "x"
     before = (b.digest(), b.buffer.sequence, b.names())
-    await net.run()
+    net.run()
 
     for end, _ in link.ends():
         assert end.session.state is SessionState.CLOSED
@@ -750,15 +751,15 @@ async def test_a_kind_conflict_closes_the_session_and_leaves_the_replica(when: s
     assert value(a, "x") == 1 and value(a, "counter") == (7 if when == "push" else None)
 
 
-async def test_a_kind_conflict_on_a_long_name_still_closes_with_a_bye() -> None:
+def test_a_kind_conflict_on_a_long_name_still_closes_with_a_bye() -> None:
     """Object names may have 1024 characters; a conflict on one still ends the session with a
     bye through the driver path (the refusal's reason quotes the name)."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
-    await add(b, "mine", name=LONG)
-    await count(a, 1, name=LONG)
+    net, (link,) = connected(a, b)
+    add(b, "mine", name=LONG)
+    count(a, 1, name=LONG)
     before = (b.digest(), b.buffer.sequence)
-    await net.run()
+    net.run()
     for end, _ in link.ends():
         assert end.session.state is SessionState.CLOSED
         assert [c.kind for c in closes(end)] == [CloseKind.PROTOCOL]
@@ -767,16 +768,16 @@ async def test_a_kind_conflict_on_a_long_name_still_closes_with_a_bye() -> None:
     assert (b.digest(), b.buffer.sequence) == before
 
 
-async def test_a_delta_over_the_frame_limit_is_split_and_acked_once_complete() -> None:
+def test_a_delta_over_the_frame_limit_is_split_and_acked_once_complete() -> None:
     """Deltas too big for one frame go out in several; only the last carries the range
     (since, upto], the earlier ones claim an empty range, so the peer's ack covers the groups
     only once every part has arrived."""
     a, b = Replica("a"), Replica("b")
     net = Network(max_frame_bytes=1200, ordered=True)  # splitting relies on in-order frames
-    net, (link,) = await connected(a, b, net=net)
+    net, (link,) = connected(a, b, net=net)
     sa, sb = link.left.session, link.right.session
     for name in ("p", "q", "r"):
-        await add(a, *(f"{name}{i:03}" for i in range(60)), name=name)
+        add(a, *(f"{name}{i:03}" for i in range(60)), name=name)
     assert all(len(codec.encode(a.snapshot(n) or AWSet())) > 400 for n in ("p", "q", "r"))
     acked_before = sa.acked
     frames = sa.data_to_send(net.now)
@@ -787,24 +788,24 @@ async def test_a_delta_over_the_frame_limit_is_split_and_acked_once_complete() -
     last = (acked_before, a.buffer.sequence)
     assert ranges == [(acked_before, acked_before)] * (len(pushes) - 1) + [last]
     for i, frame in enumerate(frames):
-        await net.deliver(link.right, frame)
+        net.deliver(link.right, frame)
         if i < len(frames) - 1:
             assert sb.held.upto == acked_before  # all b may acknowledge so far
     assert sb.held.upto == a.buffer.sequence
-    await net.run()
+    net.run()
     assert a.digest() == b.digest()
     assert sa.acked == a.buffer.sequence
     assert [m.upto for m in net.messages("b", "a", Ack)][-1] == a.buffer.sequence
     assert sa.next_deadline() is None
 
 
-async def test_a_digest_answer_over_the_frame_limit_is_split() -> None:
+def test_a_digest_answer_over_the_frame_limit_is_split() -> None:
     """The answer to a digest is split the same way: it converges and is acked once whole."""
     a, b = Replica("a"), Replica("b")
     for name in ("p", "q", "r"):
-        await add(a, *(f"{name}{i:03}" for i in range(60)), name=name)
+        add(a, *(f"{name}{i:03}" for i in range(60)), name=name)
     net = Network(max_frame_bytes=1200, ordered=True)
-    net, (link,) = await connected(a, b, net=net)
+    net, (link,) = connected(a, b, net=net)
     answers = sent_deltas(net, "a", "b")
     assert len(answers) >= 2
     assert all(len(encode_message(d)) <= 1200 for d in answers)
@@ -814,13 +815,13 @@ async def test_a_digest_answer_over_the_frame_limit_is_split() -> None:
     assert net.all_open()
 
 
-async def test_an_object_too_big_for_any_frame_ends_the_session() -> None:
+def test_an_object_too_big_for_any_frame_ends_the_session() -> None:
     """An object whose delta cannot fit in a frame closes the session (it would never sync)."""
     a, b = Replica("a"), Replica("b")
     net = Network(max_frame_bytes=300)
-    net, (link,) = await connected(a, b, net=net)
-    await add(a, "x" * 1000)
-    await net.run()
+    net, (link,) = connected(a, b, net=net)
+    add(a, "x" * 1000)
+    net.run()
     assert link.left.session.state is SessionState.CLOSED
     assert "frame limit" in (link.left.session.close_reason or "")
     assert net.messages("a", "b", Bye)
@@ -842,72 +843,72 @@ def drop_first(kind: type, sender: str) -> Any:
     return fate
 
 
-async def test_a_lost_push_is_retransmitted_after_the_timeout() -> None:
+def test_a_lost_push_is_retransmitted_after_the_timeout() -> None:
     """A dropped Delta is resent once `now` passes retransmit_after, not before."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
+    net, (link,) = connected(a, b)
     sa = link.left.session
     net.fate = drop_first(Delta, "a")
-    await add(a, 1)
-    await count(a, 2)
-    await net.run()
+    add(a, 1)
+    count(a, 2)
+    net.run()
     assert value(b, "set") is None and sa.acked < sa.sent
     deadline = sa.next_deadline()
     assert deadline == net.now + net.retransmit_after
 
     net.advance(net.retransmit_after / 2)
-    await net.run()
+    net.run()
     assert sa.stats.retransmits == 0 and value(b, "set") is None
 
     net.now = deadline
-    await net.run()
+    net.run()
     assert sa.stats.retransmits == 1
     assert a.digest() == b.digest()
     assert sa.acked == a.buffer.sequence and sa.next_deadline() is None
 
 
-async def test_a_lost_ack_is_healed_by_retransmission_without_rebuffering() -> None:
+def test_a_lost_ack_is_healed_by_retransmission_without_rebuffering() -> None:
     """A dropped Ack makes the sender resend; the receiver acks again and buffers nothing new."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
+    net, (link,) = connected(a, b)
     net.fate = drop_first(Ack, "b")
-    await add(a, 1)
-    await net.run()
+    add(a, 1)
+    net.run()
     assert value(b, "set") == {1} and b.buffer.sequence == 1
-    await net.settle()
+    net.settle()
     assert link.left.session.stats.retransmits == 1
     assert link.left.session.acked == a.buffer.sequence
     assert b.buffer.sequence == 1
 
 
-async def test_a_lost_push_followed_by_a_delivered_one_is_still_recovered() -> None:
+def test_a_lost_push_followed_by_a_delivered_one_is_still_recovered() -> None:
     """Losing one push must not be hidden by the ack of the next: everything arrives."""
     a, b = Replica("a"), Replica("b")
-    net, _ = await connected(a, b)
+    net, _ = connected(a, b)
     net.fate = drop_first(Delta, "a")
-    await add(a, "lost")
-    await net.run()  # the push carrying "lost" is dropped
-    await add(a, "later")
-    await net.settle()  # the push carrying "later" arrives and is acked
+    add(a, "lost")
+    net.run()  # the push carrying "lost" is dropped
+    add(a, "later")
+    net.settle()  # the push carrying "later" arrives and is acked
     assert value(b, "set") == {"lost", "later"}
     assert a.digest() == b.digest()
 
 
-async def test_a_peer_the_buffer_cannot_serve_is_resynced_by_digests() -> None:
+def test_a_peer_the_buffer_cannot_serve_is_resynced_by_digests() -> None:
     """When the groups a peer needs were discarded, the session falls back to a digest
     exchange (counted in stats.resyncs) and the replicas still converge."""
     a, b = Replica("a"), Replica("b")
-    await add(a, "old")
-    net, (link,) = await connected(a, b)
+    add(a, "old")
+    net, (link,) = connected(a, b)
     net.fate = lambda s, r, m: 0 if s == "a" and isinstance(m, Delta) else 1
-    await add(a, "x")
-    await count(a, 4)
-    await net.run()  # the push of both groups is lost
+    add(a, "x")
+    count(a, 4)
+    net.run()  # the push of both groups is lost
     assert value(b, "set") == {"old"}
     a.buffer.discard_through(a.buffer.sequence)
-    await add(b, "y")
+    add(b, "y")
     net.fate = None
-    await net.settle()
+    net.settle()
     sa = link.left.session
     assert sa.stats.resyncs == 1
     assert a.digest() == b.digest()
@@ -916,19 +917,19 @@ async def test_a_peer_the_buffer_cannot_serve_is_resynced_by_digests() -> None:
     assert net.all_open()
 
 
-async def test_a_peer_behind_the_collected_buffer_is_resynced_without_loss() -> None:
+def test_a_peer_behind_the_collected_buffer_is_resynced_without_loss() -> None:
     """Updates made while a link is idle and then collected reach the peer by digest sync."""
     a, b = Replica("a"), Replica("b")
-    net, (link,) = await connected(a, b)
+    net, (link,) = connected(a, b)
     for i in range(5):
-        await add(a, i)
+        add(a, i)
     a.buffer.discard_through(a.buffer.sequence)
     assert len(a.buffer) == 0
-    await net.settle()
+    net.settle()
     assert link.left.session.stats.resyncs == 1
     assert value(b, "set") == set(range(5))
-    await add(a, "after")
-    await net.settle()
+    add(a, "after")
+    net.settle()
     assert value(b, "set") == {*range(5), "after"} and a.digest() == b.digest()
     assert link.left.session.stats.resyncs == 1
 
@@ -951,7 +952,7 @@ ops = st.lists(st.one_of(*OPS), min_size=4, max_size=30)
 ops_with_reconnects = st.lists(st.one_of(*OPS, RECONNECT), min_size=4, max_size=30)
 
 
-async def run_chain(
+def run_chain(
     operations: list[tuple[str, str, int]],
     *,
     seed: int,
@@ -972,14 +973,14 @@ async def run_chain(
         replica = replicas[rid]
         before = replica.buffer.sequence
         if op == "add":
-            await add(replica, arg)
+            add(replica, arg)
         elif op == "discard":
-            await discard(replica, arg)
+            discard(replica, arg)
         elif op == "count":
-            await count(replica, arg)
+            count(replica, arg)
         elif op == "pump":
             for _ in range(arg):
-                await net.step()
+                net.step()
         elif op == "reconnect":
             net.reconnect(net.links[arg])
         else:
@@ -992,7 +993,7 @@ async def run_chain(
             acked[end.session] = end.session.acked
 
     net.drop = net.duplicate = 0.0
-    await net.settle()
+    net.settle()
     assert net.all_open()
     digests = {rid: r.digest() for rid, r in replicas.items()}
     assert len(set(digests.values())) == 1, digests
@@ -1003,42 +1004,42 @@ async def run_chain(
 
 @CHAIN
 @given(ops, st.integers(0, 2**32), st.floats(0.0, 0.3))
-async def test_a_chain_converges_to_the_join_of_all_updates(
+def test_a_chain_converges_to_the_join_of_all_updates(
     operations: list[tuple[str, str, int]], seed: int, duplicate: float
 ) -> None:
     """Lossless links (with duplicated data frames): a and c, which never meet, and b in the
     middle all end with the state obtained by joining every update's delta."""
-    await run_chain(operations, seed=seed, drop=0.0, duplicate=duplicate)
+    run_chain(operations, seed=seed, drop=0.0, duplicate=duplicate)
 
 
 @CHAIN
 @given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
-async def test_a_chain_converges_despite_lost_frames(
+def test_a_chain_converges_despite_lost_frames(
     operations: list[tuple[str, str, int]], seed: int, drop: float
 ) -> None:
     """Random Delta and Ack frames are lost; once the links heal, retransmission after the
     timeout brings all three replicas to the join of every update's delta."""
-    await run_chain(operations, seed=seed, drop=drop, duplicate=0.1)
+    run_chain(operations, seed=seed, drop=drop, duplicate=0.1)
 
 
 @CHAIN
 @given(ops_with_reconnects, st.integers(0, 2**32))
-async def test_a_chain_with_reconnects_converges(
+def test_a_chain_with_reconnects_converges(
     operations: list[tuple[str, str, int]], seed: int
 ) -> None:
     """Links closed and re-established at random resume by digest exchange: the chain still
     converges to the join of every update's delta."""
-    await run_chain(operations, seed=seed, drop=0.0, duplicate=0.0)
+    run_chain(operations, seed=seed, drop=0.0, duplicate=0.0)
 
 
 @CHAIN
 @given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
-async def test_a_chain_converges_when_any_frame_but_bye_is_lost(
+def test_a_chain_converges_when_any_frame_but_bye_is_lost(
     operations: list[tuple[str, str, int]], seed: int, drop: float
 ) -> None:
     """Protocol 2 also resends a lost hello and a lost digest (with backoff): with every frame
     type but bye lost or duplicated at random, the chain still opens and converges."""
-    await run_chain(
+    run_chain(
         operations,
         seed=seed,
         drop=drop,

@@ -1,0 +1,65 @@
+"""Back-propagation marks: our groups a peer is known to hold, learned from what it sent.
+
+BP (Enes et al.) leaves out of a push the groups that came from the peer itself (the buffer
+knows each group's origin). The same idea learned from content: when the peer sends deltas that
+contain a group of ours it has not acknowledged, it holds that group, so pushing it back is
+waste. This is what keeps a mesh from shipping a change both ways along a link. The marks are
+the session's own (the buffer is never written by a session) and are dropped once the peer's
+acknowledgement covers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from crdtstate.types import Crdt
+
+
+class BufferedGroup(Protocol):
+    """A group of the replica's delta buffer, as the marks read it."""
+
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def deltas(self) -> dict[str, Crdt]: ...
+
+
+class HeldGroups:
+    """The sequences of our groups beyond its acknowledgement that the peer is known to hold."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: set[int] = set()
+
+    def __contains__(self, sequence: object) -> bool:
+        return sequence in self._held
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def learn(self, groups: Iterable[BufferedGroup], received: dict[str, Crdt]) -> int:
+        """Mark every group (not yet marked) whose deltas `received`, sent by the peer,
+        contains. Returns how many were marked."""
+        marked = 0
+        for group in groups:
+            if group.sequence in self._held:
+                continue
+            if all(_contains(received.get(name), d) for name, d in group.deltas.items()):
+                self._held.add(group.sequence)
+                marked += 1
+        return marked
+
+    def forget_through(self, sequence: int) -> None:
+        """The peer acknowledged every group up to `sequence`: marks there are not needed."""
+        if self._held and min(self._held) <= sequence:
+            self._held = {s for s in self._held if s > sequence}
+
+
+def _contains(big: Crdt | None, small: Crdt) -> bool:
+    if big is None or type(big) is not type(small):
+        return False
+    part = big.novel(small)
+    return part is None or part.is_bottom()

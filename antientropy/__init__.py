@@ -10,6 +10,7 @@ from .session import (
     PeerSession,
     PresenceReceived,
     SessionClosed,
+    SessionPhase,
     SessionState,
     SessionStats,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "PresenceReceived",
     "PresenceTable",
     "SessionClosed",
+    "SessionPhase",
     "SessionState",
     "SessionStats",
     "collect_garbage",

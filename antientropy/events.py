@@ -54,6 +54,15 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
+class SessionPhase(enum.Enum):
+    """Where a session is in the protocol (DESIGN §4), for drivers, tests and logs."""
+
+    HANDSHAKE = "handshake"  # hello, and auth with a shared secret (`handshake.py`)
+    DIGESTS = "digests"  # open; the peer's digest not answered yet (or a resync): no pushes
+    PUSHING = "pushing"  # open; the digest answered: new groups are pushed eagerly
+    CLOSED = "closed"
+
+
 class CloseKind(enum.Enum):
     LOCAL = "local"  # we ended it cleanly
     PEER = "peer"  # the peer said bye

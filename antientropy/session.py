@@ -21,7 +21,6 @@ the peer answers it (or sends its own), unacknowledged deltas from the last ackn
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -38,14 +37,15 @@ from .events import (
     PeerReady,
     PresenceReceived,
     SessionClosed,
+    SessionPhase,
     SessionState,
     SessionStats,
     SyncSource,
     auth_proof,
 )
 from .framing import delta_entries, split_entries
+from .handshake import Handshake
 from .messages import (
-    PROTOCOL_VERSION,
     Ack,
     Auth,
     Bye,
@@ -58,7 +58,7 @@ from .messages import (
 )
 from .presence import PresenceOutbox, read_presence
 from .ranges import ReceivedRanges
-from .retransmit import RetransmitClock
+from .retransmit import Retransmission, RetransmitClock
 from .window import PushWindow
 from .yprotocol import AwarenessEntry
 
@@ -73,6 +73,7 @@ __all__ = [
     "PeerSession",
     "PresenceReceived",
     "SessionClosed",
+    "SessionPhase",
     "SessionState",
     "SessionStats",
     "SyncSource",
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 
-class PeerSession:
+class PeerSession(Handshake, Retransmission):
     """The anti-entropy state shared with one peer over one connection.
 
     `back_propagation=False` also ships groups back to where they came from: classic delta
@@ -194,54 +195,6 @@ class PeerSession:
             return [PresenceReceived(read_presence(message))]
         raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
 
-    def _on_hello(self, hello: Hello, now: float) -> list[Event]:
-        if self.peer is not None:
-            return self._on_hello_again(hello, now)
-        if hello.replica == self.source.id:
-            raise ProtocolError(f"peer claims our own replica id {hello.replica!r}")
-        if hello.nonce == self._nonce:
-            raise AuthenticationError("peer echoed our nonce")
-        self.peer = hello.replica
-        self.peer_incarnation = hello.incarnation
-        self._peer_nonce = hello.nonce
-        if self._secret is not None:
-            self._queue(Auth(proof=self._our_proof()))
-            self.state = SessionState.AWAIT_AUTH
-            return []
-        return self._open(now)
-
-    def _on_hello_again(self, hello: Hello, now: float) -> list[Event]:
-        """A repeated hello: a duplicate, or the peer never got ours. Anything else is a
-        second handshake inside one session, which the protocol does not allow."""
-        same = (hello.replica, hello.incarnation, hello.nonce) == (
-            self.peer,
-            self.peer_incarnation,
-            self._peer_nonce,
-        )
-        if not same:
-            raise ProtocolError("a second, different hello within one session")
-        if not self._peer_open and now - self._hello_reply_at >= self._clock.after:
-            self._hello_reply_at = now
-            self._queue_hello()
-        return []
-
-    def _our_proof(self) -> bytes:
-        assert self._secret is not None and self.peer is not None
-        return auth_proof(self._secret, self._nonce, self._peer_nonce, self.source.id, self.peer)
-
-    def _on_auth(self, auth: Auth, now: float) -> list[Event]:
-        if self._secret is None:
-            raise ProtocolError("unexpected auth: this side has no shared secret")
-        assert self.peer is not None
-        expected = auth_proof(
-            self._secret, self._peer_nonce, self._nonce, self.peer, self.source.id
-        )
-        if not hmac.compare_digest(expected, auth.proof):
-            raise AuthenticationError("authentication failed: wrong secret or replayed handshake")
-        if self.state is SessionState.OPEN:
-            return []  # a duplicate of the proof we already accepted
-        return self._open(now)
-
     def _open(self, now: float) -> list[Event]:
         assert self.peer is not None and self.peer_incarnation is not None
         self.state = SessionState.OPEN
@@ -296,6 +249,14 @@ class PeerSession:
             raise ProtocolError(f"ack {upto} beyond our sequence {self.source.sequence}")
         self.window.acknowledged(upto, now)
         self._held.forget_through(self.window.acked)
+
+    @property
+    def phase(self) -> SessionPhase:
+        if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
+            return SessionPhase.HANDSHAKE
+        if self.state is SessionState.CLOSED:
+            return SessionPhase.CLOSED
+        return SessionPhase.PUSHING if self.window.serving else SessionPhase.DIGESTS
 
     @property
     def acked(self) -> int:
@@ -368,62 +329,11 @@ class PeerSession:
         frames, self._outbox = self._outbox, []
         return frames
 
-    def next_deadline(self) -> float | None:
-        """When `data_to_send` should be called again even if nothing happens."""
-        waits = self._waiting_since()
-        deadline = min(waits) + self._clock.timeout() if waits else None
-        if self._ack_due and self._ack_due_since is not None:
-            ack_at = self._ack_due_since + self._ack_delay
-            deadline = ack_at if deadline is None else min(deadline, ack_at)
-        return deadline
-
     def needs_from(self) -> int | None:
         """The sequence after which this session may still need buffered groups."""
         if self.state is not SessionState.OPEN or not self.window.serving:
             return None
         return self.window.needs_from()
-
-    def _waiting_since(self) -> list[float]:
-        """The start times of whatever we are waiting for the peer to confirm."""
-        if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
-            return [self._hello_at]
-        if self.state is not SessionState.OPEN:
-            return []
-        window = self.window
-        waits = []
-        if self._awaiting_answer or not window.serving:
-            waits.append(self._digest_at)
-        if window.serving and window.in_flight():
-            waits.append(window.push_at)
-        return waits
-
-    def _retransmit_due(self, now: float) -> None:
-        if self.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
-            if self._clock.due(self._hello_at, now):
-                self._bump(now)
-                self._hello_at = now
-                self._queue_hello()
-            return
-        window = self.window
-        if (self._awaiting_answer or not window.serving) and self._clock.due(self._digest_at, now):
-            self._bump(now)
-            self._send_digest(reply=not window.serving, now=now)
-        if window.serving and window.in_flight() and self._clock.due(window.push_at, now):
-            self._bump(now)
-            if window.acked < window.answered:
-                self._resync(now)  # the answer to the peer's digest itself was lost
-            else:
-                window.go_back(now)
-
-    def _bump(self, now: float) -> None:
-        self.stats.retransmits += 1
-        self._clock.bump()
-
-    def _resync(self, now: float) -> None:
-        """Stop pushing and ask for the peer's digest; answering it restarts the pushes."""
-        self.stats.resyncs += 1
-        self.window.serving = False
-        self._send_digest(reply=True, now=now)
 
     def _can_push(self) -> bool:
         return (
@@ -468,20 +378,6 @@ class PeerSession:
             frame = self._queue(Delta(upto=frame_upto, entries=chunk, since=frame_since, ack=ack))
             header = encode_message(Delta(upto=frame_upto, entries=[], since=frame_since, ack=ack))
             self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
-
-    def _queue_hello(self) -> None:
-        self._queue(
-            Hello(
-                protocol=PROTOCOL_VERSION,
-                replica=self.source.id,
-                incarnation=self.source.incarnation,
-                nonce=self._nonce,
-            )
-        )
-        if self.state is SessionState.AWAIT_AUTH or (
-            self.state is SessionState.OPEN and self._secret is not None
-        ):
-            self._queue(Auth(proof=self._our_proof()))
 
     def _queue(self, message: Any) -> bytes:
         frame = encode_message(message)

@@ -31,6 +31,7 @@ from antientropy import (
     PeerReady,
     PeerSession,
     SessionClosed,
+    SessionPhase,
     SessionState,
     collect_garbage,
 )
@@ -162,6 +163,24 @@ def test_handshake_opens_both_sides_with_the_right_ids() -> None:
     assert (first.replica, first.incarnation) == ("a", a.incarnation)
     assert first.protocol == PROTOCOL_VERSION == 3
     assert not closes(link.left) and not closes(link.right)
+
+
+def test_the_phases_are_handshake_then_digests_then_pushing_then_closed() -> None:
+    """Each round moves both sides one phase on: hellos, then digests answered; a close ends it."""
+    net = Network()
+    link = net.connect(Replica("a"), Replica("b"))
+    ends = (link.left.session, link.right.session)
+
+    def phases() -> list[SessionPhase]:
+        return [session.phase for session in ends]
+
+    assert phases() == [SessionPhase.HANDSHAKE] * 2
+    net.step()  # hellos cross: open, each digest out
+    assert phases() == [SessionPhase.DIGESTS] * 2
+    net.step()  # digests cross and are answered: pushing from then on
+    assert phases() == [SessionPhase.PUSHING] * 2
+    link.left.session.close("done")
+    assert phases() == [SessionPhase.CLOSED, SessionPhase.PUSHING]
 
 
 @pytest.mark.parametrize("ordered", [False, True], ids=["lossy", "ordered"])

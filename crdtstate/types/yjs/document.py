@@ -30,13 +30,15 @@ import logging
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ...errors import DecodeError, InvalidValueError
 from ..base import Crdt, Savepoint
 from ..clocks import VersionVector
-from . import ybinary
+from . import docdigest, ybinary
 from .clientids import ClientIdAllocator
+from .docdigest import DocDigest
+from .docsavepoint import DocumentSavepoint
 from .docsnapshot import DocumentSnapshot
 
 if TYPE_CHECKING:
@@ -53,12 +55,6 @@ COMPACT_MAX_UPDATES = 2048
 DIGEST_DELETIONS_BYTES = 4096
 FORMAT_VERSION = 1
 Listener = Callable[[bytes], None]
-
-
-class DocDigest(NamedTuple):
-    state: dict[int, int]  # Yjs state vector: client -> clock
-    fingerprint: bytes  # ybinary.fingerprint of the delete set
-    deleted: ybinary.DeleteSet | None  # the delete set itself, when it is small
 
 
 class Document(Crdt):
@@ -358,27 +354,8 @@ class Document(Crdt):
             raise DecodeError(f"document: malformed Yjs update: {exc}") from exc
         return cls(obj)
 
-    @staticmethod
-    def digest_to_wire(digest: DocDigest) -> list[Any]:
-        out: list[Any] = [ybinary.encode_state_vector(digest.state), digest.fingerprint]
-        if digest.deleted is not None:
-            out.append(ybinary.encode_delete_set(digest.deleted))
-        return out
-
-    @staticmethod
-    def digest_from_wire(obj: Any) -> DocDigest:
-        if not (isinstance(obj, list) and len(obj) in (2, 3)):
-            raise DecodeError("document digest: expected [state vector, fingerprint, deletions]")
-        state, fingerprint, *rest = obj
-        if not all(isinstance(part, bytes) for part in obj) or len(fingerprint) != 16:
-            raise DecodeError("document digest: malformed fields")
-        deleted = None
-        if rest:
-            reader = ybinary.Reader(rest[0])
-            deleted = ybinary.read_delete_set(reader)
-            if not reader.at_end():
-                raise DecodeError("document digest: trailing bytes after the deletions")
-        return DocDigest(ybinary.read_state_vector(state), fingerprint, deleted)
+    digest_to_wire = staticmethod(docdigest.to_wire)
+    digest_from_wire = staticmethod(docdigest.from_wire)
 
     # -- local updates ----------------------------------------------------------------------
 
@@ -406,27 +383,6 @@ class Document(Crdt):
 
     def savepoint(self) -> Savepoint:
         return DocumentSavepoint(self)
-
-
-class DocumentSavepoint(Savepoint):
-    """Undo a failed updater by rebuilding the `Doc` from the log as it was (see module doc)."""
-
-    __slots__ = ("_document", "_length", "_roots")
-
-    def __init__(self, document: Document) -> None:
-        self._document = document
-        self._length = len(document._log)
-        self._roots = dict(document._roots)
-
-    def restore(self) -> None:
-        document = self._document
-        document._roots = self._roots
-        document._roots_typed = False
-        if len(document._log) == self._length and not document._events:
-            return  # the updater changed nothing
-        del document._log[self._length :]
-        document._log_bytes = sum(map(len, document._log))
-        document._rebuild()
 
 
 def check_root_name(name: Any) -> str:

@@ -4,19 +4,13 @@ Bytes in through `receive_data`, events out (a peer identified, deltas to apply,
 closed), frames out through `data_to_send`, the current time passed in. No I/O, no sleeping:
 the websocket driver and the simulator run the very same object.
 
-Protocol (DESIGN §4): both sides send `Hello`; with a shared secret, both prove it with `Auth`
-(HMAC over both nonces and both ids, so a replayed handshake fails); then each sends its
+Phases (DESIGN §4, `SessionPhase`): the handshake (`handshake.py`); then each side sends its
 per-object `Digest` and answers the peer's with a `Delta` of what the peer lacks, stamped with
-its current sequence. From then on, groups the buffer gains are pushed eagerly: everything
-after what was last sent, joined, leaving out groups the peer is known to hold (BP); the peer
-acknowledges the contiguous prefix it holds. A peer the buffer can no longer serve is
-resynchronised by digests.
-
-Frames may be lost, duplicated or reordered (the simulator does all three; a websocket does
-none, and then none of this costs anything): every frame is idempotent, deltas carry their
-range, and whatever the peer has not confirmed is resent after a retransmission timeout that
-backs off while the peer stays silent: the hello until the peer's arrives, the digest until
-the peer answers it (or sends its own), unacknowledged deltas from the last acknowledgement.
+its current sequence; from then on, groups the buffer gains are pushed eagerly, joined, leaving
+out groups the peer is known to hold (BP, `backprop.py`), and the peer acknowledges the
+contiguous prefix it holds. A peer the buffer can no longer serve is resynchronised by digests.
+Frames may be lost, duplicated or reordered: every frame is idempotent, deltas carry their
+range, and whatever the peer has not confirmed is resent (`retransmit.py`).
 """
 
 from __future__ import annotations

@@ -90,6 +90,15 @@ def test_no_upward_import(edges: list[Edge]) -> None:
     assert upward(edges) == []
 
 
+def test_no_module_over_the_size_limit() -> None:
+    long = {
+        name: n
+        for name, path in module_files(ROOT).items()
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
 def test_the_checks_catch_a_circle_and_an_upward_import(tmp_path: Path) -> None:
     """The checks themselves can fail: a planted circle (one import inside a function) and a
     type importing trio are both reported."""

@@ -91,23 +91,16 @@ class DeltaBuffer:
         """The join, per object, of the groups after `after`, leaving out those from
         `exclude_origin` and those whose sequence is in `held` (known held by the peer).
 
-        Buffered deltas are never mutated: an object's first delta is shared, a second one
-        makes a private copy to join into.
+        Each object's deltas are joined by their kind's `join`, which never mutates a buffered
+        delta and never drops one: the peer will acknowledge every group collected here.
         """
-        joined: dict[str, Crdt] = {}
-        owned: set[str] = set()
+        parts: dict[str, list[Crdt]] = {}
         for group in self._groups_after(after):
             if group.origin == exclude_origin or group.sequence in held:
                 continue
             for name, delta in group.deltas.items():
-                if name not in joined:
-                    joined[name] = delta
-                    continue
-                if name not in owned:
-                    joined[name] = joined[name].copy()
-                    owned.add(name)
-                joined[name].merge(delta)
-        return joined
+                parts.setdefault(name, []).append(delta)
+        return {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
 
     def groups_after(self, after: int) -> list[DeltaGroup]:
         """The groups held with sequence > `after`, oldest first (never to be mutated)."""

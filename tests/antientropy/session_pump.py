@@ -20,6 +20,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from antientropy import PeerSession, SessionState
@@ -29,6 +30,7 @@ from antientropy.session import Event
 from crdtstate.containers import handle_for
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import Crdt
+from crdtstate.types.yjs.clientids import ClientIdAllocator
 
 Message = Hello | Auth | Digest | Delta | Ack | Bye
 
@@ -37,8 +39,16 @@ class Replica(ReplicaState):
     """A replica with no event loop: the synchronous core, plus containers whose `update`
     returns at once (all the session tests need of `crdtstate.Replica`)."""
 
+    @cached_property
+    def client_ids(self) -> ClientIdAllocator:
+        return ClientIdAllocator(self.id, epoch=self.incarnation)
+
     def container(self, name: str, kind: type[Crdt]) -> Container:
-        self.object(name, kind)
+        """The container of `name`, adopting an object a peer sent before as `kind` (the
+        declared class), as `Replica.container` does."""
+        existing = self.object(name, kind)
+        if type(existing) is not kind:
+            self.objects[name] = kind.conform(existing)
         return Container(self, name, kind)
 
     def snapshot(self, name: str) -> Crdt | None:
@@ -58,11 +68,16 @@ class Container:
     name: str
     kind: type[Crdt]
 
+    def get(self) -> Any:
+        return self.replica.object(self.name, self.kind).value
+
     def update(self, updater: Callable[[Any], Any]) -> Any:
         """Run `updater` on the handle; its deltas become one delta-group."""
         state = self.replica.object(self.name, self.kind)
         deltas: list[Crdt] = []
-        updater(handle_for(state, self.replica.id, deltas.append))
+        handle = handle_for(state, self.replica.id, deltas.append)
+        with state.updating(self.replica.id, deltas.append, self.replica.client_ids):
+            updater(handle)
         if deltas:
             group = deltas[0]
             for delta in deltas[1:]:

@@ -19,9 +19,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crdtstate import AWSet, Document, ORMap, PNCounter, Replica
+from crdtstate import AWSet, Document, ORMap, PNCounter
 
-from .session_pump import Network
+from .session_pump import Network, Replica
 
 LIVE = settings(
     max_examples=120,
@@ -76,47 +76,47 @@ def map_delete(key: str) -> Any:
     return updater
 
 
-async def apply_op(replica: Replica, op: Op) -> None:
+def apply_op(replica: Replica, op: Op) -> None:
     """Make one local update (one delta-group) on `replica`."""
     name, _, first, second = op
     if name == "insert":
-        await replica.container("doc", Document).update(text_insert(first, second))
+        replica.container("doc", Document).update(text_insert(first, second))
     elif name == "delete":
-        await replica.container("doc", Document).update(text_delete(first, second))
+        replica.container("doc", Document).update(text_delete(first, second))
     elif name == "doc_map":
-        await replica.container("doc", Document).update(
+        replica.container("doc", Document).update(
             lambda d: d.map("meta").__setitem__(first, second)
         )
     elif name == "set_add":
-        await replica.container("tags", AWSet).update(lambda s: s.add(first))
+        replica.container("tags", AWSet).update(lambda s: s.add(first))
     elif name == "set_remove":
-        await replica.container("tags", AWSet).update(lambda s: s.discard(first))
+        replica.container("tags", AWSet).update(lambda s: s.discard(first))
     elif name == "map_count":
-        await replica.container("hits", ORMap[str, PNCounter]).update(
+        replica.container("hits", ORMap[str, PNCounter]).update(
             lambda m: m[first].increment(second)
         )
     elif name == "map_delete":
-        await replica.container("hits", ORMap[str, PNCounter]).update(map_delete(first))
+        replica.container("hits", ORMap[str, PNCounter]).update(map_delete(first))
     elif name == "count":
-        await replica.container("total", PNCounter).update(lambda c: c.increment(first))
+        replica.container("total", PNCounter).update(lambda c: c.increment(first))
     else:
         raise AssertionError(f"unknown op {name}")
 
 
-async def run_live(ops: list[Op], *, seed: int) -> dict[str, Replica]:
+def run_live(ops: list[Op], *, seed: int) -> dict[str, Replica]:
     """Apply `ops` on the line a <-> b <-> c, pumping only where an op says so, then settle."""
     replicas = {rid: Replica(rid) for rid in REPLICA_IDS}
     net = Network(rng=random.Random(seed))
     net.connect(replicas["a"], replicas["b"])
     net.connect(replicas["b"], replicas["c"])
-    await net.run()  # the sessions open (digest exchange done) before any update
+    net.run()  # the sessions open (digest exchange done) before any update
     for op in ops:
         if op[0] == "pump":
             for _ in range(op[2]):
-                await net.step()
+                net.step()
         else:
-            await apply_op(replicas[op[1]], op)
-    await net.settle()
+            apply_op(replicas[op[1]], op)
+    net.settle()
     assert net.all_open()
     return replicas
 
@@ -153,30 +153,30 @@ def _plain_value(value: Any) -> Any:
 
 @LIVE
 @given(st.lists(st.one_of(*DOCUMENT_OPS), min_size=2, max_size=40), st.integers(0, 2**16))
-async def test_live_document_edits_on_a_line_converge_exactly(ops: list[Op], seed: int) -> None:
+def test_live_document_edits_on_a_line_converge_exactly(ops: list[Op], seed: int) -> None:
     """Text inserted and deleted anywhere, map keys set, by all three replicas while pushes
     are in flight: every replica ends with the same document, nothing lost."""
-    assert_all_equal(await run_live(ops, seed=seed))
+    assert_all_equal(run_live(ops, seed=seed))
 
 
 @LIVE
 @given(st.lists(st.one_of(*ALL_OPS), min_size=2, max_size=40), st.integers(0, 2**16))
-async def test_live_updates_of_every_kind_converge_exactly(ops: list[Op], seed: int) -> None:
+def test_live_updates_of_every_kind_converge_exactly(ops: list[Op], seed: int) -> None:
     """Documents, sets, maps and counters updated on live replicas: nothing lost anywhere."""
-    assert_all_equal(await run_live(ops, seed=seed))
+    assert_all_equal(run_live(ops, seed=seed))
 
 
-async def test_the_issue_reproduction_converges_on_the_peer() -> None:
+def test_the_issue_reproduction_converges_on_the_peer() -> None:
     """Issue 13 as reported: three edits in a row on a, joined into one push to b."""
     a, b = Replica("a"), Replica("b")
     net = Network()
     net.connect(a, b)
-    await net.run()
+    net.run()
     doc = a.container("doc", Document)
-    await doc.update(lambda d: d.text("t").insert(0, "hello world;"))
-    await net.step()  # the first edit's push is on its way when the next two are made
-    await doc.update(lambda d: d.text("t").__delitem__(slice(0, 6)))
-    await doc.update(lambda d: d.text("t").__iadd__("tail;"))
-    await net.settle()
-    assert dict(await b.container("doc", Document).get()) == {"t": "world;tail;"}
+    doc.update(lambda d: d.text("t").insert(0, "hello world;"))
+    net.step()  # the first edit's push is on its way when the next two are made
+    doc.update(lambda d: d.text("t").__delitem__(slice(0, 6)))
+    doc.update(lambda d: d.text("t").__iadd__("tail;"))
+    net.settle()
+    assert dict(b.container("doc", Document).get()) == {"t": "world;tail;"}
     assert a.digest() == b.digest()

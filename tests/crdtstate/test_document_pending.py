@@ -14,16 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdtstate import codec
-from crdtstate.clientids import ClientIdAllocator
+from crdtstate.containers import handle_for
 from crdtstate.types import Document
-from crdtstate.types import document as document_module
+from crdtstate.types.yjs import updates as document_updates
+from crdtstate.types.yjs.clientids import ClientIdAllocator
 
 
 def edits(*updaters: Any) -> list[Document]:
     """The deltas of successive local updates of one document (each its own group)."""
     doc, deltas = Document(), []
     for updater in updaters:
-        with doc.updating("a", deltas.append, ClientIdAllocator("a", 1)) as roots:
+        roots = handle_for(doc, "a", deltas.append)
+        with doc.updating("a", deltas.append, ClientIdAllocator("a", 1)):
             updater(roots)
     return deltas
 
@@ -50,7 +52,7 @@ def test_a_join_keeps_deltas_that_depend_on_text_outside_it() -> None:
 
 
 def test_a_join_of_many_deltas_ships_in_merged_chunks_and_loses_none() -> None:
-    n = 3 * document_module.MERGE_CHUNK + 5
+    n = 3 * document_updates.MERGE_CHUNK + 5
     deltas = edits(*(lambda d, i=i: d.text("t").insert(0, f"{i % 10}") for i in range(n)))
     wire = Document.join(deltas[1:]).to_wire()
     assert isinstance(wire, list) and len(wire) == 4  # ceil((n - 1) / MERGE_CHUNK)

@@ -39,14 +39,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
-from ...errors import DecodeError, InvalidValueError
+from ...errors import DecodeError
 from ..base import Crdt, Savepoint
 from ..clocks import VersionVector
 from . import docdigest, ybinary
+from . import updates as yupdates
 from .clientids import ClientIdAllocator
 from .docdigest import DocDigest
 from .docsavepoint import DocumentSavepoint
 from .docsnapshot import DocumentSnapshot
+from .roots import DocumentRoots
 
 if TYPE_CHECKING:
     from pycrdt import Doc
@@ -56,17 +58,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_UPDATE_BYTES = 16 * 1024 * 1024
 COMPACT_MIN_BYTES = 64 * 1024  # compact once the log exceeds max(this, the compacted size)
 COMPACT_MAX_UPDATES = 2048
-MERGE_CHUNK = 64  # updates merged at once on the wire (merge_updates is quadratic in count)
-MAX_WIRE_UPDATES = 1 << 16  # updates one delta may carry on the wire
 DIGEST_DELETIONS_BYTES = 4096
 FORMAT_VERSION = 1
 Listener = Callable[[bytes], None]
 
 
-class Document(Crdt):
+class Document(DocumentRoots, Crdt):
     kind = "document"
     __slots__ = (
         "_client_id",
@@ -152,35 +151,12 @@ class Document(Crdt):
         """Replace the log by one update of the built `Doc`, keeping what pycrdt holds back
         (`get_update()` leaves it out)."""
         full = self._built().get_update()
-        self._pending = self._held_back([*(self._log if self._unverified else ()), *self._pending])
+        self._pending = yupdates.held_back(
+            self._built(), [*(self._log if self._unverified else ()), *self._pending]
+        )
         self._unverified = False
         self._log = [full] if full != ybinary.EMPTY_UPDATE else []
         self._log_bytes = self._compacted_bytes = len(full)
-
-    def _held_back(self, updates: list[bytes]) -> list[bytes]:
-        """The `updates` (already applied) that pycrdt has not integrated: structs beyond our
-        state vector, or deletions of items we do not hold yet. Duplicates are dropped."""
-        if not updates:
-            return []
-        import pycrdt
-
-        ours = self._built().get_state()
-        state: ybinary.StateVector | None = None
-        held: list[bytes] = []
-        for update in dict.fromkeys(updates):
-            deleted = ybinary.deletions_only(pycrdt.get_update(update, ours))
-            if deleted is None:
-                held.append(update)
-                continue
-            if deleted:
-                state = ybinary.read_state_vector(ours) if state is None else state
-                if any(
-                    clock + length > state.get(client, 0)
-                    for client, ranges in deleted.items()
-                    for clock, length in ranges
-                ):
-                    held.append(update)
-        return held
 
     def _notify(self, updates: list[bytes]) -> None:
         for listener in list(self._listeners):
@@ -194,37 +170,6 @@ class Document(Crdt):
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     # -- roots ------------------------------------------------------------------------------
-
-    def root(self, name: str, cls: type[Any]) -> Any:
-        """The root `name` as `cls` (Text, Array or Map), remembered for reading it back."""
-        self._roots[check_root_name(name)] = cls
-        return self._built().get(name, type=cls)
-
-    def root_type(self, name: str) -> type[Any] | None:
-        if name not in self._roots:
-            self._infer_roots()
-        return self._roots.get(name)
-
-    def _infer_roots(self) -> None:
-        """Type the roots that reached us from peers and were never declared here, by what
-        they hold: keys make a map, strings a text, other items an array; empty ones wait."""
-        from pycrdt import Array, Map, Text
-
-        doc = self._built()
-        if self._roots_typed:
-            return
-        names = list(doc.keys())
-        for name in names:
-            if name in self._roots:
-                continue
-            if len(doc.get(name, type=Map)):
-                self._roots[name] = Map
-            elif any(isinstance(part, str) for part, *_ in doc.get(name, type=Text).diff()):
-                self._roots[name] = Text
-            elif len(doc.get(name, type=Array)):
-                self._roots[name] = Array
-        # local updates only add declared roots: until a merge, there is nothing new to type
-        self._roots_typed = all(name in self._roots for name in names)
 
     @property
     def value(self) -> DocumentSnapshot:
@@ -240,13 +185,6 @@ class Document(Crdt):
             else:
                 self._snapshot = weakref.ref(snapshot)
         return snapshot
-
-    def read_root(self, name: str, cls: type[Any]) -> Any:
-        """Root `name` now, as a plain value: `str` for a text, lists and dicts otherwise."""
-        from pycrdt import Text
-
-        root = self._built().get(name, type=cls)
-        return str(root) if cls is Text else root.to_py()
 
     def _before_change(self) -> None:
         """The document is about to change: the snapshot handed out last reads its roots now."""
@@ -288,7 +226,7 @@ class Document(Crdt):
                 self._settle()
                 raise DecodeError(f"pycrdt refused an update: {exc}") from exc
         updates = self._settle()
-        self._pending = self._held_back([*self._pending, *incoming])
+        self._pending = yupdates.held_back(self._built(), [*self._pending, *incoming])
         self._notify(updates)
         return bool(updates)
 
@@ -406,32 +344,14 @@ class Document(Crdt):
             self._compact()
         updates = [*self._log, *self._pending]
         if self._doc is None and len(updates) > 1:
-            import pycrdt
-
-            updates = [
-                pycrdt.merge_updates(*updates[i : i + MERGE_CHUNK])
-                for i in range(0, len(updates), MERGE_CHUNK)
-            ]
+            updates = yupdates.merged(updates)
         if not updates:
             return ybinary.EMPTY_UPDATE
         return updates[0] if len(updates) == 1 else updates
 
     @classmethod
     def from_wire(cls, obj: Any) -> Self:
-        updates = obj if isinstance(obj, list) else [obj]
-        if not updates or len(updates) > MAX_WIRE_UPDATES:
-            raise DecodeError(f"document: expected 1 to {MAX_WIRE_UPDATES} updates")
-        import pycrdt
-
-        for update in updates:
-            if not isinstance(update, bytes):
-                raise DecodeError(f"document: expected update bytes, got {type(update).__name__}")
-            if len(update) > MAX_UPDATE_BYTES:
-                raise DecodeError(f"document: a {len(update)} byte update is over the limit")
-            try:
-                pycrdt.get_update(update, b"\x00")  # decodes every struct and the delete set
-            except ValueError as exc:
-                raise DecodeError(f"document: malformed Yjs update: {exc}") from exc
+        updates = yupdates.from_wire(obj)
         return cls(*updates)
 
     digest_to_wire = staticmethod(docdigest.to_wire)
@@ -463,9 +383,3 @@ class Document(Crdt):
 
     def savepoint(self) -> Savepoint:
         return DocumentSavepoint(self)
-
-
-def check_root_name(name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise InvalidValueError("a document root is named by a non-empty string")
-    return name

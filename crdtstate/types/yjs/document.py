@@ -48,7 +48,7 @@ from .clientids import ClientIdAllocator
 from .docdigest import DocDigest
 from .docsavepoint import DocumentSavepoint
 from .docsnapshot import DocumentSnapshot
-from .roots import DocumentRoots
+from .roots import RootTypes
 
 if TYPE_CHECKING:
     from pycrdt import Doc
@@ -65,7 +65,7 @@ FORMAT_VERSION = 1
 Listener = Callable[[bytes], None]
 
 
-class Document(DocumentRoots, Crdt):
+class Document(RootTypes, Crdt):
     kind = "document"
     __slots__ = (
         "_client_id",

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from pycrdt import Doc
 
 
-class DocumentRoots:
+class RootTypes:
     """The roots half of `Document` (a mixin: the state lives in the document)."""
 
     __slots__ = ()

@@ -23,6 +23,9 @@ class BufferedGroup(Protocol):
     def sequence(self) -> int: ...
 
     @property
+    def origin(self) -> str: ...
+
+    @property
     def deltas(self) -> dict[str, Crdt]: ...
 
 
@@ -40,12 +43,12 @@ class HeldGroups:
     def __len__(self) -> int:
         return len(self._held)
 
-    def learn(self, groups: Iterable[BufferedGroup], received: dict[str, Crdt]) -> int:
-        """Mark every group (not yet marked) whose deltas `received`, sent by the peer,
-        contains. Returns how many were marked."""
+    def learn(self, groups: Iterable[BufferedGroup], peer: str, received: dict[str, Crdt]) -> int:
+        """Mark every group (not from `peer`, which holds those, nor marked yet) whose deltas
+        `received`, sent by `peer`, contains. Returns how many were marked."""
         marked = 0
         for group in groups:
-            if group.sequence in self._held:
+            if group.origin == peer or group.sequence in self._held:
                 continue
             if all(_contains(received.get(name), d) for name, d in group.deltas.items()):
                 self._held.add(group.sequence)

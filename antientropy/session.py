@@ -233,7 +233,7 @@ class PeerSession(Handshake, Retransmission):
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            self._held.learn(self.source.groups_after(self.window.acked), deltas)
+            self._held.learn(self.source.groups_after(self.window.acked), self.peer, deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
         return [DeltasReceived(deltas, message.upto, message.since)]

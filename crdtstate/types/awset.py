@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from ..clocks import CausalContext, Dot
 from ..kernel import KeyedDots
+from ..snapshots import SetSnapshot
 from ..values import Element, check_element, element_from_wire
 from .base import Crdt
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
@@ -28,8 +29,10 @@ class ElementSet(CausalCrdt):
         return state
 
     @property
-    def value(self) -> frozenset[Element]:
-        return frozenset(self.store.entries)
+    def value(self) -> SetSnapshot:
+        """An immutable set, equal to the frozenset of the elements; O(elements changed
+        since the last read) to produce (see `crdtstate.snapshots`)."""
+        return self.store.cache.read(self.store.entries, _nothing, SetSnapshot)
 
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
@@ -80,3 +83,7 @@ class AWSet(ElementSet):
         from ..handles import SetHandle
 
         return SetHandle(self, replica, record)
+
+
+def _nothing(element: Element) -> None:
+    return None

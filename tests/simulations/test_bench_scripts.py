@@ -131,7 +131,7 @@ def test_summarize_counts_only_updates_both_watchers_saw() -> None:
 
 
 def _args(**overrides: object) -> argparse.Namespace:
-    base = {"rates": None, "start": 500.0, "max_p99": 1000.0, "tolerance": 0.1}
+    base = {"rates": None, "start": 500.0, "floor": 25.0, "max_p99": 1000.0, "tolerance": 0.1}
     return argparse.Namespace(**{**base, **overrides})
 
 
@@ -146,12 +146,33 @@ def test_the_ramp_doubles_until_saturation_then_goes_to_three_times_it() -> None
     steps += [_step(500, 500), _step(1000, 1000)]
     assert plan_next(steps, args) == 2000
     steps.append(_step(2000, 1200, complete=False))  # saturated: 1000 was the last kept
-    assert plan_next(steps, args) == 3000  # 1.5x is below the last asked, 2x already run
+    assert plan_next(steps, args) == 1500  # then 2000 (already run) and 3000
+    steps.append(_step(1500, 1300, complete=False))
+    assert plan_next(steps, args) == 3000
     steps.append(_step(3000, 900, complete=False))
     assert plan_next(steps, args) is None
     lines = report(steps, args)
-    assert "the last step that kept up was 1,000/s asked" in "\n".join(lines)
-    assert "DROPS below the peak" in lines[-1]  # 900 < 90% of the 1,200 peak
+    assert [line.split()[0] for line in lines[2:7]] == ["500", "1,000", "1,500", "2,000", "3,000"]
+    text = "\n".join(lines)
+    assert "highest asked rate that kept up was 1,000/s" in text
+    assert "next step, 1,500/s, did not" in text
+    assert "DROPS below the peak" in text  # 900 is below 90% of the 1,300 peak
+    assert "p99 under 50 ms: 1,000/s" in text
+
+
+def test_the_ramp_looks_below_the_start_when_even_it_is_too_fast() -> None:
+    args = _args(start=100.0, floor=25.0)
+    steps = [_step(100, 40, complete=False)]
+    assert plan_next(steps, args) == 50
+    steps.append(_step(50, 30, complete=False))
+    assert plan_next(steps, args) == 25
+    steps.append(_step(25, 25))
+    assert plan_next(steps, args) == 37.5  # 1.5x the 25/s that kept up; 50 is already run
+    steps.append(_step(37.5, 30, complete=False))
+    assert plan_next(steps, args) == 75
+    steps.append(_step(75, 30, complete=False))
+    assert plan_next(steps, args) is None
+    assert plan_next([_step(30, 5, complete=False)], args) is None  # 15 is below the floor
 
 
 def test_scale_skips_ops_predicted_slower_than_the_bound() -> None:

@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,13 @@ def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace, pro
         sys.executable, "-m", "simulations.scale_worker", "--impl", impl, "--size", str(size),
         "--ops", ",".join(ops), "--budget", str(args.budget), "--min-ops", str(args.min_ops),
     ]  # fmt: skip
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
+    with (
+        tempfile.TemporaryFile("w+") as stderr,  # a file: a chatty worker cannot block on it
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=ROOT
+        ) as process,
+    ):
+        assert process.stdout is not None
         for line in process.stdout:
             fields = json.loads(line)
             step = fields.pop("step")
@@ -91,7 +95,9 @@ def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace, pro
                 cell.samples[step] = fields["n"]
             progress.set_postfix_str(f"{LABELS[impl]} {size:,} {step}")
             progress.update(1)
-        error = process.stderr.read()
+        process.wait()
+        stderr.seek(0)
+        error = stderr.read()
     if process.returncode:
         lines = error.strip().splitlines() or [f"exit {process.returncode}"]
         cell.error = lines[-1]

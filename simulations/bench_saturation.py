@@ -7,8 +7,8 @@ the p50 and p99 latency from `update` returning to a watcher's subscriber holdin
 and whether the watchers saw everything within `--grace` s. The asked rate doubles from
 `--start` until a step does not keep up (made below 90% of asked, a watcher incomplete, or
 p99 above `--max-p99` ms); the last step that kept up is the saturation rate, and the ramp
-goes on to 3x it. Then says where saturation is and whether the made rate ever dropped below
-its peak (by more than `--tolerance`) once past it. Bounded by `--max-seconds`.
+goes on to 3x it. Then says where saturation is and whether, past it, the made rate ever fell
+below its peak (by more than `--tolerance`, for noise). Bounded by `--max-seconds`.
 
     python -m simulations.bench_saturation [--start 500] [--duration 3] [--rates 1000,2000]
 """
@@ -188,15 +188,16 @@ def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
     else:
         lines.append(f"no step converged with p99 under {ISSUE_P99_MS:.0f} ms")
     peak = max(steps, key=lambda s: s.made)
-    after = [s for s in steps if s.asked > peak.asked]
-    low = min(after, key=lambda s: s.made) if after else None
-    if low is None:
-        lines.append(f"peak made rate {peak.made:,.0f}/s at the highest asked rate")
+    saturation = max((s.asked for s in ok), default=0.0)
+    past = [s for s in steps if s.asked > saturation] if first_bad is not None else []
+    if not past:
+        lines.append(f"peak made rate {peak.made:,.0f}/s; no step past saturation")
     else:
+        low = min(past, key=lambda s: s.made)
         dropped = low.made < peak.made * (1 - args.tolerance)
         lines.append(
-            f"peak made rate {peak.made:,.0f}/s (asked {peak.asked:,.0f}/s); past it the lowest "
-            f"was {low.made:,.0f}/s ({low.made / peak.made:.0%} of peak, asked "
+            f"peak made rate {peak.made:,.0f}/s (asked {peak.asked:,.0f}/s); past saturation "
+            f"the lowest was {low.made:,.0f}/s ({low.made / peak.made:.0%} of peak, asked "
             f"{low.asked:,.0f}/s): {'DROPS' if dropped else 'does not drop'} below the peak "
             f"(tolerance {args.tolerance:.0%})"
         )

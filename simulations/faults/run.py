@@ -1,0 +1,313 @@
+"""The fault run: three durable replica processes in a full mesh over real websockets, each link
+through a `LinkProxy`; processes SIGKILLed and restarted, links cut and stalled, on a seeded
+schedule (`plan.py`), while every process updates every kind. After the last fault heals the
+processes finish their updates on a healthy network, are given time to converge, stop
+cleanly, and their databases are read back here and checked against their ledgers
+(`check.py`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from crdtstate import AWSet, Document, GCounter, ORMap, Replica
+
+from .check import FinalState, Verdict, check
+from .ledger import Ledger
+from .plan import LINKS, REPLICAS, Fault, plan_faults
+from .proxy import LinkProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0  # hang guards: a process that does not come up or stop in this long
+STOP_TIMEOUT = 60.0
+TICK = 0.02
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    seed: int = 0
+    updates: int = 10_000
+    kills: int = 3
+    cuts: int = 4
+    stalls: int = 2
+    tasks: int = 3  # concurrent updaters per process
+    settle: float = 60.0  # the most seconds to wait for convergence after the updates
+
+
+@dataclass
+class FaultReport:
+    config: FaultConfig
+    verdict: Verdict
+    faults: list[str] = field(default_factory=list)  # what happened, in order
+    kills: int = 0
+    cut_connections: int = 0
+    settled_in: float | None = None  # seconds from the last update to equal digests
+    seconds: float = 0.0
+
+
+class ReplicaProcess:
+    """One replica process: started, followed through its status lines, killed or stopped."""
+
+    def __init__(self, index: int, workdir: Path, config: FaultConfig, peers: list[str]) -> None:
+        self.index = index
+        self.db = workdir / f"r{index}.db"
+        self.ledger = workdir / f"r{index}.ledger"
+        self.config = config
+        self.peers = peers
+        self.share = config.updates // REPLICAS + (index < config.updates % REPLICAS)
+        self.run = -1
+        self.acked_before = 0  # updates its earlier runs returned from
+        self.process: trio.Process | None = None
+        self.status: dict[str, Any] = {}
+        self.port = 0
+        self.expected_exit = False
+        self.exited = trio.Event()
+        self._pending = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and not self.exited.is_set()
+
+    @property
+    def acked(self) -> int:
+        return self.acked_before + (self.status.get("acked", 0) if self.alive else 0)
+
+    @property
+    def working(self) -> bool:
+        return self.alive and not self.status.get("done", False)
+
+    def count_acked(self) -> None:
+        """What its runs so far returned from, from its ledger (while it is not running)."""
+        text = self.ledger.read_text() if self.ledger.exists() else ""
+        self.acked_before = sum(line.startswith("D ") for line in text.splitlines())
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.run += 1
+        self.count_acked()
+        self.status, self._pending, self.expected_exit = {}, b"", False
+        self.exited = trio.Event()
+        args = [
+            *("--index", str(self.index), "--db", str(self.db), "--ledger", str(self.ledger)),
+            *("--run", str(self.run), "--quota", str(self.share - self.acked_before)),
+            *("--seed", str(self.config.seed), "--tasks", str(self.config.tasks)),
+            *(arg for peer in self.peers for arg in ("--peer", peer)),
+        ]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        with open(self.db.with_name(f"r{self.index}.run{self.run}.log"), "wb") as log:
+            self.process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "simulations.faults.node", *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=ROOT,
+                env=env,
+            )
+        with trio.fail_after(START_TIMEOUT):
+            info = await self._line()
+        self.port = int(info["url"].rsplit(":", 1)[1])
+        nursery.start_soon(self._follow, self.process, self.exited)
+
+    async def _line(self) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        while b"\n" not in self._pending:
+            chunk = await self.process.stdout.receive_some(65536)
+            if not chunk:
+                raise EOFError(f"r{self.index} exited")
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return json.loads(line)
+
+    async def _follow(self, process: trio.Process, exited: trio.Event) -> None:
+        try:
+            while True:
+                self.status = await self._line()
+        except (EOFError, trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+        await process.wait()
+        self.count_acked()
+        exited.set()
+
+    async def kill(self) -> int:
+        assert self.process is not None
+        self.expected_exit = True
+        self.process.send_signal(signal.SIGKILL)
+        await self.exited.wait()
+        return self.process.returncode
+
+    async def stop(self) -> None:
+        """Ask it to close cleanly; SIGKILL it if it does not within STOP_TIMEOUT."""
+        assert self.process is not None and self.process.stdin is not None
+        self.expected_exit = True
+        if not self.exited.is_set():
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.process.stdin.send_all(b"stop\n")
+        with trio.move_on_after(STOP_TIMEOUT):
+            await self.exited.wait()
+        if not self.exited.is_set():
+            await self.kill()
+            raise RuntimeError(f"r{self.index} did not stop within {STOP_TIMEOUT}s")
+
+
+async def read_final(db: Path) -> FinalState:
+    """The state a stopped process left in its database, opened here read-write as a user would."""
+    async with Replica.open(path=db) as replica:
+        counter, tags = replica.snapshot("hits"), replica.snapshot("tags")
+        keys, doc = replica.snapshot("keys"), replica.snapshot("doc")
+        return FinalState(
+            replica=replica.id,
+            counts=dict(counter.counts) if isinstance(counter, GCounter) else {},
+            elements=frozenset(tags.value) if isinstance(tags, AWSet) else frozenset(),
+            entries=dict(keys.value) if isinstance(keys, ORMap) else {},
+            text=doc.value.get("body", "") if isinstance(doc, Document) else "",
+            digest=replica.digest(),
+        )
+
+
+class FaultRun:
+    def __init__(self, config: FaultConfig, workdir: Path, say: Callable[[str], None]) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.say = say
+        self.proxies = {link: LinkProxy("r{}-r{}".format(*link)) for link in LINKS}
+        self.replicas: list[ReplicaProcess] = []
+        self.report = FaultReport(config, Verdict(checked={}))
+        self.anomalies: list[str] = []
+
+    def log(self, event: str) -> None:
+        line = f"{self.progress():6.1%} {event}"
+        self.report.faults.append(line)
+        self.say(line)
+
+    def progress(self) -> float:
+        return sum(r.acked for r in self.replicas) / max(1, self.config.updates)
+
+    async def main(self) -> FaultReport:
+        started = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for proxy in self.proxies.values():
+                await nursery.start(proxy.serve)
+            # The higher index dials the lower one, through the proxy of their link.
+            self.replicas = [
+                ReplicaProcess(
+                    i,
+                    self.workdir,
+                    self.config,
+                    [f"ws://127.0.0.1:{self.proxies[lo, i].port}" for lo in range(i)],
+                )
+                for i in range(REPLICAS)
+            ]
+            for replica in self.replicas:
+                await self.start(nursery, replica)
+            await self.play(
+                nursery,
+                plan_faults(
+                    self.config.seed, self.config.kills, self.config.cuts, self.config.stalls
+                ),
+            )
+            await self.settle()
+            for replica in self.replicas:
+                await replica.stop()
+            nursery.cancel_scope.cancel()
+        finals = [await read_final(r.db) for r in self.replicas]
+        ledger = Ledger.read({f"r{r.index}": r.ledger for r in self.replicas})
+        self.report.verdict = check(ledger, finals)
+        self.report.verdict.anomalies[:0] = self.anomalies
+        self.report.cut_connections = sum(p.cut_connections for p in self.proxies.values())
+        self.report.seconds = trio.current_time() - started
+        return self.report
+
+    async def start(self, nursery: trio.Nursery, replica: ReplicaProcess) -> None:
+        await replica.start(nursery)
+        for (lo, _), proxy in self.proxies.items():
+            if lo == replica.index:
+                proxy.target = replica.port
+
+    async def play(self, nursery: trio.Nursery, faults: list[Fault]) -> None:
+        """Run the updates, firing each fault's start and end when progress reaches them (or
+        at once, if no process is updating any more)."""
+        steps = sorted(
+            [(f.start, True, f) for f in faults] + [(f.end, False, f) for f in faults],
+            key=lambda s: s[0],
+        )
+        last_said = trio.current_time()
+        while steps or any(r.working for r in self.replicas):
+            await self.restart_crashed(nursery)
+            while steps and (
+                steps[0][0] <= self.progress() or not any(r.working for r in self.replicas)
+            ):
+                _, begins, fault = steps.pop(0)
+                await (self.begin(fault) if begins else self.end(nursery, fault))
+            if trio.current_time() - last_said >= 2:
+                last_said = trio.current_time()
+                acked = sum(r.acked for r in self.replicas)
+                self.say(f"{self.progress():6.1%} {acked} updates acknowledged; {self.links()}")
+            await trio.sleep(TICK)
+
+    async def restart_crashed(self, nursery: trio.Nursery) -> None:
+        """A process that exited unasked is an anomaly; it is restarted to finish the run."""
+        for replica in self.replicas:
+            process = replica.process
+            if process is not None and replica.exited.is_set() and not replica.expected_exit:
+                what = f"r{replica.index} run {replica.run} exited by itself ({process.returncode})"
+                self.anomalies.append(what)
+                self.log(f"{what}: restarting")
+                await self.start(nursery, replica)
+
+    def links(self) -> str:
+        return " ".join(f"{p.name}:{p.state}" for p in self.proxies.values())
+
+    async def begin(self, fault: Fault) -> None:
+        if fault.kind == "kill":
+            replica = self.replicas[fault.target[0]]
+            code = await replica.kill()
+            self.report.kills += 1
+            self.log(f"SIGKILL r{replica.index} run {replica.run} (exit {code})")
+        elif fault.kind == "cut":
+            closed = self.proxies[fault.target].cut()
+            self.log(f"cut {self.proxies[fault.target].name} ({closed} connections closed)")
+        else:
+            self.proxies[fault.target].stall()
+            self.log(f"stall {self.proxies[fault.target].name}")
+
+    async def end(self, nursery: trio.Nursery, fault: Fault) -> None:
+        if fault.kind == "kill":
+            replica = self.replicas[fault.target[0]]
+            await self.start(nursery, replica)
+            self.log(f"restarted r{replica.index} as run {replica.run}")
+        else:
+            self.proxies[fault.target].restore()
+            self.log(f"restored {self.proxies[fault.target].name}")
+
+    async def settle(self) -> None:
+        """Wait (at most `settle` seconds) for every process to report the same digest."""
+        start = trio.current_time()
+        self.say(f"all {sum(r.acked for r in self.replicas)} updates made; waiting for convergence")
+        with trio.move_on_after(self.config.settle):
+            while (
+                len({r.status.get("digest") for r in self.replicas}) != 1
+                or self.replicas[0].status.get("digest") is None
+            ):
+                await trio.sleep(TICK)
+            self.report.settled_in = trio.current_time() - start
+            return
+        self.say(f"no convergence within {self.config.settle}s: checking anyway")
+
+
+async def run_faults(
+    config: FaultConfig, workdir: Path, say: Callable[[str], None] = lambda _: None
+) -> FaultReport:
+    """Run the fault scenario in `workdir` (databases, ledgers, process logs) and check it."""
+    return await FaultRun(config, workdir, say).main()

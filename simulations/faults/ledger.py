@@ -83,18 +83,21 @@ class Ledger:
     map_ops: dict[str, list[MapOp]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, files: dict[str, Path]) -> Ledger:
+    def read(cls, files: dict[str, Path], acked_by: str | None = None) -> Ledger:
+        """Every file's lines; with `acked_by`, only that replica's updates count as
+        acknowledged (the others' are only begun, and their counters are left out)."""
         ledger = cls()
         for replica, path in files.items():
-            ledger.add_lines(replica, path.read_text() if path.exists() else "")
+            text = path.read_text() if path.exists() else ""
+            ledger.add_lines(replica, text, acks=acked_by in (None, replica))
         return ledger
 
     @property
     def total_acked(self) -> int:
         return sum(self.acked.values())
 
-    def add_lines(self, replica: str, text: str) -> None:
-        runs = self.incarnations.setdefault(replica, [])
+    def add_lines(self, replica: str, text: str, *, acks: bool = True) -> None:
+        runs = self.incarnations.setdefault(replica, []) if acks else []
         for line in text.splitlines(keepends=True):
             if not line.endswith("\n"):
                 break  # the line a kill cut short
@@ -104,6 +107,8 @@ class Ledger:
                 continue
             phase, kind, op, ident, value = fields
             acked = phase == "D"
+            if not acks and (acked or kind == "cnt"):
+                continue
             if kind == "cnt":
                 if acked:
                     runs[-1].acked += 1

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from crdtstate import AWSet, Document, GCounter, ORMap, Replica
+from crdtstate import AWSet, Crdt, Document, GCounter, ORMap, Replica
+from crdtstate.storage import read_database
 
 from .check import FinalState, Verdict, check
 from .ledger import Ledger
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # hang guards: a process that does not come up or stop in this long
 STOP_TIMEOUT = 60.0
 TICK = 0.02
+MIN_SPAN = 0.01  # a fault lasts at least this fraction of the updates
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class FaultReport:
     verdict: Verdict
     faults: list[str] = field(default_factory=list)  # what happened, in order
     kills: int = 0
+    durable_checked: int = 0  # updates a killed process acknowledged, looked for in its database
+    durable_lost: int = 0
     cut_connections: int = 0
     settled_in: float | None = None  # seconds from the last update to equal digests
     seconds: float = 0.0
@@ -72,7 +77,6 @@ class ReplicaProcess:
         self.port = 0
         self.expected_exit = False
         self.exited = trio.Event()
-        self._pending = b""
 
     @property
     def alive(self) -> bool:
@@ -91,11 +95,12 @@ class ReplicaProcess:
         text = self.ledger.read_text() if self.ledger.exists() else ""
         self.acked_before = sum(line.startswith("D ") for line in text.splitlines())
 
-    async def start(self, nursery: trio.Nursery) -> None:
+    async def start(self, nursery: trio.Nursery, listening: Callable[[int], None]) -> None:
+        """Start the next run; `listening(port)` is called once it listens (in the background:
+        meanwhile the run goes on, and a kill may hit it during its recovery)."""
         self.run += 1
         self.count_acked()
-        self.status, self._pending, self.expected_exit = {}, b"", False
-        self.exited = trio.Event()
+        self.status, self.expected_exit, self.exited = {}, False, trio.Event()
         args = [
             *("--index", str(self.index), "--db", str(self.db), "--ledger", str(self.ledger)),
             *("--run", str(self.run), "--quota", str(self.share - self.acked_before)),
@@ -115,26 +120,27 @@ class ReplicaProcess:
                 cwd=ROOT,
                 env=env,
             )
-        with trio.fail_after(START_TIMEOUT):
-            info = await self._line()
-        self.port = int(info["url"].rsplit(":", 1)[1])
-        nursery.start_soon(self._follow, self.process, self.exited)
+        nursery.start_soon(self._follow, self.process, self.exited, listening)
 
-    async def _line(self) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(65536)
-            if not chunk:
-                raise EOFError(f"r{self.index} exited")
-            self._pending += chunk
-        line, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(line)
-
-    async def _follow(self, process: trio.Process, exited: trio.Event) -> None:
+    async def _follow(
+        self, process: trio.Process, exited: trio.Event, listening: Callable[[int], None]
+    ) -> None:
+        """Read its first line (the URL), then its status lines, until it exits."""
+        assert process.stdout is not None
+        pending, first = b"", True
         try:
-            while True:
-                self.status = await self._line()
-        except (EOFError, trio.ClosedResourceError, trio.BrokenResourceError):
+            with trio.fail_after(START_TIMEOUT) as starting:  # a hang guard for a stuck start
+                while chunk := await process.stdout.receive_some(65536):
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        message = json.loads(line)
+                        if first:
+                            first, starting.deadline = False, math.inf
+                            self.port = int(message["url"].rsplit(":", 1)[1])
+                            listening(self.port)
+                        else:
+                            self.status = message
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
         await process.wait()
         self.count_acked()
@@ -161,19 +167,30 @@ class ReplicaProcess:
             raise RuntimeError(f"r{self.index} did not stop within {STOP_TIMEOUT}s")
 
 
+def final_state(replica: str, objects: Mapping[str, Crdt | None], digest: str = "") -> FinalState:
+    counter, tags, keys, doc = (objects.get(name) for name in ("hits", "tags", "keys", "doc"))
+    return FinalState(
+        replica=replica,
+        counts=dict(counter.counts) if isinstance(counter, GCounter) else {},
+        elements=frozenset(tags.value) if isinstance(tags, AWSet) else frozenset(),
+        entries=dict(keys.value) if isinstance(keys, ORMap) else {},
+        text=doc.value.get("body", "") if isinstance(doc, Document) else "",
+        digest=digest,
+    )
+
+
 async def read_final(db: Path) -> FinalState:
-    """The state a stopped process left in its database, opened here read-write as a user would."""
+    """The state a stopped process left in its database, opened here as a user would."""
     async with Replica.open(path=db) as replica:
-        counter, tags = replica.snapshot("hits"), replica.snapshot("tags")
-        keys, doc = replica.snapshot("keys"), replica.snapshot("doc")
-        return FinalState(
-            replica=replica.id,
-            counts=dict(counter.counts) if isinstance(counter, GCounter) else {},
-            elements=frozenset(tags.value) if isinstance(tags, AWSet) else frozenset(),
-            entries=dict(keys.value) if isinstance(keys, ORMap) else {},
-            text=doc.value.get("body", "") if isinstance(doc, Document) else "",
-            digest=replica.digest(),
-        )
+        objects = {name: replica.snapshot(name) for name in replica.names()}
+        return final_state(replica.id, objects, replica.digest())
+
+
+async def read_after_kill(db: Path) -> FinalState:
+    """What a killed process's database holds, read without writing to it (its restart must
+    do its own recovery)."""
+    stored = await trio.to_thread.run_sync(read_database, db)
+    return final_state(stored.replica_id, stored.objects)
 
 
 class FaultRun:
@@ -222,7 +239,7 @@ class FaultRun:
                 await replica.stop()
             nursery.cancel_scope.cancel()
         finals = [await read_final(r.db) for r in self.replicas]
-        ledger = Ledger.read({f"r{r.index}": r.ledger for r in self.replicas})
+        ledger = Ledger.read(self.ledgers())
         self.report.verdict = check(ledger, finals)
         self.report.verdict.anomalies[:0] = self.anomalies
         self.report.cut_connections = sum(p.cut_connections for p in self.proxies.values())
@@ -230,26 +247,39 @@ class FaultRun:
         return self.report
 
     async def start(self, nursery: trio.Nursery, replica: ReplicaProcess) -> None:
-        await replica.start(nursery)
-        for (lo, _), proxy in self.proxies.items():
-            if lo == replica.index:
-                proxy.target = replica.port
+        def listening(port: int) -> None:
+            for (lo, _), proxy in self.proxies.items():
+                if lo == replica.index:
+                    proxy.target = port
+
+        await replica.start(nursery, listening)
 
     async def play(self, nursery: trio.Nursery, faults: list[Fault]) -> None:
-        """Run the updates, firing each fault's start and end when progress reaches them (or
-        at once, if no process is updating any more)."""
+        """Run the updates, firing each fault's start and end when progress reaches them. A
+        fault lasts at least MIN_SPAN of the updates (progress may have run past its end
+        while a process restarted); steps fire at once when no process is updating."""
         steps = sorted(
             [(f.start, True, f) for f in faults] + [(f.end, False, f) for f in faults],
             key=lambda s: s[0],
         )
+        began: dict[Fault, float] = {}
+
+        def due(at: float, begins: bool, fault: Fault) -> bool:
+            if not any(r.working for r in self.replicas):
+                return True
+            now = self.progress()
+            return at <= now and (begins or now >= began[fault] + MIN_SPAN)
+
         last_said = trio.current_time()
         while steps or any(r.working for r in self.replicas):
             await self.restart_crashed(nursery)
-            while steps and (
-                steps[0][0] <= self.progress() or not any(r.working for r in self.replicas)
-            ):
+            while steps and due(*steps[0]):
                 _, begins, fault = steps.pop(0)
-                await (self.begin(fault) if begins else self.end(nursery, fault))
+                if begins:
+                    began[fault] = self.progress()
+                    await self.begin(fault)
+                else:
+                    await self.end(nursery, fault)
             if trio.current_time() - last_said >= 2:
                 last_said = trio.current_time()
                 acked = sum(r.acked for r in self.replicas)
@@ -285,11 +315,36 @@ class FaultRun:
     async def end(self, nursery: trio.Nursery, fault: Fault) -> None:
         if fault.kind == "kill":
             replica = self.replicas[fault.target[0]]
+            await self.check_durable(replica)
             await self.start(nursery, replica)
             self.log(f"restarted r{replica.index} as run {replica.run}")
         else:
             self.proxies[fault.target].restore()
             self.log(f"restored {self.proxies[fault.target].name}")
+
+    async def check_durable(self, replica: ReplicaProcess) -> None:
+        """A killed process's database holds every update it acknowledged (its own: the
+        others' may not have reached it). The database is read before the ledgers, so every
+        update it holds was begun in some ledger."""
+        name = f"r{replica.index}"
+        held = await read_after_kill(replica.db)
+        ledger = Ledger.read(self.ledgers(), acked_by=name)
+        verdict = check(ledger, [held])
+        self.report.durable_checked += ledger.total_acked
+        self.report.durable_lost += verdict.lost_total
+        if verdict.lost_total or verdict.anomalies:
+            self.anomalies.append(
+                f"{name}'s database after SIGKILL of run {replica.run}: "
+                f"{verdict.lost_total} acknowledged updates missing {verdict.examples()}"
+                f"{verdict.anomalies[:3]}"
+            )
+        self.log(
+            f"{name}'s database after SIGKILL holds {ledger.total_acked - verdict.lost_total}"
+            f" of the {ledger.total_acked} updates it acknowledged"
+        )
+
+    def ledgers(self) -> dict[str, Path]:
+        return {f"r{r.index}": r.ledger for r in self.replicas}
 
     async def settle(self) -> None:
         """Wait (at most `settle` seconds) for every process to report the same digest."""

@@ -129,6 +129,23 @@ def test_a_line_cut_short_by_a_kill_is_not_an_update() -> None:
     assert partial.done["set", "add"] == set() and partial.begun["set", "add"] == {"e9"}
 
 
+def test_a_killed_process_is_held_only_to_its_own_acknowledgements(tmp_path: Path) -> None:
+    (tmp_path / "r0").write_text(R0 + "\n")
+    (tmp_path / "r1").write_text(R1)
+    own = Ledger.read({"r0": tmp_path / "r0", "r1": tmp_path / "r1"}, acked_by="r1")
+    assert own.acked == {"cnt": 0, "set": 1, "map": 2, "doc": 2}
+    assert list(own.incarnations) == ["r1"]
+    # r1's database, read after a kill: none of r0's updates reached it, and its own are there
+    held = FinalState("r1", {}, frozenset({"e2"}), {}, "(1000000001)(1000000002)", "")
+    assert check(own, [held]).lost_total == 0
+    # r0 began removing e2 and deleting (1000000001): their absence is no loss; these are
+    lost = check(own, [FinalState("r1", {}, frozenset(), {"k2": 7}, "(1000000001)", "")])
+    assert {k: list(v) for k, v in lost.lost.items() if v} == {
+        "map": ["k2 (last returned: del)"],
+        "doc": ["ins (1000000002)"],
+    }
+
+
 def test_a_seed_plans_the_same_faults_never_two_on_one_target_at_once() -> None:
     for seed in range(20):
         faults = plan_faults(seed, kills=4, cuts=5, stalls=3)
@@ -155,6 +172,8 @@ async def test_a_small_run_with_a_kill_and_a_cut_loses_no_acknowledged_update(
     assert sum(verdict.checked.values()) == 450  # every update was made and returned
     assert all(verdict.checked[kind] > 20 for kind in ("cnt", "set", "map", "doc"))
     assert report.kills == 1
+    assert report.durable_checked > 0 and report.durable_lost == 0  # read right after the kill
+    assert report.cut_connections >= 1  # the processes connect before updating; it cut a link
     assert any("SIGKILL" in line and "exit -9" in line for line in report.faults)
     assert any(line.split()[1:2] == ["cut"] for line in report.faults)
     assert any("restored" in line for line in report.faults)

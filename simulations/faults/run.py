@@ -236,6 +236,8 @@ class FaultRun:
             )
             await self.settle()
             for replica in self.replicas:
+                if replica.exited.is_set() and not replica.expected_exit:
+                    self.anomalies.append(f"r{replica.index} exited by itself while settling")
                 await replica.stop()
             nursery.cancel_scope.cancel()
         finals = [await read_final(r.db) for r in self.replicas]

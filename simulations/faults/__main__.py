@@ -31,10 +31,13 @@ def parse(argv: list[str] | None) -> tuple[FaultConfig, Path | None]:
     parser.add_argument("--cuts", type=int, default=defaults.cuts)
     parser.add_argument("--stalls", type=int, default=defaults.stalls)
     parser.add_argument("--tasks", type=int, default=defaults.tasks, help="updaters per process")
+    parser.add_argument(
+        "--rate", type=float, default=defaults.rate, help="updates/s per process (0: unpaced)"
+    )
     parser.add_argument("--settle", type=float, default=defaults.settle, help="seconds")
     parser.add_argument("--workdir", type=Path, help="keep databases, ledgers and logs here")
     a = parser.parse_args(argv)
-    config = FaultConfig(a.seed, a.updates, a.kills, a.cuts, a.stalls, a.tasks, a.settle)
+    config = FaultConfig(a.seed, a.updates, a.kills, a.cuts, a.stalls, a.tasks, a.rate, a.settle)
     return config, a.workdir
 
 

@@ -1,7 +1,7 @@
 """One replica process of the fault run (started by `simulations.faults.run`, not by hand).
 
     python -m simulations.faults.node --index I --db DB --ledger FILE --run R --quota Q
-        --seed S [--peer ws://127.0.0.1:PORT ...] [--tasks T]
+        --seed S [--peer ws://127.0.0.1:PORT ...] [--tasks T] [--rate R]
 
 Opens the durable replica `r<I>` at DB, listens on a fresh loopback port and dials its peers
 (through the run's link proxies). Prints one JSON line with its URL, then a status line every
@@ -38,15 +38,23 @@ STATUS_EVERY = 0.1
 
 @dataclass
 class Progress:
+    """The process's share of the updates, paced at `rate` per second (0: unpaced), so the
+    three processes advance together and the faults, placed by the run's progress, find
+    each of them busy."""
+
     quota: int
+    rate: float
     started: int = 0
     acked: int = 0
+    start: float = 0.0
 
-    def take(self) -> bool:
-        """Whether another update may start."""
+    async def take(self) -> bool:
+        """Wait for the next update's turn; False once the share is made."""
         if self.started >= self.quota:
             return False
         self.started += 1
+        if self.rate:
+            await trio.sleep_until(self.start + self.started / self.rate)
         return True
 
 
@@ -180,7 +188,7 @@ async def main(args: argparse.Namespace) -> None:
         counter = replica.snapshot("hits")
         base = counter.counts.get(replica_id, 0) if isinstance(counter, GCounter) else 0
         ledger.start(args.run, base)
-        progress = Progress(args.quota)
+        progress = Progress(args.quota, args.rate)
         workloads = [Workload(replica, ledger, args, task) for task in range(args.tasks)]
         backoff = Backoff(initial=0.05, maximum=0.5)  # reconnect soon after a heal
         async with open_mesh(replica, peers=args.peer, backoff=backoff) as mesh:
@@ -189,9 +197,10 @@ async def main(args: argparse.Namespace) -> None:
                 with trio.move_on_after(20):  # start connected, if the peers come up
                     await mesh.wait_for_peers(2)
             finished = trio.Event()
+            progress.start = trio.current_time()
 
             async def work(workload: Workload) -> None:
-                while progress.take():
+                while await progress.take():
                     await workload.one()
                     progress.acked += 1
 
@@ -215,10 +224,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quota", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=0, help="updates per second (0: unpaced)")
     parser.add_argument("--peer", action="append", default=[])
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    # FAULTS_NODE_LOG=DEBUG logs every frame to the process's log in the run's workdir
+    level = os.environ.get("FAULTS_NODE_LOG", "WARNING")
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     trio.run(main, parse())

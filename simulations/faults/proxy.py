@@ -31,7 +31,9 @@ class LinkProxy:
 
     @property
     def state(self) -> str:
-        return "cut" if self._cut else "stalled" if not self._flowing.is_set() else "up"
+        """ "up", "cut" or "stalled", and the connections open through it."""
+        state = "cut" if self._cut else "stalled" if not self._flowing.is_set() else "up"
+        return f"{state}({len(self._open)})"
 
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")

@@ -44,6 +44,7 @@ class FaultConfig:
     cuts: int = 4
     stalls: int = 2
     tasks: int = 3  # concurrent updaters per process
+    rate: float = 100.0  # updates per second per process (0: as fast as it can)
     settle: float = 60.0  # the most seconds to wait for convergence after the updates
 
 
@@ -105,6 +106,7 @@ class ReplicaProcess:
             *("--index", str(self.index), "--db", str(self.db), "--ledger", str(self.ledger)),
             *("--run", str(self.run), "--quota", str(self.share - self.acked_before)),
             *("--seed", str(self.config.seed), "--tasks", str(self.config.tasks)),
+            *("--rate", str(self.config.rate)),
             *(arg for peer in self.peers for arg in ("--peer", peer)),
         ]
         env = {

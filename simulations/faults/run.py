@@ -7,17 +7,9 @@ cleanly, and their databases are read back here and checked against their ledger
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import trio
 
@@ -27,11 +19,9 @@ from crdtstate.storage import read_database
 from .check import FinalState, Verdict, check
 from .ledger import Ledger
 from .plan import LINKS, REPLICAS, Fault, plan_faults
+from .process import ReplicaProcess
 from .proxy import LinkProxy
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0  # hang guards: a process that does not come up or stop in this long
-STOP_TIMEOUT = 60.0
 TICK = 0.02
 MIN_SPAN = 0.01  # a fault lasts at least this fraction of the updates
 
@@ -58,115 +48,9 @@ class FaultReport:
     durable_lost: int = 0
     cut_connections: int = 0
     settled_in: float | None = None  # seconds from the last update to equal digests
+    reconnects: list[float] = field(default_factory=list)  # seconds from a heal to a new link
+    unhealed: list[str] = field(default_factory=list)  # links never reconnected after a heal
     seconds: float = 0.0
-
-
-class ReplicaProcess:
-    """One replica process: started, followed through its status lines, killed or stopped."""
-
-    def __init__(self, index: int, workdir: Path, config: FaultConfig, peers: list[str]) -> None:
-        self.index = index
-        self.db = workdir / f"r{index}.db"
-        self.ledger = workdir / f"r{index}.ledger"
-        self.config = config
-        self.peers = peers
-        self.share = config.updates // REPLICAS + (index < config.updates % REPLICAS)
-        self.run = -1
-        self.acked_before = 0  # updates its earlier runs returned from
-        self.process: trio.Process | None = None
-        self.status: dict[str, Any] = {}
-        self.port = 0
-        self.expected_exit = False
-        self.exited = trio.Event()
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and not self.exited.is_set()
-
-    @property
-    def acked(self) -> int:
-        return self.acked_before + (self.status.get("acked", 0) if self.alive else 0)
-
-    @property
-    def working(self) -> bool:
-        return self.alive and not self.status.get("done", False)
-
-    def count_acked(self) -> None:
-        """What its runs so far returned from, from its ledger (while it is not running)."""
-        text = self.ledger.read_text() if self.ledger.exists() else ""
-        self.acked_before = sum(line.startswith("D ") for line in text.splitlines())
-
-    async def start(self, nursery: trio.Nursery, listening: Callable[[int], None]) -> None:
-        """Start the next run; `listening(port)` is called once it listens (in the background:
-        meanwhile the run goes on, and a kill may hit it during its recovery)."""
-        self.run += 1
-        self.count_acked()
-        self.status, self.expected_exit, self.exited = {}, False, trio.Event()
-        args = [
-            *("--index", str(self.index), "--db", str(self.db), "--ledger", str(self.ledger)),
-            *("--run", str(self.run), "--quota", str(self.share - self.acked_before)),
-            *("--seed", str(self.config.seed), "--tasks", str(self.config.tasks)),
-            *("--rate", str(self.config.rate)),
-            *(arg for peer in self.peers for arg in ("--peer", peer)),
-        ]
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        }
-        with open(self.db.with_name(f"r{self.index}.run{self.run}.log"), "wb") as log:
-            self.process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "simulations.faults.node", *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=ROOT,
-                env=env,
-            )
-        nursery.start_soon(self._follow, self.process, self.exited, listening)
-
-    async def _follow(
-        self, process: trio.Process, exited: trio.Event, listening: Callable[[int], None]
-    ) -> None:
-        """Read its first line (the URL), then its status lines, until it exits."""
-        assert process.stdout is not None
-        pending, first = b"", True
-        try:
-            with trio.fail_after(START_TIMEOUT) as starting:  # a hang guard for a stuck start
-                while chunk := await process.stdout.receive_some(65536):
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    for line in lines:
-                        message = json.loads(line)
-                        if first:
-                            first, starting.deadline = False, math.inf
-                            self.port = int(message["url"].rsplit(":", 1)[1])
-                            listening(self.port)
-                        else:
-                            self.status = message
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
-        await process.wait()
-        self.count_acked()
-        exited.set()
-
-    async def kill(self) -> int:
-        assert self.process is not None
-        self.expected_exit = True
-        self.process.send_signal(signal.SIGKILL)
-        await self.exited.wait()
-        return self.process.returncode
-
-    async def stop(self) -> None:
-        """Ask it to close cleanly; SIGKILL it if it does not within STOP_TIMEOUT."""
-        assert self.process is not None and self.process.stdin is not None
-        self.expected_exit = True
-        if not self.exited.is_set():
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await self.process.stdin.send_all(b"stop\n")
-        with trio.move_on_after(STOP_TIMEOUT):
-            await self.exited.wait()
-        if not self.exited.is_set():
-            await self.kill()
-            raise RuntimeError(f"r{self.index} did not stop within {STOP_TIMEOUT}s")
 
 
 def final_state(replica: str, objects: Mapping[str, Crdt | None], digest: str = "") -> FinalState:
@@ -204,6 +88,9 @@ class FaultRun:
         self.replicas: list[ReplicaProcess] = []
         self.report = FaultReport(config, Verdict(checked={}))
         self.anomalies: list[str] = []
+        # links cut (or whose process was killed) and healed, until a connection goes through
+        # again: link -> (when healed, connections it had forwarded by then)
+        self.healing: dict[tuple[int, int], tuple[float, int]] = {}
 
     def log(self, event: str) -> None:
         line = f"{self.progress():6.1%} {event}"
@@ -277,6 +164,7 @@ class FaultRun:
         last_said = trio.current_time()
         while steps or any(r.working for r in self.replicas):
             await self.restart_crashed(nursery)
+            self.watch_heals()
             while steps and due(*steps[0]):
                 _, begins, fault = steps.pop(0)
                 if begins:
@@ -321,10 +209,25 @@ class FaultRun:
             replica = self.replicas[fault.target[0]]
             await self.check_durable(replica)
             await self.start(nursery, replica)
+            self.heal(link for link in LINKS if replica.index in link)
             self.log(f"restarted r{replica.index} as run {replica.run}")
         else:
             self.proxies[fault.target].restore()
+            if fault.kind == "cut":
+                self.heal([fault.target])
             self.log(f"restored {self.proxies[fault.target].name}")
+
+    def heal(self, links: Iterable[tuple[int, int]]) -> None:
+        """Start timing these links' reconnection (from the first heal, if one is pending)."""
+        for link in links:
+            self.healing.setdefault(link, (trio.current_time(), self.proxies[link].connections))
+
+    def watch_heals(self) -> None:
+        """Note how long each healed link took to carry a new connection."""
+        for link, (healed, connections) in list(self.healing.items()):
+            if self.proxies[link].connections > connections:
+                self.report.reconnects.append(trio.current_time() - healed)
+                del self.healing[link]
 
     async def check_durable(self, replica: ReplicaProcess) -> None:
         """A killed process's database holds every update it acknowledged (its own: the
@@ -351,7 +254,8 @@ class FaultRun:
         return {f"r{r.index}": r.ledger for r in self.replicas}
 
     async def settle(self) -> None:
-        """Wait (at most `settle` seconds) for every process to report the same digest."""
+        """Wait (at most `settle` seconds) for every process to report the same digest, and
+        every healed link to carry a connection again."""
         start = trio.current_time()
         self.say(f"all {sum(r.acked for r in self.replicas)} updates made; waiting for convergence")
         with trio.move_on_after(self.config.settle):
@@ -359,10 +263,17 @@ class FaultRun:
                 len({r.status.get("digest") for r in self.replicas}) != 1
                 or self.replicas[0].status.get("digest") is None
             ):
+                self.watch_heals()
                 await trio.sleep(TICK)
             self.report.settled_in = trio.current_time() - start
-            return
-        self.say(f"no convergence within {self.config.settle}s: checking anyway")
+            while self.healing:
+                self.watch_heals()
+                await trio.sleep(TICK)
+        for link, (healed, _) in self.healing.items():
+            name = self.proxies[link].name
+            self.report.unhealed.append(f"{name} ({trio.current_time() - healed:.0f}s ago)")
+        if self.report.settled_in is None:
+            self.say(f"no convergence within {self.config.settle}s: checking anyway")
 
 
 async def run_faults(

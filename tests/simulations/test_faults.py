@@ -174,6 +174,8 @@ async def test_a_small_run_with_a_kill_and_a_cut_loses_no_acknowledged_update(
     assert report.kills == 1
     assert report.durable_checked > 0 and report.durable_lost == 0  # read right after the kill
     assert report.cut_connections >= 1  # the processes connect before updating; it cut a link
+    assert not report.unhealed  # every link cut, or to a killed process, came back
+    assert len(report.reconnects) >= 2  # the cut link, and the killed process's two links
     assert any("SIGKILL" in line and "exit -9" in line for line in report.faults)
     assert any(line.split()[1:2] == ["cut"] for line in report.faults)
     assert any("restored" in line for line in report.faults)

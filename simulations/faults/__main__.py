@@ -61,11 +61,11 @@ def summary(report: FaultReport) -> str:
         f"after each SIGKILL, the database held {report.durable_checked - report.durable_lost:,}"
         f" of the {report.durable_checked:,} updates its process had acknowledged"
     )
-    if report.reconnects or report.unhealed:
-        slowest = max(report.reconnects, default=0.0)
+    if report.reconnects or report.unhealed or report.interrupted:
         lines.append(
-            f"links healed: {len(report.reconnects) + len(report.unhealed)}, reconnected "
-            f"{len(report.reconnects)} (slowest {slowest:.1f}s)"
+            f"links healed: {len(report.reconnects)} reconnected (slowest "
+            f"{max(report.reconnects, default=0.0):.1f}s), {len(report.interrupted)} faulted "
+            f"again first (after {max(report.interrupted, default=0.0):.1f}s at most)"
             + (f"; NEVER reconnected: {', '.join(report.unhealed)}" if report.unhealed else "")
         )
     settled = f"in {report.settled_in:.1f}s" if report.settled_in is not None else "NO"

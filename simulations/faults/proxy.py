@@ -30,6 +30,10 @@ class LinkProxy:
         self._open: set[trio.CancelScope] = set()
 
     @property
+    def is_cut(self) -> bool:
+        return self._cut
+
+    @property
     def state(self) -> str:
         """ "up", "cut" or "stalled", and the connections open through it."""
         state = "cut" if self._cut else "stalled" if not self._flowing.is_set() else "up"

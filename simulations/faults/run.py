@@ -50,6 +50,8 @@ class FaultReport:
     settled_in: float | None = None  # seconds from the last update to equal digests
     reconnects: list[float] = field(default_factory=list)  # seconds from a heal to a new link
     unhealed: list[str] = field(default_factory=list)  # links never reconnected after a heal
+    interrupted: list[float] = field(default_factory=list)  # seconds healed links waited in
+    # vain before another fault cut them again or killed one end
     seconds: float = 0.0
 
 
@@ -88,8 +90,8 @@ class FaultRun:
         self.replicas: list[ReplicaProcess] = []
         self.report = FaultReport(config, Verdict(checked={}))
         self.anomalies: list[str] = []
-        # links cut (or whose process was killed) and healed, until a connection goes through
-        # again: link -> (when healed, connections it had forwarded by then)
+        # links healed (restored, or both ends listening again) until a connection goes
+        # through again: link -> (when healed, connections it had forwarded by then)
         self.healing: dict[tuple[int, int], tuple[float, int]] = {}
 
     def log(self, event: str) -> None:
@@ -142,6 +144,13 @@ class FaultRun:
             for (lo, _), proxy in self.proxies.items():
                 if lo == replica.index:
                     proxy.target = port
+            self.heal(
+                link
+                for link in LINKS
+                if replica.index in link
+                and not self.proxies[link].is_cut
+                and all(self.replicas[i].alive for i in link)
+            )
 
         await replica.start(nursery, listening)
 
@@ -196,9 +205,11 @@ class FaultRun:
             replica = self.replicas[fault.target[0]]
             code = await replica.kill()
             self.report.kills += 1
+            self.unheal(link for link in LINKS if replica.index in link)
             self.log(f"SIGKILL r{replica.index} run {replica.run} (exit {code})")
         elif fault.kind == "cut":
             closed = self.proxies[fault.target].cut()
+            self.unheal([fault.target])
             self.log(f"cut {self.proxies[fault.target].name} ({closed} connections closed)")
         else:
             self.proxies[fault.target].stall()
@@ -208,8 +219,7 @@ class FaultRun:
         if fault.kind == "kill":
             replica = self.replicas[fault.target[0]]
             await self.check_durable(replica)
-            await self.start(nursery, replica)
-            self.heal(link for link in LINKS if replica.index in link)
+            await self.start(nursery, replica)  # its links heal once it listens
             self.log(f"restarted r{replica.index} as run {replica.run}")
         else:
             self.proxies[fault.target].restore()
@@ -218,9 +228,17 @@ class FaultRun:
             self.log(f"restored {self.proxies[fault.target].name}")
 
     def heal(self, links: Iterable[tuple[int, int]]) -> None:
-        """Start timing these links' reconnection (from the first heal, if one is pending)."""
+        """Start timing these links' reconnection: both ends are up and nothing cuts them."""
         for link in links:
-            self.healing.setdefault(link, (trio.current_time(), self.proxies[link].connections))
+            self.healing[link] = (trio.current_time(), self.proxies[link].connections)
+
+    def unheal(self, links: Iterable[tuple[int, int]]) -> None:
+        """These links cannot reconnect now (cut, or one end killed): stop timing them, and
+        note how long one that had not reconnected yet waited in vain."""
+        for link in links:
+            healing = self.healing.pop(link, None)
+            if healing is not None:
+                self.report.interrupted.append(trio.current_time() - healing[0])
 
     def watch_heals(self) -> None:
         """Note how long each healed link took to carry a new connection."""

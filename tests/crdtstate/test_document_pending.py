@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crdtstate import codec
 from crdtstate.clientids import ClientIdAllocator
 from crdtstate.types import Document
@@ -103,3 +106,44 @@ def test_a_digest_answer_carries_held_updates() -> None:
     other.merge(second)
     other.merge(relay.delta_since(other.digest()))
     assert text(other) == "world;tail;"
+
+
+edit_ops = st.lists(
+    st.tuples(st.floats(0, 1), st.booleans(), st.text("ab;", min_size=1, max_size=4)),
+    min_size=2,
+    max_size=30,
+)
+
+
+def random_edit(where: float, delete: bool, text: str) -> Any:
+    def updater(d: Any) -> None:
+        body = d.text("t")
+        n = len(body)
+        if delete and n:
+            start = min(int(where * n), n - 1)
+            del body[start : min(n, start + len(text))]
+        else:
+            body.insert(min(int(where * (n + 1)), n), text)
+
+    return updater
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(edit_ops, st.data())
+def test_any_run_of_deltas_joined_reaches_a_peer_that_holds_what_came_before(
+    ops: list[tuple[float, bool, str]], data: st.DataObject
+) -> None:
+    """A push joins the groups after the peer's ack: whatever the split point, the peer ends
+    with the sender's text, and the wire form of the join carries it."""
+    deltas = edits(*(random_edit(*op) for op in ops))
+    sender = Document()
+    for delta in deltas:
+        sender.merge(delta)
+    split = data.draw(st.integers(0, len(deltas) - 1))
+    peer = Document()
+    for delta in deltas[:split]:
+        peer.merge(delta)
+    push = Document.join(deltas[split:])
+    peer.merge(Document.from_wire(codec.unpack(codec.pack(push.to_wire()))))
+    assert peer.value.get("t", "") == sender.value.get("t", "")
+    assert peer == sender

@@ -129,7 +129,8 @@ class FaultRun:
             for replica in self.replicas:
                 if replica.exited.is_set() and not replica.expected_exit:
                     self.anomalies.append(f"r{replica.index} exited by itself while settling")
-                await replica.stop()
+                if not await replica.stop():
+                    self.anomalies.append(f"r{replica.index} did not stop when asked")
             nursery.cancel_scope.cancel()
         finals = [await read_final(r.db) for r in self.replicas]
         ledger = Ledger.read(self.ledgers())

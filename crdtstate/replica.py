@@ -279,7 +279,7 @@ class Replica:
             return None
         if isinstance(previous, Crdt):
             previous = previous.value
-        return Change(value=state.value, previous=previous, origin=origin, version=state.version)
+        return Change.of(state.value, previous, origin, state.version)
 
     def _announce(self, name: str, previous: Any, state: Crdt, *, origin: str) -> None:
         change = self._change(name, previous, state, origin=origin)

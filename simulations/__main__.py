@@ -1,6 +1,9 @@
 """`python -m simulations <scenario> [--seed N] [--out DIR]`: run a scenario with a progress
 bar, print its table, and write `<out>/<scenario>.png` (and the table as .txt).
 
+`python -m simulations faults [--seed N] [--updates N] ...` runs the fault-injection run over
+real processes instead (`simulations/faults`): it prints the updates checked and lost.
+
 Needs the `sim` extra (matplotlib, tqdm): `pip install -e '.[sim]'`.
 """
 
@@ -12,6 +15,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if args_given[:1] == ["faults"]:
+        from .faults.__main__ import main as faults
+
+        return faults(args_given[1:])
     from .scenarios import SCENARIOS
     from .trio_network import trio_scenario
 

@@ -43,7 +43,11 @@ class WebSocketChannel:
             raise ChannelClosed(str(exc)) from exc
 
     async def close(self, code: int, reason: str) -> None:
-        await self.connection.aclose(code, reason[:120])
+        try:
+            await self.connection.aclose(code, reason[:120])
+        finally:  # websockets never resumes reading a closed connection paused by max_queue
+            if self.connection.recv_flow_control is not None:
+                self.connection.resume_reading()  # its reader then sees the close and ends
 
 
 class MemoryChannel:

@@ -16,19 +16,30 @@ from typing import Any
 import trio
 
 from ..types.clocks import VersionVector
+from ..types.snapshots import KeyChanges
 
 DEFAULT_QUEUE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One observed change: `origin` is the replica whose update (or sending peer) caused it."""
+    """One observed change: `origin` is the replica whose update (or sending peer) caused it.
+
+    For sets and maps, `keys` says which elements or keys were added, removed or changed
+    between `previous` and `value`, so a subscriber need not diff whole states (None for
+    other kinds).
+    """
 
     value: Any
     previous: Any
     origin: str
     version: VersionVector
     skipped: int = 0
+    keys: KeyChanges | None = None
+
+    @classmethod
+    def of(cls, value: Any, previous: Any, origin: str, version: VersionVector) -> Change:
+        return cls(value, previous, origin, version, keys=KeyChanges.between(previous, value))
 
 
 class Subscription:
@@ -43,7 +54,12 @@ class Subscription:
     def _offer(self, change: Change) -> None:
         if len(self._queue) >= self._maxsize:
             last = self._queue.pop()
-            change = replace(change, previous=last.previous, skipped=last.skipped + 1)
+            change = replace(
+                change,
+                previous=last.previous,
+                skipped=last.skipped + 1,
+                keys=KeyChanges.between(last.previous, change.value),
+            )
         self._queue.append(change)
         self._ready.set()
 

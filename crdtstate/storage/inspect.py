@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def jsonable(value: Any) -> Any:
     """A CRDT value as JSON: sets become sorted lists, tuples lists, bytes {"base64": ...}."""
-    if isinstance(value, frozenset | set):
+    if isinstance(value, AbstractSet):
         return [jsonable(v) for v in sorted(value, key=sort_key)]
     if isinstance(value, tuple | list):
         return [jsonable(v) for v in value]
@@ -89,11 +90,11 @@ def render(info: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, frozenset):
+    if isinstance(value, AbstractSet):
         text = "{" + ", ".join(repr(v) for v in sorted(value, key=sort_key)) + "}"
     else:
         text = repr(value)
     if len(text) <= MAX_SHOWN:
         return text
-    count = f" ({len(value)} elements)" if isinstance(value, frozenset) else ""
+    count = f" ({len(value)} elements)" if isinstance(value, AbstractSet) else ""
     return text[: MAX_SHOWN - 3] + "..." + count

@@ -9,6 +9,7 @@ from typing import Any, Self
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
 from .clocks import CausalContext, Dot
 from .kernel import KeyedDots
+from .snapshots import SetSnapshot
 from .values import Element, check_element, element_from_wire
 
 
@@ -27,8 +28,10 @@ class ElementSet(CausalCrdt):
         return state
 
     @property
-    def value(self) -> frozenset[Element]:
-        return frozenset(self.store.entries)
+    def value(self) -> SetSnapshot:
+        """An immutable set, equal to the frozenset of the elements; O(elements changed
+        since the last read) to produce (see `crdtstate.types.snapshots`)."""
+        return self.store.cache.read(self.store.entries, _nothing, SetSnapshot)
 
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
@@ -74,3 +77,7 @@ class AWSet(ElementSet):
         ours means "has seen every update", removals included (digest sync and RR rely on it).
         """
         return self._removal(observed, replica)
+
+
+def _nothing(element: Element) -> None:
+    return None

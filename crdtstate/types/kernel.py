@@ -15,6 +15,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from typing import Generic, Protocol, Self, TypeVar
 
 from .clocks import CausalContext, Dot
+from .snapshots import SnapshotCache
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -51,13 +52,18 @@ def novel_context(
 
 
 class KeyedDots(Generic[K]):
-    """key -> non-empty set of dots, with a reverse index dot -> key for cheap removals."""
+    """key -> non-empty set of dots, with a reverse index dot -> key for cheap removals.
 
-    __slots__ = ("entries", "owner")
+    Every change goes through `put`, `drop_dot`, `pop_key` and `pop_all`, which tell `cache`
+    (the persistent value a set type reads, see `crdtstate.types.snapshots`) which keys moved.
+    """
+
+    __slots__ = ("cache", "entries", "owner")
 
     def __init__(self) -> None:
         self.entries: dict[K, set[Dot]] = {}
         self.owner: dict[Dot, K] = {}
+        self.cache = SnapshotCache()
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[K, Iterable[Dot]]]) -> KeyedDots[K]:
@@ -71,6 +77,7 @@ class KeyedDots(Generic[K]):
         store: KeyedDots[K] = KeyedDots()
         store.entries = {k: set(ds) for k, ds in self.entries.items()}
         store.owner = dict(self.owner)
+        store.cache = self.cache.shared()
         return store
 
     def __contains__(self, key: object) -> bool:
@@ -116,7 +123,11 @@ class KeyedDots(Generic[K]):
             self.put(key, d)
 
     def put(self, key: K, d: Dot) -> None:
-        self.entries.setdefault(key, set()).add(d)
+        dots = self.entries.get(key)
+        if dots is None:
+            dots = self.entries[key] = set()
+            self.cache.touch(key)
+        dots.add(d)
         self.owner[d] = key
 
     def drop_dot(self, d: Dot) -> None:
@@ -125,18 +136,21 @@ class KeyedDots(Generic[K]):
         dots.discard(d)
         if not dots:
             del self.entries[key]
+            self.cache.touch(key)
 
     def pop_key(self, key: K) -> set[Dot]:
         """Remove `key` and return the dots it held (empty if absent)."""
         dots = self.entries.pop(key, set())
         for d in dots:
             del self.owner[d]
+        self.cache.touch(key)
         return dots
 
     def pop_all(self) -> set[Dot]:
         dots = set(self.owner)
         self.entries.clear()
         self.owner.clear()
+        self.cache.reset()
         return dots
 
     def join(self, ctx: CausalContext, other: KeyedDots[K], other_ctx: CausalContext) -> bool:

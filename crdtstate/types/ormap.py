@@ -21,6 +21,7 @@ from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
 from .registers import LWWRegister
+from .snapshots import MapSnapshot, SnapshotCache
 from .values import KeySpec, sort_key, type_name
 
 ANY_KEY = KeySpec()
@@ -47,23 +48,33 @@ class MapStore:
     keys whose dots it removes without scanning the map.
     """
 
-    __slots__ = ("_rebuild_at", "entries", "owner", "value_cls")
+    __slots__ = ("_rebuild_at", "cache", "entries", "owner", "value_cls")
 
     def __init__(self, value_cls: type[CausalCrdt] | None = None) -> None:
         self.value_cls = value_cls
         self.entries: dict[Any, CausalCrdt] = {}
         self.owner: dict[Dot, Any] = {}
         self._rebuild_at = 1024
+        # the map's value, kept current key by key: every change of `entries` goes through
+        # `put`, `pop` or `restore_key`, which touch the key (nested values change in place
+        # and are then `put` again)
+        self.cache = SnapshotCache()
 
     def put(self, key: Any, value: CausalCrdt, new_dots: Any = None) -> None:
         """Keep `value` under `key` if it holds dots, else drop the key.
 
         `new_dots`, when given, are the only dots the value gained since it was last put."""
+        self.cache.touch(key)
         if value.store.is_empty():
             self.entries.pop(key, None)
             return
         self.entries[key] = value
         self.index(key, value.store.dots() if new_dots is None else new_dots)
+
+    def pop(self, key: Any) -> CausalCrdt | None:
+        """Remove `key`; the value it held, if any."""
+        self.cache.touch(key)
+        return self.entries.pop(key, None)
 
     def index(self, key: Any, dots: Any) -> None:
         for d in dots:
@@ -141,7 +152,7 @@ class MapStore:
 
     def restore_key(self, key: Any, saved: CausalCrdt | None) -> None:
         if saved is None:
-            self.entries.pop(key, None)
+            self.pop(key)
         else:
             self.put(key, saved)
 
@@ -190,8 +201,11 @@ class ORMap(CausalCrdt):
         return type(self)(self.store.copy_into(ctx), ctx)
 
     @property
-    def value(self) -> dict[Any, Any]:
-        return {key: value.value for key, value in self.store.entries.items()}
+    def value(self) -> MapSnapshot:
+        """An immutable mapping key -> nested value, equal to the dict of them; O(keys
+        changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
+        entries = self.store.entries
+        return self.store.cache.read(entries, lambda key: entries[key].value, MapSnapshot)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -230,7 +244,7 @@ class ORMap(CausalCrdt):
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
         self._touch(key)
-        value = self.store.entries.pop(key, None)
+        value = self.store.pop(key)
         if value is None:
             return type(self)()
         observed = list(value.store.dots())
@@ -241,7 +255,8 @@ class ORMap(CausalCrdt):
         observed: list[Dot] = []
         for key in list(self.store.entries):
             self._touch(key)
-            value = self.store.entries.pop(key)
+            value = self.store.pop(key)
+            assert value is not None
             observed.extend(value.store.dots())
             value.store = type(value).empty_store()
         return self._removal(observed, replica)

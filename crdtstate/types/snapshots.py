@@ -1,0 +1,218 @@
+"""Values of keyed types (sets, maps) that cost O(change) to keep current, not O(state).
+
+A store keeps a `SnapshotCache`: a persistent hash map (a HAMT, from `immutables`) of its
+value, and the keys touched since that map was last brought up to date. Reading the value
+re-derives only those keys, in O(touched x log n); the snapshot handed out before stays
+valid and unchanged, since the map is persistent. So `update()` and `get()` of a map with a
+million keys cost what the change costs, and a subscriber's change can say which keys were
+added, removed or changed (`KeyChanges.between`) without diffing whole states.
+
+Until a value is first read nothing is tracked (a relay that only merges pays nothing); a
+store whose touched keys outnumber half its keys is rebuilt whole (the same amortised cost).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Set
+from dataclasses import dataclass
+from typing import Any
+
+import immutables
+
+LOG_LENGTH = 64  # refreshes remembered for `KeyChanges.between`
+
+
+class _Lineage:
+    """The snapshots of one cache since its last full rebuild, and the keys each refresh
+    touched (the latest `LOG_LENGTH` refreshes): what `KeyChanges.between` reads."""
+
+    __slots__ = ("log",)
+
+    def __init__(self) -> None:
+        self.log: deque[tuple[int, frozenset[Hashable]]] = deque(maxlen=LOG_LENGTH)
+
+
+class MapSnapshot(Mapping[Any, Any]):
+    """An immutable mapping that compares equal to a dict with the same items."""
+
+    __slots__ = ("_gen", "_lineage", "_map")
+
+    def __init__(self, hamt: immutables.Map, lineage: _Lineage, gen: int) -> None:
+        self._map = hamt
+        self._lineage = lineage
+        self._gen = gen
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._map[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MapSnapshot) and other._map is self._map:
+            return True
+        if isinstance(other, Mapping):
+            return len(self) == len(other) and all(
+                k in other and other[k] == v for k, v in self._map.items()
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a dict's: values may be unhashable
+
+    def __repr__(self) -> str:
+        return repr(dict(self._map))
+
+
+class SetSnapshot(Set[Any]):
+    """An immutable set that compares equal to a frozenset with the same elements."""
+
+    __slots__ = ("_gen", "_hash", "_lineage", "_map")
+
+    def __init__(self, hamt: immutables.Map, lineage: _Lineage, gen: int) -> None:
+        self._map = hamt
+        self._lineage = lineage
+        self._gen = gen
+        self._hash: int | None = None
+
+    @classmethod
+    def _from_iterable(cls, it: Any) -> frozenset[Any]:
+        return frozenset(it)  # set algebra (`|`, `&`, `-`) gives plain frozensets
+
+    def __contains__(self, element: object) -> bool:
+        return element in self._map
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._map))  # equal to an equal frozenset's hash
+        return self._hash
+
+    def __repr__(self) -> str:
+        return repr(frozenset(self._map)) if self._map else "frozenset()"
+
+
+Snapshot = MapSnapshot | SetSnapshot
+
+
+class SnapshotCache:
+    """The persistent value of one keyed store and the keys touched since it was refreshed."""
+
+    __slots__ = ("_gen", "_lineage", "_map", "_snapshot", "_touched")
+
+    def __init__(self) -> None:
+        self._map: immutables.Map | None = None
+        self._touched: set[Hashable] = set()
+        self._gen = 0
+        self._lineage = _Lineage()
+        self._snapshot: Snapshot | None = None
+
+    def touch(self, key: Hashable) -> None:
+        """The value under `key` may have changed (only tracked once a value was read)."""
+        if self._map is not None:
+            self._touched.add(key)
+            self._snapshot = None
+
+    def reset(self) -> None:
+        """Forget everything (the store changed wholesale): the next read rebuilds."""
+        self._map = None
+        self._touched.clear()
+        self._snapshot = None
+
+    def shared(self) -> SnapshotCache:
+        """A cache for a copy of the store: the same persistent map, no history."""
+        twin = SnapshotCache()
+        if self._map is not None:
+            twin._map = self._map
+            twin._touched = set(self._touched)
+        return twin
+
+    def read(
+        self,
+        keys: Collection[Hashable],
+        value_of: Callable[[Any], Any],
+        wrap: type[MapSnapshot] | type[SetSnapshot],
+    ) -> Any:
+        """The current value: `value_of(key)` for each of `keys`, as a `wrap` snapshot."""
+        if self._snapshot is not None:
+            return self._snapshot
+        if self._map is None or len(self._touched) > max(LOG_LENGTH, len(keys) // 2):
+            self._map = immutables.Map((key, value_of(key)) for key in keys)
+            self._lineage = _Lineage()
+        elif self._touched:
+            with self._map.mutate() as mutation:
+                for key in self._touched:
+                    if key in keys:
+                        mutation[key] = value_of(key)
+                    else:
+                        mutation.pop(key, None)
+                self._map = mutation.finish()
+            self._lineage.log.append((self._gen + 1, frozenset(self._touched)))
+        self._gen += 1
+        self._touched.clear()
+        self._snapshot = wrap(self._map, self._lineage, self._gen)
+        return self._snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanges:
+    """Which keys (map) or elements (set) a change added, removed, or changed the value of."""
+
+    added: frozenset[Any] = frozenset()
+    removed: frozenset[Any] = frozenset()
+    changed: frozenset[Any] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    @classmethod
+    def between(cls, old: Any, new: Any) -> KeyChanges | None:
+        """What changed from `old` to `new`, or None when they are not keyed snapshots.
+
+        Between two snapshots of one cache only the keys touched in between are looked at;
+        otherwise (a snapshot from before a rebuild, say) every key is compared.
+        """
+        if not isinstance(new, MapSnapshot | SetSnapshot):
+            return None
+        if not isinstance(old, MapSnapshot | SetSnapshot):
+            return None if old is not None else cls(added=frozenset(new))
+        candidates = _touched_between(old, new)
+        if candidates is None:
+            candidates = set(old._map.keys()) | set(new._map.keys())
+        added, removed, changed = set(), set(), set()
+        for key in candidates:
+            before, after = key in old._map, key in new._map
+            if after and not before:
+                added.add(key)
+            elif before and not after:
+                removed.add(key)
+            elif before and after and old._map[key] != new._map[key]:
+                changed.add(key)
+        return cls(frozenset(added), frozenset(removed), frozenset(changed))
+
+
+def _touched_between(old: Snapshot, new: Snapshot) -> set[Any] | None:
+    """The keys touched from `old` to `new`, or None when the lineage's log cannot say."""
+    if old._map is new._map:
+        return set()
+    if old._lineage is not new._lineage or old._gen > new._gen:
+        return None
+    log = new._lineage.log
+    if not log or log[0][0] > old._gen + 1:
+        return None
+    keys: set[Any] = set()
+    for gen, touched in log:
+        if old._gen < gen <= new._gen:
+            keys |= touched
+    return keys

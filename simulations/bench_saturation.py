@@ -1,0 +1,252 @@
+"""Mesh saturation curve (issue 14): three replica processes on loopback, one making mixed
+counter, set and map updates at an asked rate, two watching (`saturation_node.py`).
+
+Per step: the asked rate, the made rate (updates the updater completed per second), the
+converged rate (updates both watchers saw, per second from the first made to the last seen),
+the p50 and p99 latency from `update` returning to a watcher's subscriber holding the change,
+and whether the watchers saw everything within `--grace` s. The asked rate doubles from
+`--start` until a step does not keep up (made below 90% of asked, a watcher incomplete, or
+p99 above `--max-p99` ms); the last step that kept up is the saturation rate, and the ramp
+goes on to 3x it. Then says where saturation is and whether, past it, the made rate ever fell
+below its peak (by more than `--tolerance`, for noise). Bounded by `--max-seconds`.
+
+    python -m simulations.bench_saturation [--start 500] [--duration 3] [--rates 1000,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+HERE = Path(__file__).resolve().parent
+STARTUP_S = 4.0
+ISSUE_RATE = 20_000  # updates/s three processes must converge, with p99 under ISSUE_P99_MS
+ISSUE_P99_MS = 50.0  # three interpreters, a mesh handshake and the updater's head start
+
+
+@dataclass
+class Step:
+    asked: float
+    made: float
+    converged: float
+    p50_ms: float
+    p99_ms: float
+    complete: bool
+    seen_share: float  # of the updates made, the share both watchers saw
+
+    def keeps_up(self, max_p99: float) -> bool:
+        return self.complete and self.made >= 0.9 * self.asked and self.p99_ms <= max_p99
+
+
+class Node:
+    """A saturation_node.py process and its JSON lines."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self._pending = b""
+
+    @classmethod
+    async def start(cls, *args: str) -> Node:
+        command = [sys.executable, str(HERE / "saturation_node.py"), *args]
+        return cls(await trio.lowlevel.open_process(command, stdout=subprocess.PIPE))
+
+    async def line(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while b"\n" not in self._pending:
+            chunk = await self.process.stdout.receive_some(1 << 20)
+            if not chunk:
+                raise EOFError("a saturation node exited early")
+            self._pending += chunk
+        raw, self._pending = self._pending.split(b"\n", 1)
+        return json.loads(raw)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_step(rate: float, args: argparse.Namespace) -> Step:
+    common = ["--rate", str(rate), "--duration", str(args.duration), "--grace", str(args.grace)]
+    nodes: list[Node] = []
+    try:
+        updater = await Node.start("--id", "u", "--role", "updater", *common)
+        nodes.append(updater)
+        url_u = (await updater.line())["url"]
+        w1 = await Node.start("--id", "w1", "--role", "watcher", "--peer", url_u, *common)
+        nodes.append(w1)
+        url_w1 = (await w1.line())["url"]
+        w2 = await Node.start(
+            "--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1, *common
+        )
+        nodes.append(w2)
+        await w2.line()
+        for node in nodes:
+            await node.line()  # ready
+        made = (await updater.line())["made"]
+        watched = [await w.line() for w in (w1, w2)]
+    finally:
+        for node in nodes:
+            await node.stop()
+    return summarize(rate, args.duration, made, watched)
+
+
+def summarize(rate: float, duration: float, made: list[float], watched: list[dict]) -> Step:
+    latencies: list[float] = []
+    both = 0
+    last_seen = made[0] if made else 0.0
+    for i, made_at in enumerate(made):
+        seen = [w["seen"][i] for w in watched if i < len(w["seen"])]
+        if len(seen) == len(watched) and all(s is not None for s in seen):
+            both += 1
+            last_seen = max(last_seen, *seen)
+        latencies += [(s - made_at) * 1000 for s in seen if s is not None]
+    span = last_seen - made[0] if made else 0.0
+    return Step(
+        asked=rate,
+        made=len(made) / duration,
+        converged=both / span if span > 0 else 0.0,
+        p50_ms=percentile(latencies, 0.5),
+        p99_ms=percentile(latencies, 0.99),
+        complete=all(w["complete"] for w in watched) and both == len(made),
+        seen_share=both / len(made) if made else 0.0,
+    )
+
+
+def plan_next(steps: list[Step], args: argparse.Namespace) -> float | None:
+    """The next asked rate, or None when the curve reaches 3x the saturation rate.
+
+    Doubles from `--start` while every step keeps up; if even the first does not, halves
+    (down to `--floor`) until one does. Then runs 1.5x, 2x and 3x the saturation rate (the
+    highest asked rate that kept up), skipping those already run.
+    """
+    if args.rates:
+        return args.rates[len(steps)] if len(steps) < len(args.rates) else None
+    if not steps:
+        return args.start
+    asked = [s.asked for s in steps]
+    ok = [s.asked for s in steps if s.keeps_up(args.max_p99)]
+    if len(ok) == len(steps):
+        return max(asked) * 2
+    if not ok:
+        lower = min(asked) / 2
+        return lower if lower >= args.floor else None
+    saturation = max(ok)
+    wanted = [m * saturation for m in (1.5, 2.0, 3.0)]
+    todo = [r for r in wanted if not any(abs(r - a) <= 0.05 * r for a in asked)]
+    return min(todo) if todo else None
+
+
+def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
+    steps = sorted(steps, key=lambda s: s.asked)
+    header = (
+        f"{'asked /s':>9} {'made /s':>9} {'converged /s':>13} {'p50 ms':>9} {'p99 ms':>9} "
+        f"{'seen':>6}  keeps up"
+    )
+    lines = [header, "-" * len(header)]
+    for s in steps:
+        lines.append(
+            f"{s.asked:>9,.0f} {s.made:>9,.0f} {s.converged:>13,.0f} {s.p50_ms:>9.1f} "
+            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
+        )
+    ok = [s for s in steps if s.keeps_up(args.max_p99)]
+    first_bad = next((s for s in steps if not s.keeps_up(args.max_p99)), None)
+    lines.append("")
+    if first_bad is None:
+        lines.append(f"no saturation up to {steps[-1].asked:,.0f}/s asked")
+    elif not ok:
+        lines.append(f"saturated at every rate asked, down to {steps[0].asked:,.0f}/s")
+    else:
+        best = max(ok, key=lambda s: s.asked)
+        beyond = min((s for s in steps if s.asked > best.asked), key=lambda s: s.asked)
+        lines.append(
+            f"saturation: the highest asked rate that kept up was {best.asked:,.0f}/s "
+            f"(made {best.made:,.0f}/s); the next step, {beyond.asked:,.0f}/s, did not"
+        )
+    fast = [s for s in steps if s.complete and s.p99_ms < ISSUE_P99_MS]
+    if fast:
+        top = max(fast, key=lambda s: s.converged)
+        lines.append(
+            f"highest converged rate with p99 under {ISSUE_P99_MS:.0f} ms: {top.converged:,.0f}/s "
+            f"(issue 14 asks for >= {ISSUE_RATE:,}/s)"
+        )
+    else:
+        lines.append(f"no step converged with p99 under {ISSUE_P99_MS:.0f} ms")
+    peak = max(steps, key=lambda s: s.made)
+    saturation = max((s.asked for s in ok), default=0.0)
+    past = [s for s in steps if s.asked > saturation] if first_bad is not None else []
+    if not past:
+        lines.append(f"peak made rate {peak.made:,.0f}/s; no step past saturation")
+    else:
+        low = min(past, key=lambda s: s.made)
+        dropped = low.made < peak.made * (1 - args.tolerance)
+        lines.append(
+            f"peak made rate {peak.made:,.0f}/s (asked {peak.asked:,.0f}/s); past saturation "
+            f"the lowest was {low.made:,.0f}/s ({low.made / peak.made:.0%} of peak, asked "
+            f"{low.asked:,.0f}/s): {'DROPS' if dropped else 'does not drop'} below the peak "
+            f"(tolerance {args.tolerance:.0%})"
+        )
+    return lines
+
+
+async def main(args: argparse.Namespace) -> None:
+    per_step = STARTUP_S + args.duration + 1
+    print(
+        f"crdtstate mesh saturation: 3 processes on loopback, mixed counter/set/map updates, "
+        f"{args.duration:g} s per step; about {per_step:.0f} s per step (more when watchers "
+        f"lag, up to {args.grace:g} s), at most {args.max_seconds:g} s",
+        flush=True,
+    )
+    from tqdm import tqdm
+
+    steps: list[Step] = []
+    began = time.monotonic()
+    with tqdm(desc="steps", unit="step", file=sys.stderr, leave=False) as progress:
+        while (rate := plan_next(steps, args)) is not None:
+            if time.monotonic() - began + per_step > args.max_seconds:
+                print(f"(stopped at the time bound before {rate:,.0f}/s)")
+                break
+            progress.set_postfix_str(f"asked {rate:,.0f}/s")
+            steps.append(await run_step(rate, args))
+            progress.update(1)
+    print()
+    for line in report(steps, args):
+        print(line)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulations.bench_saturation", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--start", type=float, default=500.0, help="first asked rate /s")
+    parser.add_argument("--floor", type=float, default=25.0, help="lowest rate tried /s")
+    parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")])
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per step")
+    parser.add_argument("--grace", type=float, default=10.0, help="watchers' extra wait, s")
+    parser.add_argument("--max-p99", type=float, default=1000.0, help="ms; above: saturated")
+    parser.add_argument("--tolerance", type=float, default=0.1, help="noise allowed in drops")
+    parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--quick", action="store_true", help="two short steps (CI)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rates, args.duration, args.grace = [100.0, 200.0], 0.5, 5.0
+    return args
+
+
+if __name__ == "__main__":
+    trio.run(main, parse())

@@ -1,0 +1,297 @@
+"""Scale benchmark: does an operation's cost grow with the state? (issue 14)
+
+Per-op cost of `put` (an ORMap key assignment through `await container.update(...)`), `add`
+(an AWSet add), `get` (`await container.get()`) and `change` (from the start of a put to a
+subscriber task holding its Change), at each size, for crdtstate's replicated containers,
+`LockedContainer` holding the plain dict and set, and a pycrdt `Map` (pycrdt has no set:
+a map of element -> True; its `get` is `Map.to_py()`, its subscriber an `observe` callback).
+`notify` is change - put: what a subscriber adds to an update. Each cell (implementation x
+size) runs in a fresh process (`scale_worker.py`); each op kind is timed for `--budget`
+seconds after a warm-up, at least `--min-ops` times, and the figure is the mean (so costs paid
+once every k ops count). An op predicted (from the previous size, linearly) to take longer
+than `--max-op` seconds is skipped and its estimate printed. Also prints the resident memory
+each structure added per key.
+
+    python -m simulations.bench_scale [--sizes 1000,10000,100000,1000000] [--budget 1.5]
+                                      [--quick] [--plot scale.png] [--json scale.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .scale_worker import IMPLS, OPS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+IMPL_ORDER = ("crdtstate", "locked", "pycrdt")
+LABELS = {"crdtstate": "crdtstate", "locked": "LockedContainer", "pycrdt": "pycrdt"}
+TARGET_RATIO = 2.0  # issue 14: per-op cost at 1M keys within 2x of 1k keys
+TARGET_OPS = ("put", "add", "get", "change")
+# Today's (O(n)) costs per key held, in microseconds, for the duration estimate only.
+COST_PER_KEY_US = {
+    "crdtstate": {"build": 300, "put": 2.0, "add": 0.05, "get": 2.6, "change": 6.6},
+    "locked": {"build": 25, "put": 48.0, "add": 1.7, "get": 20.0, "change": 94.0},
+    "pycrdt": {"build": 50, "put": 0.0, "add": 0.0, "get": 17.0, "change": 0.0},
+}
+PROCESS_START_S = 1.5
+
+
+@dataclass
+class Cell:
+    impl: str
+    size: int
+    build: dict[str, float] = field(default_factory=dict)
+    mean_us: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, float] = field(default_factory=dict)  # op -> estimated us
+    error: str | None = None
+
+
+def estimate_seconds(sizes: list[int], impls: list[str], args: argparse.Namespace) -> float:
+    total = 0.0
+    for size in sizes:
+        for impl in impls:
+            costs = COST_PER_KEY_US[impl]
+            total += PROCESS_START_S + costs["build"] * size * 1e-6
+            for op in args.ops:
+                one = costs[op] * size * 1e-6 * (2 if op == "change" else 1)
+                if one > args.max_op:
+                    continue
+                total += one if one >= args.budget else max(args.budget, args.min_ops * one) + one
+    return total
+
+
+def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace, progress: Any) -> Cell:
+    cell = Cell(impl, size)
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    command = [
+        sys.executable, "-m", "simulations.scale_worker", "--impl", impl, "--size", str(size),
+        "--ops", ",".join(ops), "--budget", str(args.budget), "--min-ops", str(args.min_ops),
+    ]  # fmt: skip
+    with (
+        tempfile.TemporaryFile("w+") as stderr,  # a file: a chatty worker cannot block on it
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=ROOT
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            fields = json.loads(line)
+            step = fields.pop("step")
+            if step == "build":
+                cell.build = fields
+            else:
+                cell.mean_us[step] = fields["mean_us"]
+                cell.samples[step] = fields["n"]
+            progress.set_postfix_str(f"{LABELS[impl]} {size:,} {step}")
+            progress.update(1)
+        process.wait()
+        stderr.seek(0)
+        error = stderr.read()
+    if process.returncode:
+        lines = error.strip().splitlines() or [f"exit {process.returncode}"]
+        cell.error = lines[-1]
+    return cell
+
+
+def ops_to_run(impl: str, size: int, cells: dict[tuple[str, int], Cell], args: Any) -> Cell:
+    """The cell at `size` with the ops predicted too slow marked skipped (not yet run)."""
+    cell = Cell(impl, size)
+    smaller = [s for (i, s) in cells if i == impl and s < size]
+    if smaller:
+        previous = cells[(impl, max(smaller))]
+        for op, us in {**previous.mean_us, **previous.skipped}.items():
+            predicted = us * size / previous.size
+            if predicted > args.max_op * 1e6:
+                cell.skipped[op] = predicted
+    return cell
+
+
+def fmt_us(us: float | None) -> str:
+    if us is None:
+        return "-"
+    return f"{us:,.0f}" if us >= 100 else f"{us:.1f}"
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:,.1f}x"
+
+
+def cost(cells: dict[tuple[str, int], Cell], impl: str, size: int, op: str) -> float | None:
+    cell = cells.get((impl, size))
+    if cell is None:
+        return None
+    if op == "notify":
+        change, put = cell.mean_us.get("change"), cell.mean_us.get("put")
+        return None if change is None or put is None else change - put
+    return cell.mean_us.get(op)
+
+
+Cells = dict[tuple[str, int], Cell]
+
+
+def table(cells: Cells, sizes: list[int], impls: list[str], ops: list[str]) -> str:
+    base = sizes[0]
+    header = f"{'size':>9} {'op':<7}"
+    for impl in impls:
+        header += f" {LABELS[impl] + ' us/op':>21} {'x' + f'{base:,}':>9}"
+    lines = [header, "-" * len(header)]
+    rows = [*ops, "notify"] if "change" in ops and "put" in ops else list(ops)
+    for size in sizes:
+        for op in rows:
+            line = f"{size:>9,} {op:<7}"
+            for impl in impls:
+                now, first = cost(cells, impl, size, op), cost(cells, impl, base, op)
+                skipped = cells[(impl, size)].skipped.get(op) if (impl, size) in cells else None
+                text = f"skip(~{skipped / 1e6:,.0f}s)" if skipped and now is None else fmt_us(now)
+                ratio = now / first if now is not None and first and first > 0 else None
+                line += f" {text:>21} {fmt_ratio(ratio):>9}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def memory_table(cells: dict[tuple[str, int], Cell], sizes: list[int], impls: list[str]) -> str:
+    header = (
+        f"{'size':>9} {'implementation':<16} {'map B/key':>10} {'set B/key':>10} {'build s':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for size in sizes:
+        for impl in impls:
+            b = cells[(impl, size)].build
+            if not b:
+                continue
+            lines.append(
+                f"{size:>9,} {LABELS[impl]:<16} {b['map_bytes_per_key']:>10,.0f} "
+                f"{b['set_bytes_per_key']:>10,.0f} {b['seconds']:>8.1f}"
+            )
+    return "\n".join(lines)
+
+
+def verdict(cells: dict[tuple[str, int], Cell], sizes: list[int], ops: list[str]) -> str:
+    small, large = sizes[0], sizes[-1]
+    parts, met = [], True
+    for op in [o for o in TARGET_OPS if o in ops]:
+        first, last = cost(cells, "crdtstate", small, op), cost(cells, "crdtstate", large, op)
+        if first is None or last is None:
+            parts.append(f"{op} not measured")
+            met = False
+            continue
+        ratio = last / first
+        met = met and ratio <= TARGET_RATIO
+        parts.append(f"{op} {ratio:,.1f}x")
+    exact = small == 1_000 and large == 1_000_000
+    scope = "1M vs 1k keys" if exact else f"{large:,} vs {small:,} keys (not the issue's 1M vs 1k)"
+    outcome = "MET" if met else "NOT MET"
+    return (
+        f"verdict: per-op cost at {scope} within {TARGET_RATIO:.0f}x "
+        f"(crdtstate): {', '.join(parts)} -> {outcome}"
+    )
+
+
+def plot(cells: Cells, sizes: list[int], impls: list[str], ops: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(ops), figsize=(4 * len(ops), 4), dpi=110, squeeze=False)
+    for ax, op in zip(axes[0], ops, strict=True):
+        for impl in impls:
+            points = [(s, cost(cells, impl, s, op)) for s in sizes]
+            xs = [s for s, c in points if c]
+            ys = [c for _, c in points if c]
+            if xs:
+                ax.plot(xs, ys, marker="o", label=LABELS[impl])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(op)
+        ax.set_xlabel("keys held")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("us per op (mean)")
+    axes[0][0].legend()
+    fig.suptitle("Per-op cost vs state size (log-log; flat = O(change))")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def parse_sizes(text: str) -> list[int]:
+    return sorted({int(s.replace("_", "")) for s in text.split(",") if s})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulations.bench_scale", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES))
+    parser.add_argument("--budget", type=float, default=1.5, help="seconds of ops per op kind")
+    parser.add_argument("--min-ops", type=int, default=3, help="ops timed at least, per kind")
+    parser.add_argument("--max-op", type=float, default=20.0, help="skip ops predicted slower")
+    parser.add_argument("--impls", type=lambda s: s.split(","), default=list(IMPL_ORDER))
+    parser.add_argument("--ops", type=lambda s: s.split(","), default=list(OPS))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and budget (CI)")
+    parser.add_argument("--plot", type=Path, help="write a log-log PNG of cost vs size here")
+    parser.add_argument("--json", type=Path, help="write the raw figures here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.budget, args.min_ops = [100, 1_000], 0.05, 1
+    bad = (set(args.impls) - set(IMPLS)) | (set(args.ops) - set(OPS))
+    if bad:
+        parser.error(f"unknown implementation or op: {sorted(bad)}")
+    impls = [i for i in IMPL_ORDER if i in args.impls]
+    sizes = args.sizes
+    from tqdm import tqdm
+
+    expected = estimate_seconds(sizes, impls, args)
+    print(
+        f"crdtstate scale benchmark: sizes {', '.join(f'{s:,}' for s in sizes)}; "
+        f"{args.budget:g} s per op kind; expected duration about {expected / 60:.0f} min "
+        f"({expected:.0f} s) with today's O(n) updates on an idle machine",
+        flush=True,
+    )
+    cells: dict[tuple[str, int], Cell] = {}
+    steps = len(sizes) * len(impls) * (1 + len(args.ops))
+    with tqdm(total=steps, desc="cells", file=sys.stderr, leave=False) as progress:
+        for size in sizes:
+            for impl in impls:
+                planned = ops_to_run(impl, size, cells, args)
+                ops = [op for op in args.ops if op not in planned.skipped]
+                progress.update(len(args.ops) - len(ops))
+                cell = run_cell(impl, size, ops, args, progress)
+                cell.skipped = planned.skipped
+                cells[(impl, size)] = cell
+                if cell.error:
+                    print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    print()
+    print(table(cells, sizes, impls, args.ops))
+    print(
+        f"\n(mean us per op over >= {args.min_ops} ops or {args.budget:g} s after a warm-up; "
+        f"x{sizes[0]:,}: cost at that size / cost at {sizes[0]:,}; notify = change - put;"
+        " skip(~N s): predicted slower than --max-op, not run)"
+    )
+    print()
+    print(memory_table(cells, sizes, impls))
+    print("(resident memory the build added, per key; crdtstate's includes its delta buffer)")
+    print()
+    print(verdict(cells, sizes, args.ops))
+    if args.plot:
+        plot(cells, sizes, impls, [o for o in args.ops if o in OPS], args.plot)
+        print(f"plot: {args.plot}")
+    if args.json:
+        args.json.write_text(json.dumps([c.__dict__ for c in cells.values()], indent=1))
+    return 1 if any(c.error for c in cells.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

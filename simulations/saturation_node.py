@@ -1,0 +1,157 @@
+"""One replica process of the saturation benchmark (run by `bench_saturation.py`, not by hand).
+
+The `updater` makes update i at `start + i / rate` for `duration` seconds, cycling through a
+PNCounter increment (i % 3 == 0), an AWSet add of i that also drops i - 3 * WINDOW (1), and an
+ORMap[str, int] put of i under one of KEYS keys (2), so that all three objects stay small and
+the run measures the mesh, not the state's size. When behind schedule it runs updates back to
+back and stops at the deadline; then it writes `done` = the number made. A `watcher` learns
+from each Change how far each object has got (the counter's value, the set's and the map's
+largest i), which, as one origin's groups arrive in order, tells when every update was seen.
+
+Times are `time.monotonic()`, one clock for every process on Linux. Prints a JSON line with
+its URL, one when its peers are connected, and one with its measurements (the updater then
+keeps serving until killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from crdtstate import AWSet, LWWRegister, ORMap, PNCounter, Replica
+from transport import open_mesh
+
+WINDOW = 16  # set elements kept
+KEYS = 16  # map keys written in turn
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+async def make_updates(replica: Replica, rate: float, duration: float) -> list[float]:
+    hits = replica.container("hits", PNCounter)
+    tags = replica.container("tags", AWSet)
+    config = replica.container("config", ORMap[str, int])
+
+    def tag(s: Any, i: int) -> None:
+        s.add(i)
+        s.discard(i - 3 * WINDOW)
+
+    made: list[float] = []
+    start = trio.current_time()
+    deadline = start + duration
+    i = 0
+    while True:
+        due = start + i / rate
+        if due >= deadline or trio.current_time() >= deadline:
+            break
+        await trio.sleep_until(due)
+        if i % 3 == 0:
+            await hits.update(lambda c: c.increment())
+        elif i % 3 == 1:
+            await tags.update(lambda s, i=i: tag(s, i))
+        else:
+            await config.update(lambda m, i=i: m.__setitem__(f"k{(i // 3) % KEYS}", i))
+        made.append(time.monotonic())
+        i += 1
+    await replica.container("done", LWWRegister[int]).update(lambda r: r.assign(len(made)))
+    return made
+
+
+class Progress:
+    """Per update index, when this watcher first knew of it."""
+
+    def __init__(self, capacity: int) -> None:
+        self.seen: list[float | None] = [None] * capacity
+        self.reached = [-1, -1, -1]  # per kind (i % 3): the largest index seen
+        self.done: int | None = None
+        self.changed = trio.Event()
+
+    def reach(self, kind: int, index: int) -> None:
+        now = time.monotonic()
+        first = kind if self.reached[kind] < 0 else self.reached[kind] + 3
+        for i in range(first, min(index, len(self.seen) - 1) + 1, 3):
+            self.seen[i] = now
+        self.reached[kind] = max(self.reached[kind], index)
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def complete(self) -> bool:
+        if self.done is None:
+            return False
+        return all(self.reached[k] >= _last_of_kind(self.done, k) for k in range(3))
+
+
+def _last_of_kind(total: int, kind: int) -> int:
+    """The largest index below `total` of this kind, or -1."""
+    last = total - 1
+    while last >= 0 and last % 3 != kind:
+        last -= 1
+    return last
+
+
+async def watch(replica: Replica, capacity: int, wait: float) -> Progress:
+    progress = Progress(capacity)
+    followers: list[tuple[Any, Callable[[Any], None]]] = [
+        (replica.container("hits", PNCounter), lambda v: progress.reach(0, 3 * (v - 1))),
+        (replica.container("tags", AWSet), lambda v: v and progress.reach(1, max(v))),
+        (
+            replica.container("config", ORMap[str, int]),
+            lambda v: v and progress.reach(2, max(v.values())),
+        ),
+    ]
+
+    async def follow(container: Any, on_value: Callable[[Any], None]) -> None:
+        async with container.subscribe(queue_size=1) as changes:
+            async for change in changes:
+                on_value(change.value)
+
+    async def follow_done() -> None:
+        async with replica.container("done", LWWRegister[int]).subscribe(1) as changes:
+            async for change in changes:
+                progress.done = change.value
+                progress.changed.set()
+
+    with trio.move_on_after(wait):
+        async with trio.open_nursery() as nursery:
+            for container, on_value in followers:
+                nursery.start_soon(follow, container, on_value)
+            nursery.start_soon(follow_done)
+            while not progress.complete():
+                await progress.changed.wait()
+            nursery.cancel_scope.cancel()
+    return progress
+
+
+async def run(args: argparse.Namespace) -> None:
+    async with Replica.open(args.id) as replica, open_mesh(replica, peers=args.peer) as mesh:
+        emit(url=mesh.url)
+        with trio.fail_after(30):
+            await mesh.wait_for_peers(2)
+        emit(ready=True)
+        if args.role == "updater":
+            await trio.sleep(0.5)  # let the watchers see their peers too
+            made = await make_updates(replica, args.rate, args.duration)
+            emit(id=args.id, made=made)
+            await trio.sleep_forever()
+        capacity = math.ceil(args.rate * args.duration) + 3
+        progress = await watch(replica, capacity, args.duration + args.grace)
+        emit(id=args.id, seen=progress.seen, done=progress.done, complete=progress.complete())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--role", choices=["updater", "watcher"], required=True)
+    parser.add_argument("--peer", action="append", default=[])
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--duration", type=float, required=True)
+    parser.add_argument("--grace", type=float, default=10.0)
+    trio.run(run, parser.parse_args())

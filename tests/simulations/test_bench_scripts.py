@@ -1,0 +1,200 @@
+"""The issue-14 benchmarks keep working: each script runs in its quickest mode as a real
+subprocess, exits 0 and prints its table with a figure in every cell; and the arithmetic
+that turns their measurements into verdicts says what it should. (No timing is asserted.)"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from simulations.bench_saturation import Step, plan_next, report, summarize
+from simulations.bench_scale import Cell, ops_to_run, table, verdict
+from simulations.saturation_node import Progress, _last_of_kind
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT_TIMEOUT = 300  # seconds; each takes 10-30 s on a shared 2-core machine
+
+
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+    )
+
+
+def rows(output: str, pattern: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines() if re.match(pattern, line)]
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").rstrip("x%"))
+
+
+def test_bench_scale_quick_prints_a_figure_per_size_op_and_implementation(tmp_path: Path) -> None:
+    png = tmp_path / "scale.png"
+    result = run_module("simulations.bench_scale", "--quick", "--plot", str(png))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "expected duration" in out.splitlines()[0]
+    for column in ("crdtstate us/op", "LockedContainer us/op", "pycrdt us/op"):
+        assert column in out
+    table_rows = rows(out, r"^\s*[\d,]+ (put|add|get|change|notify)\s")
+    assert [(r[0], r[1]) for r in table_rows] == [
+        (size, op) for size in ("100", "1,000") for op in ("put", "add", "get", "change", "notify")
+    ]
+    for row in table_rows:
+        assert len(row) == 8  # size, op, then (us/op, growth) for each implementation
+        costs, growths = row[2::2], row[3::2]
+        if row[1] != "notify":  # (change - put may come out negative in noise)
+            assert all(number(c) > 0 for c in costs), row
+        assert all(g.endswith("x") for g in growths), row
+        if row[0] == "100":
+            assert growths == ["1.0x"] * 3, row  # the base size against itself
+    assert len(rows(out, r"^\s*[\d,]+ (crdtstate|LockedContainer|pycrdt)\s")) == 6  # memory
+    assert re.search(r"^verdict: .* -> (MET|NOT MET)$", out, re.M)
+    assert png.stat().st_size > 0
+
+
+def test_bench_registry_quick_runs_four_ways_and_converges() -> None:
+    result = run_module("simulations.bench_registry", "--quick")
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = (
+        "pycrdt Map",
+        "bare types (pure API)",
+        "container, push sync",
+        "container, digest sync",
+    )
+    lines = result.stdout.splitlines()
+    for name in names:
+        line = next(line for line in lines if line.startswith(name))
+        figures = line[len(name) :].split()
+        assert len(figures) == 5, line
+        assert number(figures[0]) > 0 and number(figures[1]) > 0 and number(figures[2]) > 0
+        assert figures[4] == "yes", line
+    assert sum(line.startswith("verdict (container") for line in lines) == 2
+
+
+def test_bench_saturation_quick_prints_its_curve() -> None:
+    result = run_module("simulations.bench_saturation", "--quick")
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = rows(result.stdout, r"^\s*[\d,]+\s+[\d,]+\s+[\d,]+\s+[\d.]+\s+[\d.]+\s+\d+%")
+    assert [number(s[0]) for s in steps] == [100, 200]
+    assert all(number(s[1]) > 0 for s in steps)
+    assert "peak made rate" in result.stdout
+
+
+# -- the arithmetic ---------------------------------------------------------------------------
+
+
+def test_a_watcher_marks_each_update_once_and_only_for_its_kind() -> None:
+    async def scenario() -> Progress:
+        progress = Progress(capacity=10)
+        progress.reach(0, 3)  # the counter reached 2: indices 0 and 3
+        progress.reach(1, 4)  # the set's largest element: indices 1 and 4
+        progress.reach(0, 3)  # the same again changes nothing
+        return progress
+
+    progress = trio.run(scenario)
+    marked = [i for i, t in enumerate(progress.seen) if t is not None]
+    assert marked == [0, 1, 3, 4]
+    assert not progress.complete()  # no `done` yet
+    progress.done = 5  # indices 0..4: kind 2 has index 2, not reached
+    assert not progress.complete()
+    progress.reached[2] = 2
+    assert progress.complete()
+    assert [_last_of_kind(5, k) for k in range(3)] == [3, 4, 2]
+    assert _last_of_kind(1, 2) == -1
+
+
+def test_summarize_counts_only_updates_both_watchers_saw() -> None:
+    made = [10.0, 10.1, 10.2, 10.3]
+    w1 = {"seen": [10.01, 10.11, 10.21, 10.31], "complete": True}
+    w2 = {"seen": [10.02, 10.12, None, None], "complete": False}
+    step = summarize(4.0, 1.0, made, [w1, w2])
+    assert step.made == 4.0
+    assert step.seen_share == 0.5
+    assert not step.complete
+    assert step.converged == pytest.approx(2 / (10.12 - 10.0))
+    assert step.p99_ms == pytest.approx(20.0, abs=1e-6)
+
+
+def _args(**overrides: object) -> argparse.Namespace:
+    base = {"rates": None, "start": 500.0, "floor": 25.0, "max_p99": 1000.0, "tolerance": 0.1}
+    return argparse.Namespace(**{**base, **overrides})
+
+
+def _step(asked: float, made: float, complete: bool = True) -> Step:
+    return Step(asked, made, made, 1.0, 10.0, complete, 1.0 if complete else 0.5)
+
+
+def test_the_ramp_doubles_until_saturation_then_goes_to_three_times_it() -> None:
+    args = _args()
+    steps: list[Step] = []
+    assert plan_next(steps, args) == 500
+    steps += [_step(500, 500), _step(1000, 1000)]
+    assert plan_next(steps, args) == 2000
+    steps.append(_step(2000, 1200, complete=False))  # saturated: 1000 was the last kept
+    assert plan_next(steps, args) == 1500  # then 2000 (already run) and 3000
+    steps.append(_step(1500, 1300, complete=False))
+    assert plan_next(steps, args) == 3000
+    steps.append(_step(3000, 900, complete=False))
+    assert plan_next(steps, args) is None
+    lines = report(steps, args)
+    assert [line.split()[0] for line in lines[2:7]] == ["500", "1,000", "1,500", "2,000", "3,000"]
+    text = "\n".join(lines)
+    assert "highest asked rate that kept up was 1,000/s" in text
+    assert "next step, 1,500/s, did not" in text
+    assert "DROPS below the peak" in text  # 900 is below 90% of the 1,300 peak
+    assert "p99 under 50 ms: 1,000/s" in text
+
+
+def test_the_ramp_looks_below_the_start_when_even_it_is_too_fast() -> None:
+    args = _args(start=100.0, floor=25.0)
+    steps = [_step(100, 40, complete=False)]
+    assert plan_next(steps, args) == 50
+    steps.append(_step(50, 30, complete=False))
+    assert plan_next(steps, args) == 25
+    steps.append(_step(25, 25))
+    assert plan_next(steps, args) == 37.5  # 1.5x the 25/s that kept up; 50 is already run
+    steps.append(_step(37.5, 30, complete=False))
+    assert plan_next(steps, args) == 75
+    steps.append(_step(75, 30, complete=False))
+    assert plan_next(steps, args) is None
+    assert plan_next([_step(30, 5, complete=False)], args) is None  # 15 is below the floor
+
+
+def test_scale_skips_ops_predicted_slower_than_the_bound() -> None:
+    args = argparse.Namespace(max_op=20.0)
+    small = Cell("locked", 1_000, mean_us={"put": 50_000.0, "get": 100.0})
+    planned = ops_to_run("locked", 1_000_000, {("locked", 1_000): small}, args)
+    assert planned.skipped == {"put": pytest.approx(50e6)}  # 50 ms x 1000 = 50 s > 20 s
+    bigger = ops_to_run("locked", 10_000_000, {("locked", 1_000_000): planned}, args)
+    assert set(bigger.skipped) == {"put"}  # an estimate carries on to the next size
+
+
+def test_scale_verdict_and_growth() -> None:
+    cells = {
+        ("crdtstate", 1_000): Cell("crdtstate", 1_000, mean_us=dict.fromkeys(
+            ("put", "add", "get", "change"), 10.0)),
+        ("crdtstate", 1_000_000): Cell("crdtstate", 1_000_000, mean_us={
+            "put": 15.0, "add": 19.0, "get": 20.0, "change": 25.0}),
+    }  # fmt: skip
+    sizes = [1_000, 1_000_000]
+    ops = ["put", "add", "get", "change"]
+    text = verdict(cells, sizes, ops)
+    assert "1M vs 1k keys" in text and "change 2.5x" in text and text.endswith("NOT MET")
+    cells[("crdtstate", 1_000_000)].mean_us["change"] = 20.0
+    assert verdict(cells, sizes, ops).endswith("-> MET")
+    assert "1.5x" in table(cells, sizes, ["crdtstate"], ops)

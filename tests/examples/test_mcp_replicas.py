@@ -22,6 +22,9 @@ from ..status_process import ROOT, StatusProcess
 
 SERVER = ROOT / "examples" / "mcp_replicas" / "server.py"
 MEMBERS = ["--member", "a", "--member", "b", "--member", "c"]
+# Quota windows are aligned to the clock: one of 30 years keeps a run from crossing into the
+# next (where every quota starts afresh).
+WINDOW = str(30 * 365 * 86400)
 
 
 class Replica(StatusProcess):
@@ -52,7 +55,7 @@ async def test_three_mcp_replicas_share_registries_limits_and_session_leases(
     tmp_path: Path,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        common = [*MEMBERS, "--quota", "6", "--window", "3600", "--lease-ttl", "1.5"]
+        common = [*MEMBERS, "--quota", "6", "--window", WINDOW, "--lease-ttl", "1.5"]
         a = await Replica.launch(nursery, "--id", "a", "--db", str(tmp_path / "a.db"), *common)
         b = await Replica.launch(
             nursery, "--id", "b", "--db", str(tmp_path / "b.db"), "--peer", a.info["mesh"], *common

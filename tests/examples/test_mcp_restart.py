@@ -17,7 +17,7 @@ import pytest
 import trio
 from mcp import Client
 
-from .test_mcp_replicas import MEMBERS, Replica, call, eventually
+from .test_mcp_replicas import MEMBERS, WINDOW, Replica, call, eventually
 
 CAP = 12  # each member's share is 4
 TENANT = "tenant-1"
@@ -128,7 +128,7 @@ async def test_a_replica_killed_and_restarted_with_its_id_while_cut_off_loses_no
     killed right after its last write)."""
     secret = tmp_path / "secret"
     secret.write_text("a shared secret\n")
-    common = [*MEMBERS, "--quota", str(CAP), "--window", "3600", "--secret-file", str(secret)]
+    common = [*MEMBERS, "--quota", str(CAP), "--window", WINDOW, "--secret-file", str(secret)]
     c_db = ["--db", str(tmp_path / "c.db")] if c_keeps == "db" else []
     writes = Writes()
     async with trio.open_nursery() as nursery:
@@ -163,8 +163,8 @@ async def test_a_replica_killed_and_restarted_with_its_id_while_cut_off_loses_no
                     assert c.status["peers"] == []
                     for relay in relays:
                         relay.heal()
-                    await eventually(lambda: _peers(replicas, 2), "the mesh to heal")
-                    await eventually(lambda: _all(writes.held_by, [ca, cb, cc]), "convergence")
+                    await eventually(lambda: _peers(replicas, 2), "the mesh to heal", 90)
+                    await eventually(lambda: _all(writes.held_by, [ca, cb, cc]), "convergence", 90)
             assert c.process.returncode is None and writes.spent <= CAP
         finally:
             for r in replicas:

@@ -19,11 +19,11 @@ C = TypeVar("C", bound=Crdt)
 class ReplicatedContainer(Generic[C]):
     """`get`, `update`, `subscribe` and `version` for the object `name` of `replica`.
 
-    `update(updater)` hands the updater a handle bound to the replica id (a `MutableSet` for
-    sets, a `MutableMapping` for maps, `increment` / `decrement` for counters, `value` for
-    registers, `enable` / `disable` for flags). The updater mutates the state in place under a
-    savepoint (which saves only what it touches), so an updater that raises changes nothing;
-    the deltas of one call become one delta-group.
+    `update(updater)` hands the updater a handle bound to the replica's writer name (a
+    `MutableSet` for sets, a `MutableMapping` for maps, `increment` / `decrement` for counters,
+    `value` for registers, `enable` / `disable` for flags). The updater mutates the state in
+    place under a savepoint (which saves only what it touches), so an updater that raises
+    changes nothing; the deltas of one call become one delta-group.
     """
 
     def __init__(self, replica: Replica, name: str, kind: type[C]) -> None:
@@ -60,9 +60,9 @@ class ReplicatedContainer(Generic[C]):
         savepoint = state.savepoint()
         try:
             if type(state).updating is Crdt.updating:  # the common case, without a context
-                updater(state.handle(replica.id, deltas.append))
+                updater(state.handle(replica.writer, deltas.append))
             else:
-                with state.updating(replica.id, deltas.append, replica.client_ids) as handle:
+                with state.updating(replica.writer, deltas.append, replica.client_ids) as handle:
                     updater(handle)
         except BaseException:
             savepoint.restore()

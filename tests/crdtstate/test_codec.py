@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crdtstate import AWSet, CausalContext, Crdt, DecodeError, Dot, GCounter, PNCounter, codec
+from crdtstate import AWSet, CausalContext, Crdt, DecodeError, Dot, GCounter, PNCounter, codec, wire
 from crdtstate.codec import FORMAT_VERSION, MAX_ENCODED_BYTES, pack
 from crdtstate.errors import InvalidValueError
 from crdtstate.types import kind_class
@@ -387,7 +387,7 @@ BAD_PAYLOADS: list[tuple[str, Any]] = [
     ("gcounter", {"a": None}),
     ("gcounter", {"a": [1]}),
     ("gcounter", {"": 1}),
-    ("gcounter", {"r" * 257: 1}),
+    ("gcounter", {"r" * (wire.MAX_REPLICA_ID + 1): 1}),
     ("pncounter", {}),
     ("pncounter", []),
     ("pncounter", [{}]),

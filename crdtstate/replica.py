@@ -11,6 +11,7 @@ digest answer) may include updates still being committed, so a session waits for
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import uuid
@@ -55,6 +56,12 @@ class Replica:
         )
         self.id = replica_id
         self.incarnation = self.state.incarnation
+        # The name this run's updates are written under: their dots, counter entries and HLC
+        # tiebreaks. A durable replica's counters survive restarts in its database, so it
+        # writes as its id; an in-memory one forgets them, so each run writes under a fresh
+        # name and a restart with the same id can never reuse a dot or a counter entry.
+        durable = incarnation is not None
+        self.writer = replica_id if durable else writer_name(replica_id, self.incarnation)
         # Yjs client ids of this run's document edits. The epoch must never repeat for this
         # id: a durable replica's incarnation is stored and bumped on every open.
         self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
@@ -82,8 +89,9 @@ class Replica:
     ) -> AsyncIterator[Replica]:
         """A replica for the duration of the block: in memory, or durable in a database.
 
-        In memory (no `path`): without an id a fresh random one is used. It must not reuse the
-        id of an earlier run whose updates reached peers: its counters restart from zero.
+        In memory (no `path`): without an id a fresh random one is used. An id may be reused
+        by a restarted process: each run writes under a fresh `writer` name, so it never
+        collides with what an earlier run wrote (which it regains from peers).
 
         With a `path`, the SQLite database there is opened, or created (for `replica_id`, or a
         fresh random id). Without an id, the replica stored there is reopened; an id that
@@ -355,6 +363,14 @@ class Replica:
             finally:
                 self._waiting -= 1
         return self.buffer.sequence
+
+
+def writer_name(replica_id: str, incarnation: int) -> str:
+    """The writer name of an in-memory run: the id, "~" and 40 random bits of its incarnation
+    in 8 base32 letters (short, since every dot carries it; two runs of one id share a name
+    with odds of about 1e-12)."""
+    letters = base64.b32encode((incarnation & (1 << 40) - 1).to_bytes(5, "big"))
+    return f"{replica_id}~{letters.decode().lower()}"
 
 
 def _check_id(replica_id: object) -> None:

@@ -22,6 +22,10 @@ class ObjectHost(Protocol):
     def id(self) -> str: ...
 
     @property
+    def writer(self) -> str:
+        """The name this run's updates are written under (dots, counter entries)."""
+
+    @property
     def client_ids(self) -> ClientIdAllocator: ...
 
     def check_open(self) -> None: ...
@@ -36,11 +40,11 @@ class ObjectHost(Protocol):
 class ReplicatedContainer(Generic[C]):
     """`get`, `update`, `subscribe` and `version` for the object `name` of `replica`.
 
-    `update(updater)` hands the updater a handle bound to the replica id (a `MutableSet` for
-    sets, a `MutableMapping` for maps, `increment` / `decrement` for counters, `value` for
-    registers, `enable` / `disable` for flags). The updater mutates the state in place under a
-    savepoint (which saves only what it touches), so an updater that raises changes nothing;
-    the deltas of one call become one delta-group.
+    `update(updater)` hands the updater a handle bound to the replica's writer name (a
+    `MutableSet` for sets, a `MutableMapping` for maps, `increment` / `decrement` for counters,
+    `value` for registers, `enable` / `disable` for flags). The updater mutates the state in
+    place under a savepoint (which saves only what it touches), so an updater that raises
+    changes nothing; the deltas of one call become one delta-group.
     """
 
     def __init__(self, replica: ObjectHost, name: str, kind: type[C]) -> None:
@@ -76,11 +80,11 @@ class ReplicatedContainer(Generic[C]):
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
-            handle = handle_for(state, replica.id, deltas.append)
+            handle = handle_for(state, replica.writer, deltas.append)
             if type(state).updating is Crdt.updating:  # the common case, without a context
                 updater(handle)
             else:
-                with state.updating(replica.id, deltas.append, replica.client_ids):
+                with state.updating(replica.writer, deltas.append, replica.client_ids):
                     updater(handle)
         except BaseException:
             savepoint.restore()

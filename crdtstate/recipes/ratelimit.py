@@ -13,6 +13,13 @@ spends only rights it holds, and asks the others when it runs out; `run_grants` 
 rights to replicas that asked. The cap is never exceeded, under any partition; the price is
 that a replica without rights refuses (or waits up to `wait` seconds for a grant) even while
 others hold unused rights.
+
+Rights belong to the replica's writer name (`Replica.writer`). A durable replica keeps its
+minted and spent counts across restarts, so it mints its share once per window. A replica kept
+in memory forgets them: a restart with the same id cannot know what its earlier run spent, so
+it mints its share only from the first window that begins after it started, and serves the
+window it started in from grants (a cluster started in memory has no rights in its first
+window: give members a database for the quota to hold across restarts from the start).
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ class QuotaLimiter:
         self.members = sorted(members)
         self.prefix = prefix
         self.clock = clock or process_clock()
+        # The first window in which this run may mint its share (see the module docstring).
+        self.first_minting_window = 0 if replica.durable else window_of(self.clock, self.window) + 1
 
     def share(self, replica_id: str) -> int:
         """This member's part of the cap (0 for a non-member, which only receives grants)."""
@@ -104,9 +113,11 @@ class QuotaLimiter:
         return self.replica.container(self.prefix + client, BoundedCounter)
 
     def _enter_window(self, q: Any) -> None:
-        """Move to the current window (unless a faster clock already has) and mint our share."""
+        """Move to the current window (unless a faster clock already has) and mint our share,
+        unless an earlier run of this replica id may have minted it (see the module docstring)."""
         q.advance(window_of(self.clock, self.window))
-        q.mint_up_to(self.share(self.replica.id))
+        if q.state.epoch >= self.first_minting_window:
+            q.mint_up_to(self.share(self.replica.id))
 
     async def acquire(self, client: str, n: int = 1, *, wait: float = 0.0) -> bool:
         """Spend `n` of `client`'s quota here. With local rights this is one local update;
@@ -150,20 +161,21 @@ class QuotaLimiter:
     async def grant_once(self) -> int:
         """Give spare rights to every replica that asked, for every client; rights given."""
         made = 0
+        me = self.replica.writer
         for name in self.replica.names():
             if not name.startswith(self.prefix):
                 continue
             container = self.replica.container(name, BoundedCounter)
             state = container.local_state()
-            if not any(state.outstanding(r) for r in state.wanted if r != self.replica.id):
+            if not any(state.outstanding(r) for r in state.wanted if r != me):
                 continue
 
             def step(q: Any) -> None:
                 nonlocal made
                 self._enter_window(q)
-                before = q.state.sent(self.replica.id)
+                before = q.state.sent(me)
                 q.grant()
-                made += q.state.sent(self.replica.id) - before
+                made += q.state.sent(me) - before
 
             await container.update(step)
         return made

@@ -12,7 +12,9 @@ from ..errors import DecodeError
 from .clocks import CausalContext, Dot, VersionVector
 
 MAX_COUNTER = 2**63 - 1
-MAX_REPLICA_ID = 256
+# A replica id is at most 256 characters; an in-memory replica's writer name (the name in
+# its dots and counter entries) adds "~" and 8 letters.
+MAX_REPLICA_ID = 256 + 9
 MAX_CLOUD_RANGES = 1_000_000
 
 

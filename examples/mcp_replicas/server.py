@@ -6,6 +6,10 @@ tools and resources registered on any replica are listed on all (with `list_chan
 rate limits hold across replicas, and MCP sessions are leased by the replica holding them.
 
 It prints one JSON line when ready ({"id", "mcp", "mesh"}) and a status line every 0.1 s.
+`--db` keeps the replica in a SQLite file (what it acknowledged survives a crash, and the hard
+quota holds across restarts); without it the replica lives in memory, and a restart with the
+same `--id` regains from its peers what reached them. `--secret-file` makes peers prove a
+shared secret.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -22,8 +28,10 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.resources.types import TextResource
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resources.types import FunctionResource
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourcesListChanged, ToolsListChanged
+from mcp.shared.tool_name_validation import TOOL_NAME_REGEX
 
 from crdtstate import Replica
 from crdtstate.recipes.kv import KeyValueStore
@@ -35,6 +43,21 @@ from transport import open_mesh
 log = logging.getLogger("mcp_replicas")
 SESSION_HEADER = b"mcp-session-id"
 OWNER_HEADER = b"mcp-session-owner"
+ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
+# The tools every replica serves itself: a registered tool may not take their names.
+BUILT_IN_TOOLS = frozenset(
+    {
+        "whoami",
+        "register_tool",
+        "register_resource",
+        "spend",
+        "quota_left",
+        "hit",
+        "session_info",
+        "kv_set",
+        "kv_get",
+    }
+)
 
 
 class SharedState:
@@ -64,12 +87,17 @@ def build_server(state: SharedState, bus: InMemorySubscriptionBus) -> MCPServer:
     @mcp.tool()
     async def register_tool(name: str, description: str) -> str:
         """Register a tool on every replica (it echoes which replica served it)."""
+        problem = tool_name_problem(name)
+        if problem is not None:
+            raise ToolError(problem)
         await state.tools.register(name, {"description": description, "by": me})
         return f"registered {name} through {me}"
 
     @mcp.tool()
     async def register_resource(uri: str, text: str) -> str:
-        """Publish a text resource on every replica."""
+        """Publish a text resource on every replica (again: replace its text everywhere)."""
+        if not is_absolute_uri(uri):
+            raise ToolError(f"invalid resource URI {uri!r}: expected scheme:rest, no spaces")
         await state.resources.register(uri, {"text": text, "by": me})
         return f"published {uri} through {me}"
 
@@ -78,6 +106,11 @@ def build_server(state: SharedState, bus: InMemorySubscriptionBus) -> MCPServer:
         """One request against `client`'s hard quota, shared by all replicas."""
         allowed = await state.quota.acquire(client, wait=5.0)
         return {"allowed": allowed, "replica": me, "remaining": await state.quota.remaining(client)}
+
+    @mcp.tool()
+    async def quota_left(client: str) -> int:
+        """What is left of `client`'s hard quota in this window, as this replica knows."""
+        return await state.quota.remaining(client)
 
     @mcp.tool()
     async def hit(client: str) -> dict[str, Any]:
@@ -106,9 +139,23 @@ def build_server(state: SharedState, bus: InMemorySubscriptionBus) -> MCPServer:
     return mcp
 
 
+def tool_name_problem(name: Any) -> str | None:
+    """Why `name` cannot be a registered tool (None: it can)."""
+    if not isinstance(name, str) or not TOOL_NAME_REGEX.fullmatch(name):
+        return f"invalid tool name {name!r}: use 1 to 128 letters, digits, '_', '-' or '.'"
+    if name in BUILT_IN_TOOLS:
+        return f"{name!r} is a built-in tool of every replica: choose another name"
+    return None
+
+
 async def mirror_tools(mcp: MCPServer, state: SharedState, bus: InMemorySubscriptionBus) -> None:
-    """Keep the server's tool list equal to the registry; announce every change."""
-    mine: set[str] = set()
+    """Keep the server's tool list equal to the registry; announce every change.
+
+    Entries that cannot be tools (a name refused by `register_tool`, written by an older
+    replica or another client of the state) are skipped with a warning, so one bad entry
+    never stops the others from being mirrored.
+    """
+    mine: dict[str, str] = {}  # the registered tools this server holds: name -> description
 
     def make(name: str) -> Any:
         def dynamic() -> str:
@@ -117,14 +164,23 @@ async def mirror_tools(mcp: MCPServer, state: SharedState, bus: InMemorySubscrip
         return dynamic
 
     async def apply(entries: dict[str, Any], origin: str) -> None:
-        for name in mine - entries.keys():
-            mcp.remove_tool(name)
+        wanted: dict[str, str] = {}
         for name, spec in entries.items():
-            if name in mine:
-                mcp.remove_tool(name)
-            mcp.add_tool(make(name), name=name, description=spec["description"])
-        mine.clear()
-        mine.update(entries)
+            problem = tool_name_problem(name)
+            description = spec.get("description") if isinstance(spec, dict) else None
+            if problem is None and not isinstance(description, str):
+                problem = f"tool {name!r} has no text description"
+            if problem is not None:
+                log.warning("%s: not serving a registered tool: %s", state.replica.id, problem)
+                continue
+            wanted[name] = description
+        for name in [n for n in mine if wanted.get(n) != mine[n]]:
+            mcp.remove_tool(name)
+            del mine[name]
+        for name, description in wanted.items():
+            if name not in mine:
+                mcp.add_tool(make(name), name=name, description=description)
+                mine[name] = description
         log.info("%s: tools now %s (change from %s)", state.replica.id, sorted(mine), origin)
         await bus.publish(ToolsListChanged())
 
@@ -132,14 +188,35 @@ async def mirror_tools(mcp: MCPServer, state: SharedState, bus: InMemorySubscrip
     await state.tools.watch(apply)
 
 
+def is_absolute_uri(uri: Any) -> bool:
+    """An absolute URI (RFC 3986: a scheme, ':', the rest) with no whitespace or controls."""
+    return isinstance(uri, str) and ABSOLUTE_URI.fullmatch(uri) is not None
+
+
+def shared_resource(state: SharedState, uri: str) -> FunctionResource:
+    """A resource whose text is read from the registry at each read, so a re-registration
+    serves the new text (the SDK keeps the first resource added under a URI)."""
+
+    async def text() -> str:
+        spec = (await state.resources.entries()).get(uri)
+        return spec["text"] if isinstance(spec, dict) and isinstance(spec.get("text"), str) else ""
+
+    return FunctionResource(uri=uri, name=uri, mime_type="text/plain", fn=text)
+
+
 async def mirror_resources(
     mcp: MCPServer, state: SharedState, bus: InMemorySubscriptionBus
 ) -> None:
-    """Add registered resources to the server (the SDK has no removal: they stay)."""
+    """Serve registered resources (the SDK has no removal: they stay, read live)."""
+    served: set[str] = set()
 
     async def apply(entries: dict[str, Any], origin: str) -> None:
-        for uri, spec in entries.items():
-            mcp.add_resource(TextResource(uri=uri, name=uri, text=spec["text"]))
+        for uri in entries.keys() - served:
+            if is_absolute_uri(uri):
+                mcp.add_resource(shared_resource(state, uri))
+            else:
+                log.warning("%s: not serving resource %r: invalid URI", state.replica.id, uri)
+            served.add(uri)
         await bus.publish(ResourcesListChanged())
 
     await apply(await state.resources.entries(), state.replica.id)
@@ -183,9 +260,10 @@ class SessionTracker:
 
 async def run(args: argparse.Namespace) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        secret = read_secret(args.secret_file) if args.secret_file else None
         async with (
-            Replica.open(args.id) as replica,
-            open_mesh(replica, listen=args.mesh, peers=args.peer) as mesh,
+            Replica.open(args.id, args.db) as replica,
+            open_mesh(replica, listen=args.mesh, peers=args.peer, secret=secret) as mesh,
             trio.open_nursery() as nursery,
         ):
             state = SharedState(replica, args)
@@ -215,6 +293,14 @@ async def report(replica: Replica, mesh: Any) -> None:
         await trio.sleep(0.1)
 
 
+def read_secret(path: Path) -> bytes:
+    """The shared secret in `path` (without its trailing newline); SystemExit if empty."""
+    secret = path.read_bytes().rstrip(b"\r\n")
+    if not secret:
+        raise SystemExit(f"{path}: the secret file is empty")
+    return secret
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--id", required=True, help="this replica's id")
@@ -225,6 +311,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quota", type=int, default=100, help="requests per client per window")
     parser.add_argument("--window", type=float, default=60.0, help="rate-limit window, seconds")
     parser.add_argument("--lease-ttl", type=float, default=30.0, help="session lease, seconds")
+    parser.add_argument("--db", type=Path, help="keep the replica in this SQLite file")
+    parser.add_argument("--secret-file", type=Path, help="a file holding the peers' shared secret")
     args = parser.parse_args(argv)
     args.member = args.member or [args.id]
     return args

@@ -39,6 +39,11 @@ class Replica(ReplicaState):
     """A replica with no event loop: the synchronous core, plus containers whose `update`
     returns at once (all the session tests need of `crdtstate.Replica`)."""
 
+    @property
+    def writer(self) -> str:
+        """The name updates are written under: the id (this core keeps its counters)."""
+        return self.id
+
     @cached_property
     def client_ids(self) -> ClientIdAllocator:
         return ClientIdAllocator(self.id, epoch=self.incarnation)
@@ -75,8 +80,8 @@ class Container:
         """Run `updater` on the handle; its deltas become one delta-group."""
         state = self.replica.object(self.name, self.kind)
         deltas: list[Crdt] = []
-        handle = handle_for(state, self.replica.id, deltas.append)
-        with state.updating(self.replica.id, deltas.append, self.replica.client_ids):
+        handle = handle_for(state, self.replica.writer, deltas.append)
+        with state.updating(self.replica.writer, deltas.append, self.replica.client_ids):
             updater(handle)
         if deltas:
             group = deltas[0]

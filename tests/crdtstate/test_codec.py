@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from crdtstate import AWSet, CausalContext, Crdt, DecodeError, Dot, GCounter, PNCounter, codec
 from crdtstate.codec import FORMAT_VERSION, MAX_ENCODED_BYTES, pack
 from crdtstate.errors import InvalidValueError
-from crdtstate.types import kind_class
+from crdtstate.types import kind_class, wire
 from crdtstate.types.values import MAX_ELEMENT_DEPTH
 
 from .strategies import HISTORY_LAWS, KINDS, LAWS, histories, join_all, states
@@ -387,7 +387,7 @@ BAD_PAYLOADS: list[tuple[str, Any]] = [
     ("gcounter", {"a": None}),
     ("gcounter", {"a": [1]}),
     ("gcounter", {"": 1}),
-    ("gcounter", {"r" * 257: 1}),
+    ("gcounter", {"r" * (wire.MAX_REPLICA_ID + 1): 1}),
     ("pncounter", {}),
     ("pncounter", []),
     ("pncounter", [{}]),

@@ -1,7 +1,9 @@
-"""The key-value face, session leases and rate limits on one in-memory replica, with an
-injected clock (the replicated behaviour is in tests/transport/test_shared_state.py)."""
+"""The key-value face, session leases and rate limits on one replica, with an injected clock
+(the replicated behaviour is in tests/transport/test_shared_state.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -105,9 +107,9 @@ async def test_window_limiter_counts_per_client_and_window() -> None:
         assert len(await limiter.container.get()) == 2  # c1's old window was dropped
 
 
-async def test_quota_limiter_spends_its_share_then_refuses_at_the_cap() -> None:
+async def test_quota_limiter_spends_its_share_then_refuses_at_the_cap(tmp_path: Path) -> None:
     wall = Wall(100)
-    async with Replica.open("a") as replica:
+    async with Replica.open("a", tmp_path / "a.db") as replica:
         quota = QuotaLimiter(
             replica, cap=3, window=60, members=["a"], clock=HybridLogicalClock(wall=wall)
         )
@@ -115,3 +117,51 @@ async def test_quota_limiter_spends_its_share_then_refuses_at_the_cap() -> None:
         assert await quota.remaining("c1") == 0
         wall.advance(60)
         assert await quota.remaining("c1") == 3 and await quota.acquire("c1")
+
+
+async def test_quota_share_is_minted_once_per_window_across_restarts_of_a_durable_member(
+    tmp_path: Path,
+) -> None:
+    wall = Wall(100)
+    for expected in ([True, True], [True, False]):
+        async with Replica.open("a", tmp_path / "a.db") as replica:
+            clock = HybridLogicalClock(wall=wall)
+            quota = QuotaLimiter(replica, cap=3, window=60, members=["a"], clock=clock)
+            assert [await quota.acquire("c1") for _ in range(2)] == expected
+
+
+async def test_a_member_restarted_in_memory_spends_no_share_in_the_window_it_started_in() -> None:
+    """An in-memory run cannot know what an earlier run of its id spent: in the window it
+    starts in it mints nothing (it may be granted rights), so a restart cut off from its peers
+    never takes the cap past its limit; from the next window it has its share."""
+    wall = Wall(100)  # window 2
+    members = ["a", "b"]  # cap 4: a share of 2 each
+
+    def limiter(replica: Replica) -> QuotaLimiter:
+        return QuotaLimiter(
+            replica, cap=4, window=60, members=members, clock=HybridLogicalClock(wall=wall)
+        )
+
+    async with Replica.open("b") as b:
+        qb = limiter(b)
+        wall.advance(20)  # window 3: a and b started before it, so both mint their share
+        async with Replica.open("a") as a:
+            qa = limiter(a)
+            wall.advance(60)  # window 4
+            assert [await qa.acquire("c1") for _ in range(3)] == [True, True, False]
+            await sync_both(a, b)  # a's spends reached b before a was killed
+        async with Replica.open("a") as restarted:  # the same id, cut off, same window
+            qr = limiter(restarted)
+            assert not await qr.acquire("c1")  # no share to spend here
+            assert [await qb.acquire("c1") for _ in range(3)] == [True, True, False]
+            await sync_both(restarted, b)
+            spent = restarted.snapshot("quota/c1")
+            assert spent is not None and sum(spent.spent.values()) == 4 == qb.cap
+            assert await qr.remaining("c1") == 0 == await qb.remaining("c1")
+            wall.advance(60)  # window 5, which began after the restart: a's share is back
+            assert [await qr.acquire("c1") for _ in range(3)] == [True, True, False]
+
+
+async def sync_both(x: Replica, y: Replica) -> None:
+    await y.apply_remote(x.deltas_since(y.object_digests()), x.id)
+    await x.apply_remote(y.deltas_since(x.object_digests()), y.id)

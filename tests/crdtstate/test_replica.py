@@ -237,6 +237,7 @@ def test_failing_updater_restores_the_exact_state(kind: type[Crdt], data: st.Dat
 
     async def scenario() -> None:
         async with Replica.open("a") as replica, Replica.open("a") as twin:
+            twin.writer = replica.writer  # the same writer: equal histories, equal states
             for r in (replica, twin):
                 container = r.container("obj", kind)
                 for batch in before:

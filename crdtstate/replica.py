@@ -28,6 +28,7 @@ from .changes import Change
 from .clientids import ClientIdAllocator
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
+from .replica_ids import check_replica_id
 from .replica_state import ReplicaState
 from .replicated import ReplicatedContainer
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
@@ -82,23 +83,24 @@ class Replica:
     ) -> AsyncIterator[Replica]:
         """A replica for the duration of the block: in memory, or durable in a database.
 
-        In memory (no `path`): without an id a fresh random one is used. It must not reuse the
-        id of an earlier run whose updates reached peers: its counters restart from zero.
+        An id follows one rule (`crdtstate.replica_ids`; `InvalidArgumentError` otherwise).
+        In memory (no `path`): without an id (None) a fresh random one is used. It must not
+        reuse the id of an earlier run whose updates reached peers: its counters restart.
 
         With a `path`, the SQLite database there is opened, or created (for `replica_id`, or a
         fresh random id). Without an id, the replica stored there is reopened; an id that
         differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
         once its delta-group is committed; `durability` says what a commit survives.
         """
+        if replica_id is not None:
+            check_replica_id(replica_id)
         if path is None:
-            replica = cls(replica_id or uuid.uuid4().hex[:12])
+            replica = cls(uuid.uuid4().hex[:12] if replica_id is None else replica_id)
             try:
                 yield replica
             finally:
                 replica.close()
             return
-        if replica_id is not None:
-            _check_id(replica_id)
         store, stored = await trio.to_thread.run_sync(
             Store.open, path, replica_id, Durability(durability)
         )
@@ -351,8 +353,3 @@ class Replica:
             finally:
                 self._waiting -= 1
         return self.buffer.sequence
-
-
-def _check_id(replica_id: object) -> None:
-    if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-        raise ValueError("a replica id is a non-empty string of at most 256 characters")

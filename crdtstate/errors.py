@@ -83,3 +83,8 @@ class PeersMissingError(CrdtStateError, TimeoutError):
     def __init__(self, message: str, missing: frozenset[str] | int) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class ListenError(CrdtStateError, OSError):
+    """A mesh (or its metrics endpoint) cannot listen where asked: the port is taken, or the
+    address is not one of this host's."""

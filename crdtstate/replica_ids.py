@@ -19,7 +19,7 @@ def check_replica_id(replica_id: object) -> str:
     if not isinstance(replica_id, str):
         problem = f"is a {type(replica_id).__name__}, not a string"
     elif not replica_id:
-        problem = "is empty (pass None for a random id)"
+        problem = "is empty (give no id at all for a random one)"
     elif len(replica_id) > MAX_REPLICA_ID_LENGTH:
         problem = f"has {len(replica_id)} characters"
     elif not replica_id.isprintable():

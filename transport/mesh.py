@@ -17,7 +17,7 @@ from websockets.trio.client import connect
 from websockets.trio.server import ServerConnection, serve
 
 from antientropy import collect_garbage
-from crdtstate.errors import InvalidArgumentError, PeersMissingError
+from crdtstate.errors import InvalidArgumentError, ListenError, PeersMissingError
 from crdtstate.replica import Replica
 
 from .addresses import parse_listen, peer_urls
@@ -311,6 +311,12 @@ async def open_mesh(
     address = parse_listen(listen) if listen is not None else None
     if client_ssl_context is None and any(p.startswith("wss://") for p in peers):
         client_ssl_context = ssl.create_default_context()
+    listeners = None
+    if address is not None:  # bound before the nursery, so a taken port is a plain error
+        try:
+            listeners = await trio.open_tcp_listeners(address[1], host=address[0])
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     async with trio.open_nursery() as nursery:
         mesh = Mesh(
             replica,
@@ -323,14 +329,12 @@ async def open_mesh(
             presence=presence,
         )
         nursery.start_soon(mesh.presence.run)
-        if address is not None:
-            host, port = address
+        if listeners is not None:
             server = await nursery.start(
                 functools.partial(
                     serve,
                     mesh._serve_one,
-                    port,
-                    host=host,
+                    listeners=listeners,
                     ssl=ssl_context,
                     max_size=limits.max_frame_bytes,
                     compression=None,

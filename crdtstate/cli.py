@@ -249,9 +249,8 @@ async def run_demo(updates: int) -> int:
             open_mesh(c, peers=[mesh_a.url, mesh_b.url]) as mesh_c,
         ):
             print(f"  {a.id} listens on {mesh_a.url}; {b.id} and {c.id} dial in")
-            with trio.fail_after(10):
-                for mesh in (mesh_a, mesh_b, mesh_c):
-                    await mesh.wait_for_peers(2)
+            for mesh in (mesh_a, mesh_b, mesh_c):
+                await mesh.wait_for_peers(2, timeout=10)
             print("  mesh connected: every replica has a session with the other two\n")
 
             async def work(replica: Replica) -> None:

@@ -166,9 +166,12 @@ def serve_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         yjs_token=_read_secret(parser, "--yjs-token-file", args.yjs_token_file, text=True),
         yjs_prefix=args.yjs_prefix,
     )
-    for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+    for option, path in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-ca", args.tls_ca),
+    ):
         _check_readable(parser, option, path)
-    _check_readable(parser, "--tls-ca", args.tls_ca)
     try:  # load the certificates now: a bad file is an error line, not a traceback later
         server_context(config)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError

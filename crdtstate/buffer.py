@@ -90,23 +90,16 @@ class DeltaBuffer:
         """The join, per object, of the groups after `after` that peer `exclude_origin` is
         not known to hold.
 
-        Buffered deltas are never mutated: an object's first delta is shared, a second one
-        makes a private copy to join into.
+        Each object's deltas are joined by their kind's `join`, which never mutates a buffered
+        delta and never drops one: the peer will acknowledge every group collected here.
         """
-        joined: dict[str, Crdt] = {}
-        owned: set[str] = set()
+        parts: dict[str, list[Crdt]] = {}
         for group in self._groups_after(after):
             if exclude_origin is not None and exclude_origin in group.known:
                 continue
             for name, delta in group.deltas.items():
-                if name not in joined:
-                    joined[name] = delta
-                    continue
-                if name not in owned:
-                    joined[name] = joined[name].copy()
-                    owned.add(name)
-                joined[name].merge(delta)
-        return joined
+                parts.setdefault(name, []).append(delta)
+        return {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
 
     def mark_known(self, after: int, peer: str, received: dict[str, Crdt]) -> int:
         """Record that `peer`, which sent us `received`, holds every group after `after`

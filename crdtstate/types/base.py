@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -44,6 +44,19 @@ class Crdt(ABC):
 
     @abstractmethod
     def copy(self) -> Self: ...
+
+    @classmethod
+    def join(cls, deltas: Sequence[Self]) -> Self:
+        """The join of `deltas` (at least one) as one object, none of them changed: what a
+        push ships for several buffered groups. It must hold every one of them whole, since
+        the peer acknowledges them all; kinds whose `merge` can set part of a delta aside (a
+        `Document`'s pycrdt holds back updates whose dependencies are missing) override it."""
+        if len(deltas) == 1:
+            return deltas[0]
+        joined = deltas[0].copy()
+        for delta in deltas[1:]:
+            joined.merge(delta)
+        return joined
 
     @abstractmethod
     def is_bottom(self) -> bool:

@@ -10,7 +10,14 @@ The mapping onto the `Crdt` contract:
   our deletions, or just the deletions they lack. With only a fingerprint to go on, a
   differing delete set is sent whole (the receiver's `novel` then keeps only what is new).
 - merge: `apply_update`, one bounded transaction per update; it changed the state exactly when
-  pycrdt emitted a transaction event (new structs or new deletions).
+  pycrdt emitted a transaction event (new structs or new deletions). An update whose
+  dependencies have not arrived is held back by pycrdt (pending: no event, and left out of
+  `get_update()`); we keep it in `_pending`, ship and store it with the state, and drop it
+  once pycrdt has integrated it, so a merge never loses an update.
+- join of deltas (what one push ships for several groups): their updates side by side, never
+  applied to a `Doc` (which would hold back the ones that depend on text outside them);
+  `to_wire` merges them with `pycrdt.merge_updates` in chunks of `MERGE_CHUNK` (it is
+  lossless, and quadratic only in the number of updates merged at once).
 - novel (RR): each update stripped of the structs we hold (`pycrdt.get_update(update, our
   state vector)`); an update left with no structs is novel only for the deletions we lack, and
   is cut down to those. Exact, so a relay never re-buffers an update it already had.
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 MAX_UPDATE_BYTES = 16 * 1024 * 1024
 COMPACT_MIN_BYTES = 64 * 1024  # compact once the log exceeds max(this, the compacted size)
 COMPACT_MAX_UPDATES = 2048
+MERGE_CHUNK = 64  # updates merged at once on the wire (merge_updates is quadratic in count)
+MAX_WIRE_UPDATES = 1 << 16  # updates one delta may carry on the wire
 DIGEST_DELETIONS_BYTES = 4096
 FORMAT_VERSION = 1
 Listener = Callable[[bytes], None]
@@ -72,9 +81,11 @@ class Document(Crdt):
         "_listeners",
         "_log",
         "_log_bytes",
+        "_pending",
         "_roots",
         "_roots_typed",
         "_snapshot",
+        "_unverified",
         "_writing",
     )
 
@@ -82,6 +93,10 @@ class Document(Crdt):
         self._log = [u for u in updates if u != ybinary.EMPTY_UPDATE]
         self._log_bytes = sum(map(len, self._log))
         self._compacted_bytes = 0
+        # received updates pycrdt holds back until their dependencies arrive (see merge)
+        self._pending: list[bytes] = []
+        # several updates from the wire: some may be held back, so compaction checks them
+        self._unverified = len(self._log) > 1
         self._doc: Doc | None = None
         self._client_id: int | None = None
         self._roots: dict[str, type[Any]] = {}
@@ -108,7 +123,7 @@ class Document(Crdt):
         self._before_change()
         self._roots_typed = False
         doc = Doc(client_id=self._client_id) if self._client_id is not None else Doc()
-        for update in self._log:
+        for update in (*self._log, *self._pending):
             doc.apply_update(update)
         doc.observe(self._on_transaction)
         for name, cls in self._roots.items():
@@ -138,9 +153,38 @@ class Document(Crdt):
         return updates
 
     def _compact(self) -> None:
+        """Replace the log by one update of the built `Doc`, keeping what pycrdt holds back
+        (`get_update()` leaves it out)."""
         full = self._built().get_update()
+        self._pending = self._held_back([*(self._log if self._unverified else ()), *self._pending])
+        self._unverified = False
         self._log = [full] if full != ybinary.EMPTY_UPDATE else []
         self._log_bytes = self._compacted_bytes = len(full)
+
+    def _held_back(self, updates: list[bytes]) -> list[bytes]:
+        """The `updates` (already applied) that pycrdt has not integrated: structs beyond our
+        state vector, or deletions of items we do not hold yet. Duplicates are dropped."""
+        if not updates:
+            return []
+        import pycrdt
+
+        ours = self._built().get_state()
+        state: ybinary.StateVector | None = None
+        held: list[bytes] = []
+        for update in dict.fromkeys(updates):
+            deleted = ybinary.deletions_only(pycrdt.get_update(update, ours))
+            if deleted is None:
+                held.append(update)
+                continue
+            if deleted:
+                state = ybinary.read_state_vector(ours) if state is None else state
+                if any(
+                    clock + length > state.get(client, 0)
+                    for client, ranges in deleted.items()
+                    for clock, length in ranges
+                ):
+                    held.append(update)
+        return held
 
     def _notify(self, updates: list[bytes]) -> None:
         for listener in list(self._listeners):
@@ -242,21 +286,32 @@ class Document(Crdt):
         self._before_change()
         self._roots_typed = False
         self._events.clear()
-        for update in other.updates():
+        incoming = other.updates()
+        for update in incoming:
             try:
                 doc.apply_update(update)
             except ValueError as exc:  # from_wire validated it: this is pycrdt disagreeing
                 self._settle()
                 raise DecodeError(f"pycrdt refused an update: {exc}") from exc
         updates = self._settle()
+        self._pending = self._held_back([*self._pending, *incoming])
         self._notify(updates)
         return bool(updates)
 
+    @classmethod
+    def join(cls, deltas: Sequence[Self]) -> Self:
+        """The deltas' updates side by side (see the module doc): nothing is applied, so
+        nothing can be held back and lost, and the cost is linear."""
+        if len(deltas) == 1:
+            return deltas[0]
+        return cls(*(update for delta in deltas for update in delta.updates()))
+
     def updates(self) -> list[bytes]:
-        """Updates whose replay is this state (one, compacted, when the log is long)."""
-        if len(self._log) > 1 and (self._doc is not None or len(self._log) > 64):
+        """Updates whose replay is this state (the log compacted into one when our `Doc` can
+        do it), with the updates pycrdt still holds back after them."""
+        if len(self._log) > 1 and self._doc is not None:
             self._compact()
-        return list(self._log)
+        return [*self._log, *self._pending]
 
     def copy(self) -> Self:
         """A twin holding the log alone (compacted first when our `Doc` can do it cheaply:
@@ -266,10 +321,14 @@ class Document(Crdt):
         twin = type(self)()
         twin._log = list(self._log)
         twin._log_bytes = self._log_bytes
+        twin._pending = list(self._pending)
+        twin._unverified = self._unverified
         twin._roots = dict(self._roots)
         return twin
 
     def is_bottom(self) -> bool:
+        if self._pending:
+            return False
         if self._doc is None:
             return not self._log
         return self._doc.get_state() == b"\x00" and not self._deleted_set()
@@ -295,15 +354,20 @@ class Document(Crdt):
         return self._deleted
 
     def delta_since(self, digest: DocDigest) -> Self:
+        """What a peer with `digest` lacks, with the updates we hold back (a digest cannot
+        say whether the peer has them; receiving them twice is harmless)."""
+        return type(self)(*self._integrated_since(digest), *self._pending)
+
+    def _integrated_since(self, digest: DocDigest) -> list[bytes]:
         state, fingerprint, deleted = digest
         if ybinary.covers(state, self.state_vector()):
             ours = self._deleted_set()
             if fingerprint == ybinary.fingerprint(ours):
-                return type(self)()
+                return []
             if deleted is not None:
                 extra = ybinary.minus(ours, deleted)
-                return type(self)(ybinary.delete_set_update(extra)) if extra else type(self)()
-        return type(self)(self._built().get_update(ybinary.encode_state_vector(state)))
+                return [ybinary.delete_set_update(extra)] if extra else []
+        return [self._built().get_update(ybinary.encode_state_vector(state))]
 
     def novel(self, delta: Self) -> Self | None:
         import pycrdt
@@ -341,24 +405,40 @@ class Document(Crdt):
 
     # -- wire -------------------------------------------------------------------------------
 
-    def to_wire(self) -> bytes:
-        if len(self._log) > 1:
+    def to_wire(self) -> bytes | list[bytes]:
+        """One update, or several in order (a joined delta, or a state with updates pycrdt
+        holds back). A joined delta's updates are merged in chunks, never applied."""
+        if len(self._log) > 1 and self._doc is not None:
             self._compact()
-        return self._log[0] if self._log else ybinary.EMPTY_UPDATE
+        updates = [*self._log, *self._pending]
+        if self._doc is None and len(updates) > 1:
+            import pycrdt
+
+            updates = [
+                pycrdt.merge_updates(*updates[i : i + MERGE_CHUNK])
+                for i in range(0, len(updates), MERGE_CHUNK)
+            ]
+        if not updates:
+            return ybinary.EMPTY_UPDATE
+        return updates[0] if len(updates) == 1 else updates
 
     @classmethod
     def from_wire(cls, obj: Any) -> Self:
-        if not isinstance(obj, bytes):
-            raise DecodeError(f"document: expected update bytes, got {type(obj).__name__}")
-        if len(obj) > MAX_UPDATE_BYTES:
-            raise DecodeError(f"document: a {len(obj)} byte update is over the limit")
+        updates = obj if isinstance(obj, list) else [obj]
+        if not updates or len(updates) > MAX_WIRE_UPDATES:
+            raise DecodeError(f"document: expected 1 to {MAX_WIRE_UPDATES} updates")
         import pycrdt
 
-        try:
-            pycrdt.get_update(obj, b"\x00")  # decodes every struct and the delete set
-        except ValueError as exc:
-            raise DecodeError(f"document: malformed Yjs update: {exc}") from exc
-        return cls(obj)
+        for update in updates:
+            if not isinstance(update, bytes):
+                raise DecodeError(f"document: expected update bytes, got {type(update).__name__}")
+            if len(update) > MAX_UPDATE_BYTES:
+                raise DecodeError(f"document: a {len(update)} byte update is over the limit")
+            try:
+                pycrdt.get_update(update, b"\x00")  # decodes every struct and the delete set
+            except ValueError as exc:
+                raise DecodeError(f"document: malformed Yjs update: {exc}") from exc
+        return cls(*updates)
 
     @staticmethod
     def digest_to_wire(digest: DocDigest) -> list[Any]:

@@ -119,8 +119,28 @@ def test_novel_is_the_exact_unknown_part() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"\xff" * 12, b"\x01\x01\x07", "text", 12, [b"\x00\x00"]],
-    ids=["empty", "ones", "truncated", "str", "int", "list"],
+    [
+        b"",
+        b"\xff" * 12,
+        b"\x01\x01\x07",
+        "text",
+        12,
+        [],
+        [b"\x00\x00", "text"],
+        [b"\x00\x00", b"\x01\x01\x07"],
+        [b"\x00\x00"] * (2**16 + 1),
+    ],
+    ids=[
+        "empty",
+        "ones",
+        "truncated",
+        "str",
+        "int",
+        "no-updates",
+        "list-with-str",
+        "list-with-truncated",
+        "too-many-updates",
+    ],
 )
 def test_malformed_updates_raise_decode_error(payload: object) -> None:
     with pytest.raises(DecodeError):

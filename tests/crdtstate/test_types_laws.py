@@ -79,6 +79,28 @@ def test_deltas_in_any_order_and_multiplicity_converge(kind: Kind, data: st.Data
 @each_kind
 @LAWS
 @given(data=st.data())
+def test_the_join_a_push_ships_holds_every_delta_and_changes_none(
+    kind: Kind, data: st.DataObject
+) -> None:
+    """`cls.join(deltas)` (what one push ships for several groups) merged into any state is
+    that state merged with each delta; the buffered deltas themselves are left unchanged."""
+    history = data.draw(histories(kind))
+    if not history.deltas:
+        return
+    picked = data.draw(st.lists(st.sampled_from(history.deltas), min_size=1, max_size=8))
+    before = [codec.encode(delta) for delta in picked]
+    push = kind.cls.join(picked)
+    for state in (kind.cls(), *history.states):
+        one_by_one = state.copy()
+        for delta in picked:
+            one_by_one.merge(delta.copy())
+        assert joined(state, push) == one_by_one
+    assert [codec.encode(delta) for delta in picked] == before
+
+
+@each_kind
+@LAWS
+@given(data=st.data())
 def test_compaction_loses_no_dot_and_store_dots_stay_in_context(
     kind: Kind, data: st.DataObject
 ) -> None:

@@ -39,6 +39,17 @@ provider.on('status', ({ status }) => say({ event: 'status', status }))
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = JSON.parse(line)
   if (cmd.cmd === 'text') say({ event: 'text', text: text.toString() })
+  if (cmd.cmd === 'edit') {
+    // {at: 0..1, insert: string} or {at: 0..1, delete: n}: a live edit anywhere in the text
+    const n = text.length
+    if (cmd.delete && n) {
+      const start = Math.min(Math.floor(cmd.at * n), n - 1)
+      text.delete(start, Math.min(cmd.delete, n - start))
+    } else if (cmd.insert) {
+      text.insert(Math.min(Math.floor(cmd.at * (n + 1)), n), cmd.insert)
+    }
+    say({ event: 'edited', count: cmd.count })
+  }
   if (cmd.cmd === 'quit') {
     provider.destroy()
     process.exit(0)

@@ -17,8 +17,8 @@ to each of the 14 other replicas). Protocol metadata (frame headers, acks, hello
 reported as a share of all bytes we sent.
 
 Run: `python -m simulations.bench_transmission` (or `python -m simulations bench`). Takes
-ten minutes or more (over 8 min of CPU on a shared 2-vCPU VM, with progress per workload and
-topology); it checks no target, so it exits 0 (see `simulations/targets.py`).
+well over ten minutes (unfinished after 17 min of CPU on a loaded shared 2-vCPU VM; progress
+per workload and topology); it checks no target, so it exits 0 (see `simulations/targets.py`).
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="the same seed replays the same run")
     args = parser.parse_args(argv)
-    started = announce("ten minutes or more")
+    started = announce("well over ten minutes")
     print(table(run_all(args.seed, progress=progress)))
     print("payload ratios are to the lower bound; metadata is our share of all bytes sent")
     return finish(started, {})

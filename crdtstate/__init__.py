@@ -8,6 +8,7 @@ from .changes import Change
 from .clocks import CausalContext, Dot, VersionVector
 from .docsnapshot import DocumentSnapshot
 from .errors import (
+    AsyncUpdaterError,
     AuthenticationError,
     CorruptDatabaseError,
     CrdtStateError,
@@ -15,10 +16,12 @@ from .errors import (
     DecodeError,
     IncompatibleFormatError,
     InsufficientRightsError,
+    InvalidArgumentError,
     InvalidValueError,
     KindMismatchError,
     NoHistoryError,
     NotADatabaseError,
+    PeersMissingError,
     ProtocolError,
     ReplicaClosedError,
     ReplicaIdMismatchError,
@@ -49,6 +52,7 @@ from .types import (
 
 __all__ = [
     "AWSet",
+    "AsyncUpdaterError",
     "AuthenticationError",
     "BoundedCounter",
     "CausalContext",
@@ -71,6 +75,7 @@ __all__ = [
     "HybridLogicalClock",
     "IncompatibleFormatError",
     "InsufficientRightsError",
+    "InvalidArgumentError",
     "InvalidValueError",
     "KindMismatchError",
     "LWWRegister",
@@ -80,6 +85,7 @@ __all__ = [
     "NotADatabaseError",
     "ORMap",
     "PNCounter",
+    "PeersMissingError",
     "ProtocolError",
     "RWSet",
     "Replica",

@@ -18,15 +18,18 @@ import trio
 from .changes import Change, ChangeFeed, Subscription
 from .clocks import VersionVector
 from .errors import NoHistoryError
+from .updaters import refuse_awaitable
 
 S = TypeVar("S")
 Updater = Callable[[Any], Any]
 
 
 def apply_updater(updater: Updater, value: Any) -> Any:
-    """Run `updater` on a private copy: it mutates the copy in place or returns a new value."""
+    """Run `updater` on a private copy: it mutates the copy in place or returns a new value
+    (an awaitable is refused with `AsyncUpdaterError`)."""
     working = copy.deepcopy(value)
     result = updater(working)
+    refuse_awaitable(result, updater)
     return working if result is None else result
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .changes import ChangeFeed, Subscription
 from .clocks import VersionVector
 from .types import Crdt
+from .updaters import refuse_awaitable
 
 if TYPE_CHECKING:
     from .replica import Replica
@@ -60,10 +61,10 @@ class ReplicatedContainer(Generic[C]):
         savepoint = state.savepoint()
         try:
             if type(state).updating is Crdt.updating:  # the common case, without a context
-                updater(state.handle(replica.writer, deltas.append))
+                refuse_awaitable(updater(state.handle(replica.writer, deltas.append)), updater)
             else:
                 with state.updating(replica.writer, deltas.append, replica.client_ids) as handle:
-                    updater(handle)
+                    refuse_awaitable(updater(handle), updater)
         except BaseException:
             savepoint.restore()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,13 +25,14 @@ from pydantic import (
 
 from crdtstate import codec
 from crdtstate.errors import DecodeError, ProtocolError
+from crdtstate.replica_ids import check_replica_id
 
 # 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
 # lost, duplicated and reordered frames.
 PROTOCOL_VERSION = 3  # 3: the hello no longer lists kinds (each delta entry names its own)
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
-ReplicaId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+ReplicaId = Annotated[StrictStr, AfterValidator(check_replica_id)]  # the rule of local ids
 Name = Annotated[StrictStr, Field(max_length=MAX_NAME)]
 Kind = Annotated[StrictStr, Field(max_length=64)]
 MAX_CLOCK = 2**53 - 1  # Yjs client ids and awareness clocks are JavaScript numbers

@@ -8,6 +8,7 @@ from .containers.changes import Change
 from .containers.locked import LockedContainer
 from .containers.replicated import ReplicatedContainer
 from .errors import (
+    AsyncUpdaterError,
     AuthenticationError,
     CorruptDatabaseError,
     CrdtStateError,
@@ -15,10 +16,12 @@ from .errors import (
     DecodeError,
     IncompatibleFormatError,
     InsufficientRightsError,
+    InvalidArgumentError,
     InvalidValueError,
     KindMismatchError,
     NoHistoryError,
     NotADatabaseError,
+    PeersMissingError,
     ProtocolError,
     ReplicaClosedError,
     ReplicaIdMismatchError,
@@ -49,6 +52,7 @@ from .types.yjs.docsnapshot import DocumentSnapshot
 
 __all__ = [
     "AWSet",
+    "AsyncUpdaterError",
     "AuthenticationError",
     "BoundedCounter",
     "CausalContext",
@@ -71,6 +75,7 @@ __all__ = [
     "HybridLogicalClock",
     "IncompatibleFormatError",
     "InsufficientRightsError",
+    "InvalidArgumentError",
     "InvalidValueError",
     "KindMismatchError",
     "LWWRegister",
@@ -80,6 +85,7 @@ __all__ = [
     "NotADatabaseError",
     "ORMap",
     "PNCounter",
+    "PeersMissingError",
     "ProtocolError",
     "RWSet",
     "Replica",

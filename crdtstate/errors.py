@@ -65,3 +65,26 @@ class ReplicaIdMismatchError(StorageError, ValueError):
 
 class InsufficientRightsError(CrdtStateError, ValueError):
     """A bounded counter was asked to spend or give away rights this replica does not hold."""
+
+
+class InvalidArgumentError(CrdtStateError, ValueError):
+    """An argument is refused before anything starts: a replica id, a listen address, a peer
+    URL, a count out of range."""
+
+
+class AsyncUpdaterError(CrdtStateError, TypeError):
+    """`update` was given an updater that returned an awaitable (an `async def`): the update
+    would be lost, so it is refused. An updater must be a plain function; await before."""
+
+
+class PeersMissingError(CrdtStateError, TimeoutError):
+    """`Mesh.wait_for_peers` timed out; the message names the peers still missing."""
+
+    def __init__(self, message: str, missing: frozenset[str] | int) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class ListenError(CrdtStateError, OSError):
+    """A mesh (or its metrics endpoint) cannot listen where asked: the port is taken, or the
+    address is not one of this host's."""

@@ -29,6 +29,7 @@ from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
+from .replica_ids import check_replica_id
 from .replica_state import RemoteGroup, ReplicaState
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
@@ -89,8 +90,9 @@ class Replica:
     ) -> AsyncIterator[Replica]:
         """A replica for the duration of the block: in memory, or durable in a database.
 
-        In memory (no `path`): without an id a fresh random one is used. An id may be reused
-        by a restarted process: each run writes under a fresh `writer` name, so it never
+        An id follows one rule (`crdtstate.replica_ids`; `InvalidArgumentError` otherwise).
+        In memory (no `path`): without an id (None) a fresh random one is used. An id may be
+        reused by a restarted process: each run writes under a fresh `writer` name, so it never
         collides with what an earlier run wrote (which it regains from peers).
 
         With a `path`, the SQLite database there is opened, or created (for `replica_id`, or a
@@ -98,15 +100,15 @@ class Replica:
         differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
         once its delta-group is committed; `durability` says what a commit survives.
         """
+        if replica_id is not None:
+            check_replica_id(replica_id)
         if path is None:
-            replica = cls(replica_id or uuid.uuid4().hex[:12])
+            replica = cls(uuid.uuid4().hex[:12] if replica_id is None else replica_id)
             try:
                 yield replica
             finally:
                 replica.close()
             return
-        if replica_id is not None:
-            _check_id(replica_id)
         store, stored = await trio.to_thread.run_sync(
             Store.open, path, replica_id, Durability(durability)
         )
@@ -371,11 +373,6 @@ def writer_name(replica_id: str, incarnation: int) -> str:
     with odds of about 1e-12)."""
     letters = base64.b32encode((incarnation & (1 << 40) - 1).to_bytes(5, "big"))
     return f"{replica_id}~{letters.decode().lower()}"
-
-
-def _check_id(replica_id: object) -> None:
-    if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-        raise ValueError("a replica id is a non-empty string of at most 256 characters")
 
 
 def _check_sequence(appended: int, journaled: int | None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
 from .errors import DecodeError, ProtocolError
+from .replica_ids import check_replica_id
 from .types import Crdt
 
 
@@ -44,9 +45,7 @@ class ReplicaState:
         incarnation: int | None = None,
         relay_redundant: bool = False,
     ) -> None:
-        if not isinstance(replica_id, str) or not replica_id or len(replica_id) > 256:
-            raise ValueError("a replica id is a non-empty string of at most 256 characters")
-        self.id = replica_id
+        self.id = check_replica_id(replica_id)
         self.incarnation = secrets.randbits(63) if incarnation is None else incarnation
         self.buffer = buffer if buffer is not None else DeltaBuffer()
         self.objects: dict[str, Crdt] = {}

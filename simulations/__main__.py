@@ -1,5 +1,7 @@
-"""`python -m simulations <scenario> [--seed N] [--out DIR]`: run a scenario with a progress
-bar, print its table, and write `<out>/<scenario>.png` (and the table as .txt).
+"""Run a simulation scenario with a progress bar, print its table, and write
+`<out>/<scenario>.png` (and the table as .txt).
+
+    python -m simulations <scenario> [--seed N] [--out DIR]
 
 `python -m simulations faults [--seed N] [--updates N] ...` runs the fault-injection run over
 real processes instead (`simulations/faults`): it prints the updates checked and lost.
@@ -25,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
 
     scenarios = {**SCENARIOS, "trio": trio_scenario}
     parser = argparse.ArgumentParser(
-        prog="python -m simulations", description=__doc__.split("\n")[0]
+        prog="python -m simulations", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("scenario", choices=sorted(scenarios))
+    parser.add_argument(
+        "scenario",
+        choices=sorted(scenarios),
+        help="partition, unreachable, flaky, trio or bench (see README.md, Simulations)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="the same seed replays the same run")
     parser.add_argument("--out", type=Path, default=Path("out"), help="where the PNG goes")
     args = parser.parse_args(argv)

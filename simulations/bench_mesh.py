@@ -6,6 +6,9 @@ subscriber on each of the two others (p50, p99) at a fixed rate, and the highest
 the watchers keep up (their lag at the end of the run stays under `--max-lag` ms).
 
     python -m simulations.bench_mesh [--rate 1000] [--duration 3]
+
+Takes about 30 s with the defaults. Exit status: see `simulations/targets.py` (target: the
+watchers keep up at --rate).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 import trio
 from websockets.trio.client import connect
+
+from simulations.targets import announce, finish, progress
 
 HERE = Path(__file__).resolve().parent
 
@@ -129,12 +134,17 @@ async def mesh_run(rate: float, duration: float) -> dict[str, Any]:
     }
 
 
-async def main(args: argparse.Namespace) -> None:
-    print("crdtstate mesh benchmark: 3 replica processes on loopback\n")
+async def main(args: argparse.Namespace) -> int:
+    print("crdtstate mesh benchmark: 3 replica processes on loopback")
+    # Each mesh run also starts three processes and lets the watchers drain (about 2 s).
+    estimate = 5 + args.duration + 2 + len(args.rates) * (args.ramp_duration + 2)
+    started = announce(f"about {estimate:.0f} s")
+    progress("bare websockets echo round trips")
     trips = await echo_round_trips(2000)
     floor_p50, floor_p99 = percentile(trips, 0.5), percentile(trips, 0.99)
     print(f"{'measure':<44}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'bare websockets.trio echo round trip':<44}{floor_p50:>10.3f}{floor_p99:>10.3f}")
+    progress(f"{args.rate:.0f} updates/s for {args.duration:g} s")
     run = await mesh_run(args.rate, args.duration)
     p50, p99 = percentile(run["latencies"], 0.5), percentile(run["latencies"], 0.99)
     label = f"update -> remote subscriber @ {args.rate:.0f}/s"
@@ -148,6 +158,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     best = 0.0
     for rate in args.rates:
+        progress(f"{rate:.0f} updates/s for {args.ramp_duration:g} s")
         r = await mesh_run(rate, args.ramp_duration)
         ok = r["complete"] and r["lag"] < args.max_lag
         print(
@@ -159,15 +170,27 @@ async def main(args: argparse.Namespace) -> None:
         else:
             break
     print(f"\nhighest update rate at which all three keep converging: {best:.0f} updates/s")
+    kept_up = run["complete"] and run["lag"] < args.max_lag
+    return finish(started, {f"the watchers keep up at {args.rate:.0f} updates/s": kept_up})
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--ramp-duration", type=float, default=2.0)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000, help="updates/s of the latency run")
     parser.add_argument(
-        "--rates", type=float, nargs="+", default=[1000, 2000, 4000, 8000, 16000, 32000]
+        "--duration", type=float, default=3.0, help="seconds of the latency run (default: 3)"
     )
-    parser.add_argument("--max-lag", type=float, default=100.0)
-    trio.run(main, parser.parse_args())
+    parser.add_argument(
+        "--ramp-duration", type=float, default=2.0, help="seconds of each sustained-rate run"
+    )
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[1000, 2000, 4000, 8000, 16000, 32000],
+        help="updates/s tried in turn until the watchers fall behind",
+    )
+    parser.add_argument(
+        "--max-lag", type=float, default=100.0, help="ms of lag at the end that still keeps up"
+    )
+    sys.exit(trio.run(main, parser.parse_args()))

@@ -1,4 +1,7 @@
-"""Scale benchmark: does an operation's cost grow with the state? (issue 14)
+"""Scale benchmark (issue 14): measures whether an operation's cost grows with the state held.
+It says first about how long it takes, and ends with a verdict per target: crdtstate's per-op
+cost at the largest size within 2x of the smallest, for put, add, get and change (and every
+cell ran). Exit status: see `simulations/targets.py`.
 
 Per-op cost of `put` (an ORMap key assignment through `await container.update(...)`), `add`
 (an AWSet add), `get` (`await container.get()`) and `change` (from the start of a put to a
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .scale_worker import IMPLS, OPS
+from .targets import announce, finish, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
@@ -70,7 +74,7 @@ def estimate_seconds(sizes: list[int], impls: list[str], args: argparse.Namespac
     return total
 
 
-def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace, progress: Any) -> Cell:
+def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace) -> Cell:
     cell = Cell(impl, size)
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
@@ -93,8 +97,7 @@ def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace, pro
             else:
                 cell.mean_us[step] = fields["mean_us"]
                 cell.samples[step] = fields["n"]
-            progress.set_postfix_str(f"{LABELS[impl]} {size:,} {step}")
-            progress.update(1)
+            progress(f"{LABELS[impl]} at {size:,} keys: {step} done")
         process.wait()
         stderr.seek(0)
         error = stderr.read()
@@ -177,16 +180,39 @@ def memory_table(cells: dict[tuple[str, int], Cell], sizes: list[int], impls: li
     return "\n".join(lines)
 
 
+def growths(cells: Cells, sizes: list[int], ops: list[str]) -> dict[str, float | None]:
+    """Per target op, crdtstate's cost at the largest size / at the smallest (None: unmeasured)."""
+    small, large = sizes[0], sizes[-1]
+    ratios: dict[str, float | None] = {}
+    for op in [o for o in TARGET_OPS if o in ops]:
+        first, last = cost(cells, "crdtstate", small, op), cost(cells, "crdtstate", large, op)
+        ratios[op] = None if first is None or last is None else last / first
+    return ratios
+
+
+def targets(cells: Cells, sizes: list[int], ops: list[str]) -> dict[str, bool]:
+    """Issue 14's growth target per op, and every cell ran (a failed cell is a failed run)."""
+    checked = {}
+    for op, ratio in growths(cells, sizes, ops).items():
+        figure = "not measured" if ratio is None else f"{ratio:,.1f}x"
+        description = (
+            f"{op}: crdtstate's per-op cost at {sizes[-1]:,} keys within {TARGET_RATIO:.0f}x "
+            f"of {sizes[0]:,} ({figure})"
+        )
+        checked[description] = ratio is not None and ratio <= TARGET_RATIO
+    failed = [f"{LABELS[c.impl]} at {c.size:,}" for c in cells.values() if c.error]
+    checked["every cell ran" + (f" (failed: {', '.join(failed)})" if failed else "")] = not failed
+    return checked
+
+
 def verdict(cells: dict[tuple[str, int], Cell], sizes: list[int], ops: list[str]) -> str:
     small, large = sizes[0], sizes[-1]
     parts, met = [], True
-    for op in [o for o in TARGET_OPS if o in ops]:
-        first, last = cost(cells, "crdtstate", small, op), cost(cells, "crdtstate", large, op)
-        if first is None or last is None:
+    for op, ratio in growths(cells, sizes, ops).items():
+        if ratio is None:
             parts.append(f"{op} not measured")
             met = False
             continue
-        ratio = last / first
         met = met and ratio <= TARGET_RATIO
         parts.append(f"{op} {ratio:,.1f}x")
     exact = small == 1_000 and large == 1_000_000
@@ -232,14 +258,31 @@ def parse_sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_scale", description=__doc__.split("\n")[0]
+        prog="python -m simulations.bench_scale", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES))
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="keys held, comma-separated (default: 1000,10000,100000,1000000)",
+    )
     parser.add_argument("--budget", type=float, default=1.5, help="seconds of ops per op kind")
     parser.add_argument("--min-ops", type=int, default=3, help="ops timed at least, per kind")
-    parser.add_argument("--max-op", type=float, default=20.0, help="skip ops predicted slower")
-    parser.add_argument("--impls", type=lambda s: s.split(","), default=list(IMPL_ORDER))
-    parser.add_argument("--ops", type=lambda s: s.split(","), default=list(OPS))
+    parser.add_argument(
+        "--max-op", type=float, default=20.0, help="skip an op predicted to take longer (s)"
+    )
+    parser.add_argument(
+        "--impls",
+        type=lambda s: s.split(","),
+        default=list(IMPL_ORDER),
+        help=f"implementations to run, comma-separated (default: {','.join(IMPL_ORDER)})",
+    )
+    parser.add_argument(
+        "--ops",
+        type=lambda s: s.split(","),
+        default=list(OPS),
+        help=f"operations to time, comma-separated (default: {','.join(OPS)})",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and budget (CI)")
     parser.add_argument("--plot", type=Path, help="write a log-log PNG of cost vs size here")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
@@ -251,28 +294,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown implementation or op: {sorted(bad)}")
     impls = [i for i in IMPL_ORDER if i in args.impls]
     sizes = args.sizes
-    from tqdm import tqdm
-
     expected = estimate_seconds(sizes, impls, args)
+    minutes = f"{expected / 60:.0f} min ({expected:.0f} s)" if expected >= 120 else ""
+    started = announce(f"about {minutes or f'{expected:.0f} s'}")
     print(
         f"crdtstate scale benchmark: sizes {', '.join(f'{s:,}' for s in sizes)}; "
-        f"{args.budget:g} s per op kind; expected duration about {expected / 60:.0f} min "
-        f"({expected:.0f} s) with today's O(n) updates on an idle machine",
+        f"{args.budget:g} s per op kind (the duration assumes today's O(n) updates)",
         flush=True,
     )
     cells: dict[tuple[str, int], Cell] = {}
-    steps = len(sizes) * len(impls) * (1 + len(args.ops))
-    with tqdm(total=steps, desc="cells", file=sys.stderr, leave=False) as progress:
-        for size in sizes:
-            for impl in impls:
-                planned = ops_to_run(impl, size, cells, args)
-                ops = [op for op in args.ops if op not in planned.skipped]
-                progress.update(len(args.ops) - len(ops))
-                cell = run_cell(impl, size, ops, args, progress)
-                cell.skipped = planned.skipped
-                cells[(impl, size)] = cell
-                if cell.error:
-                    print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    for size in sizes:
+        for impl in impls:
+            planned = ops_to_run(impl, size, cells, args)
+            ops = [op for op in args.ops if op not in planned.skipped]
+            progress(f"{LABELS[impl]} at {size:,} keys: building, then {', '.join(ops)}")
+            cell = run_cell(impl, size, ops, args)
+            cell.skipped = planned.skipped
+            cells[(impl, size)] = cell
+            if cell.error:
+                print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
     print()
     print(table(cells, sizes, impls, args.ops))
     print(
@@ -290,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot: {args.plot}")
     if args.json:
         args.json.write_text(json.dumps([c.__dict__ for c in cells.values()], indent=1))
-    return 1 if any(c.error for c in cells.values()) else 0
+    return finish(started, targets(cells, sizes, args.ops))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ class StatusProcess:
         self.process = process
         self.info: dict[str, Any] = {}
         self.status: dict[str, Any] = {}
+        self.status_lines = 0  # how many status lines it printed
         self._pending = b""
 
     @classmethod
@@ -50,6 +51,7 @@ class StatusProcess:
         try:
             while True:
                 self.status = await self._line()
+                self.status_lines += 1
         except (EOFError, trio.ClosedResourceError):
             return
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from websockets.trio.client import connect
 from websockets.trio.server import ServerConnection, serve
 
 from antientropy import collect_garbage
+from crdtstate.errors import InvalidArgumentError, ListenError, PeersMissingError
 from crdtstate.replica import Replica
 
+from .addresses import parse_listen, peer_urls
 from .channel import WebSocketChannel
 from .driver import SessionDriver
 from .limits import Backoff, Limits
@@ -47,18 +50,6 @@ class PeerStatus:
     last_error: str | None
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address {listen!r} is not host:port")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def peer_url(peer: str) -> str:
-    return peer if "://" in peer else f"ws://{peer}"
-
-
 class Mesh:
     """The running mesh of one replica; created by `open_mesh`."""
 
@@ -86,6 +77,7 @@ class Mesh:
         self._sessions: dict[str, SessionDriver] = {}
         self._connections = 0  # open websocket connections, in handshake or in session
         self._history: dict[str, PeerStatus] = {}
+        self._dial_errors: dict[str, str] = {}  # peer URL -> why the last dial failed
         self._changed = trio.Event()
 
     # -- what users read --------------------------------------------------------------------
@@ -95,15 +87,40 @@ class Mesh:
         """Ids of the peers with an open session."""
         return set(self._sessions)
 
-    async def wait_for_peers(self, peers: Iterable[str] | int) -> None:
-        """Wait until these peer ids (or this many peers) are connected."""
-        while True:
-            if isinstance(peers, int):
-                if len(self._sessions) >= peers:
+    async def wait_for_peers(
+        self, peers: Iterable[str] | int, *, timeout: float | None = None
+    ) -> None:
+        """Wait until these peer ids (or this many peers) are connected.
+
+        After `timeout` seconds raise `PeersMissingError` naming the peers still missing and
+        why the last dials failed (None: wait as long as it takes).
+        """
+        if isinstance(peers, str | bytes):
+            raise InvalidArgumentError(f"wait_for_peers({peers!r}): pass a set of peer ids")
+        wanted: int | frozenset[str] = peers if isinstance(peers, int) else frozenset(peers)
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            while True:
+                if isinstance(wanted, int):
+                    if len(self._sessions) >= wanted:
+                        return
+                elif wanted <= self._sessions.keys():
                     return
-            elif set(peers) <= set(self._sessions):
-                return
-            await self._changed.wait()
+                await self._changed.wait()
+        raise self._missing(wanted, timeout)
+
+    def _missing(self, wanted: int | frozenset[str], timeout: float | None) -> PeersMissingError:
+        connected = ", ".join(sorted(self._sessions)) or "none"
+        if isinstance(wanted, int):
+            what = f"{len(self._sessions)} of {wanted} peers connected"
+            missing: int | frozenset[str] = wanted - len(self._sessions)
+        else:
+            missing = wanted - self._sessions.keys()
+            what = "no session with " + ", ".join(repr(p) for p in sorted(missing))
+        failures = "; ".join(f"{url}: {why}" for url, why in sorted(self._dial_errors.items()))
+        message = f"{self.replica.id}: {what} after {timeout:g} s (connected: {connected})"
+        return PeersMissingError(
+            message + (f"; dials failing: {failures}" if failures else ""), missing
+        )
 
     @property
     def connections(self) -> int:
@@ -219,6 +236,7 @@ class Mesh:
         return None
 
     async def _dial_forever(self, url: str) -> None:
+        """Dial `url` until the mesh closes, backing off; warn once per new failure reason."""
         attempt = 0
         while True:
             try:
@@ -232,6 +250,8 @@ class Mesh:
                     ping_timeout=self.limits.keepalive_timeout,
                 ) as connection:
                     attempt = 0
+                    if self._dial_errors.pop(url, None) is not None:
+                        log.info("%s: peer %s is reachable again", self.replica.id, url)
                     driver = await self._run_driver(WebSocketChannel(connection), outbound=True)
                     kept = self._sessions.get(driver.peer) if driver.peer else None
                 if kept is not None:
@@ -243,12 +263,22 @@ class Mesh:
                 trio.BrokenResourceError,
                 ssl.SSLError,
             ) as exc:
-                log.debug("%s: dialing %s failed: %s", self.replica.id, url, exc)
+                self._dial_failed(url, exc)
             except InvalidURI:
                 log.error("%s: peer address %s is not a websocket URL", self.replica.id, url)
                 return
             await trio.sleep(self._backoff.delay(attempt))
             attempt += 1
+
+    def _dial_failed(self, url: str, exc: BaseException) -> None:
+        """A warning the first time a peer fails for a reason, debug while it keeps failing."""
+        reason = str(exc) or type(exc).__name__
+        attempts = getattr(exc.__cause__, "exceptions", ())  # trio: why each address failed
+        if attempts:
+            reason = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in attempts}))
+        level = logging.DEBUG if self._dial_errors.get(url) == reason else logging.WARNING
+        self._dial_errors[url] = reason
+        log.log(level, "%s: cannot reach peer %s: %s (retrying)", self.replica.id, url, reason)
 
 
 @asynccontextmanager
@@ -277,9 +307,16 @@ async def open_mesh(
     """
     key = secret.encode() if isinstance(secret, str) else secret
     limits = limits or Limits()
-    peers = [peer_url(p) for p in peers]
+    peers = peer_urls(peers)
+    address = parse_listen(listen) if listen is not None else None
     if client_ssl_context is None and any(p.startswith("wss://") for p in peers):
         client_ssl_context = ssl.create_default_context()
+    listeners = None
+    if address is not None:  # bound before the nursery, so a taken port is a plain error
+        try:
+            listeners = await trio.open_tcp_listeners(address[1], host=address[0])
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     async with trio.open_nursery() as nursery:
         mesh = Mesh(
             replica,
@@ -292,14 +329,12 @@ async def open_mesh(
             presence=presence,
         )
         nursery.start_soon(mesh.presence.run)
-        if listen is not None:
-            host, port = parse_listen(listen)
+        if listeners is not None:
             server = await nursery.start(
                 functools.partial(
                     serve,
                     mesh._serve_one,
-                    port,
-                    host=host,
+                    listeners=listeners,
                     ssl=ssl_context,
                     max_size=limits.max_frame_bytes,
                     compression=None,

@@ -10,6 +10,8 @@ import logging
 
 import trio
 
+from crdtstate.errors import ListenError
+
 from .mesh import Mesh
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,10 @@ async def export_metrics(
         "crdtstate_connections", "Open websocket connections", ["replica"], registry=registry
     )
 
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise ListenError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
     bound = server.server_address[1]
     log.info("metrics on http://%s:%d/metrics", host, bound)
     task_status.started(bound)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from crdtstate.errors import StorageError
+from crdtstate.errors import ListenError, StorageError
 from crdtstate.replica import Replica
 
 from .mesh import open_mesh
@@ -56,16 +56,32 @@ def client_context(config: NodeConfig) -> ssl.SSLContext | None:
 
 
 async def run_node(config: NodeConfig) -> int:
-    """Serve until SIGINT/SIGTERM; with `config.db`, the replica lives in that database."""
+    """Serve until SIGINT/SIGTERM; with `config.db`, the replica lives in that database.
+
+    A database that cannot be opened or an address that cannot be listened on is one error
+    line and exit status 1 (they may arrive wrapped in the replica's nursery's group).
+    """
+    failed = False
     try:
         async with Replica.open(
             config.replica_id, config.db, durability=config.durability
         ) as replica:
             await _serve(replica, config)
-    except StorageError as exc:
-        log.error("replica database %s: %s", config.db, exc)
-        return 1
-    return 0
+    except* StorageError as group:
+        log.error("replica database %s: %s", config.db, _first(group))
+        failed = True
+    except* ListenError as group:
+        log.error("%s", _first(group))
+        failed = True
+    return 1 if failed else 0
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of a (possibly nested) exception group."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
 
 
 async def _serve(replica: Replica, config: NodeConfig) -> None:

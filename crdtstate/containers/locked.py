@@ -17,6 +17,7 @@ import trio
 
 from ..errors import NoHistoryError
 from ..types.clocks import VersionVector
+from ..updaters import refuse_awaitable
 from .changes import Change, ChangeFeed, Subscription
 
 S = TypeVar("S")
@@ -24,9 +25,11 @@ Updater = Callable[[Any], Any]
 
 
 def apply_updater(updater: Updater, value: Any) -> Any:
-    """Run `updater` on a private copy: it mutates the copy in place or returns a new value."""
+    """Run `updater` on a private copy: it mutates the copy in place or returns a new value
+    (an awaitable is refused with `AsyncUpdaterError`)."""
     working = copy.deepcopy(value)
     result = updater(working)
+    refuse_awaitable(result, updater)
     return working if result is None else result
 
 

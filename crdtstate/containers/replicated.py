@@ -9,6 +9,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ..types import Crdt
 from ..types.clocks import VersionVector
 from ..types.yjs.clientids import ClientIdAllocator
+from ..updaters import refuse_awaitable
 from .changes import ChangeFeed, Subscription
 from .handle_registry import handle_for
 
@@ -82,10 +83,10 @@ class ReplicatedContainer(Generic[C]):
         try:
             handle = handle_for(state, replica.writer, deltas.append)
             if type(state).updating is Crdt.updating:  # the common case, without a context
-                updater(handle)
+                refuse_awaitable(updater(handle), updater)
             else:
                 with state.updating(replica.writer, deltas.append, replica.client_ids):
-                    updater(handle)
+                    refuse_awaitable(updater(handle), updater)
         except BaseException:
             savepoint.restore()
             raise

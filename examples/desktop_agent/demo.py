@@ -1,10 +1,13 @@
-"""Two desktop agents edit their memory offline, then meet and converge.
+"""Two desktop agents edit their memory offline, then meet on loopback and converge.
+
+Their SQLite files live in a temporary folder, removed at the end.
 
 python examples/desktop_agent/demo.py
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +29,11 @@ def show(title: str, snapshots: dict[str, dict]) -> None:
 
 
 async def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="agents-"))
+    with tempfile.TemporaryDirectory(prefix="agents-") as home:
+        return await run(Path(home))
+
+
+async def run(home: Path) -> int:
     laptop_db, desktop_db = home / "laptop.db", home / "desktop.db"
     async with (
         AgentMemory.open("laptop", laptop_db) as laptop,
@@ -66,4 +73,5 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     sys.exit(trio.run(main))

@@ -7,7 +7,7 @@ listed (and announced) on another, spend a tenant's quota across them, and look 
 
 from __future__ import annotations
 
-import sys
+import argparse
 from typing import Any
 
 import trio
@@ -39,6 +39,10 @@ async def main(url_a: str, url_b: str, url_c: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    trio.run(main, *sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in ("a", "b", "c"):
+        parser.add_argument(
+            f"url_{name}", help=f"replica {name}'s MCP endpoint, http://host:port/mcp"
+        )
+    args = parser.parse_args()
+    trio.run(main, args.url_a, args.url_b, args.url_c)

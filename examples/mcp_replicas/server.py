@@ -5,7 +5,8 @@ Start it three times (see README.md, "MCP server replicas"). Its tools use the s
 tools and resources registered on any replica are listed on all (with `list_changed` events),
 rate limits hold across replicas, and MCP sessions are leased by the replica holding them.
 
-It prints one JSON line when ready ({"id", "mcp", "mesh"}) and a status line every 0.1 s.
+It prints one JSON line when ready ({"id", "mcp", "mesh"}), then a status line ({"id",
+"peers"}) each time the set of connected peers changes.
 `--db` keeps the replica in a SQLite file (what it acknowledged survives a crash, and the hard
 quota holds across restarts); without it the replica lives in memory, and a restart with the
 same `--id` regains from its peers what reached them. `--secret-file` makes peers prove a
@@ -288,8 +289,13 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def report(replica: Replica, mesh: Any) -> None:
+    """A status line when the connected peers change, not on a timer: the client's output
+    must not drown in it."""
+    shown = None
     while True:
-        print(json.dumps({"id": replica.id, "peers": sorted(mesh.peers)}), flush=True)
+        if (peers := sorted(mesh.peers)) != shown:
+            print(json.dumps({"id": replica.id, "peers": peers}), flush=True)
+            shown = peers
         await trio.sleep(0.1)
 
 
@@ -302,7 +308,7 @@ def read_secret(path: Path) -> bytes:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--id", required=True, help="this replica's id")
     parser.add_argument("--http", default="127.0.0.1:0", help="host:port for MCP clients")
     parser.add_argument("--mesh", default="127.0.0.1:0", help="host:port for peer replicas")

@@ -1,10 +1,14 @@
-"""`python -m simulations.faults [--seed N] [--updates N] [--kills K] [--cuts C] [--stalls S]`
+"""`python -m simulations faults [--seed N] [--updates N] [--kills K] [--cuts C] [--stalls S]`
 
-Prints progress and the faults as they happen (stderr), then the count of acknowledged updates
-checked and lost, by kind, and the run's duration. Exits 1 if any update was lost, a replica
-holds something nobody wrote, or the replicas did not converge. The same seed replays the
-same workload and the same faults at the same points of it. The databases, ledgers and
-process logs are kept in `--workdir` (by default a temporary directory, kept on failure).
+Runs three replica processes that make updates while some are killed with SIGKILL and their
+links cut or stalled, then checks that no acknowledged update was lost and that the replicas
+converged. It says first about how long it takes, prints progress and the faults as they
+happen (stderr), then the count of acknowledged updates checked and lost, by kind, and a
+verdict per target (issue 13: 0 lost, converged). Exit status (`simulations/targets.py`): 0
+when every target is met, 1 if any update was lost, a replica holds something nobody wrote,
+or the replicas did not converge, 2 for a usage error. The same seed replays the same
+workload and the same faults at the same points of it. The databases, ledgers and process
+logs are kept in `--workdir` (by default a temporary directory, kept on failure).
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from pathlib import Path
 
 import trio
 
+from ..targets import announce, finish
+from .plan import REPLICAS
 from .run import FaultConfig, FaultReport, run_faults
+
+STARTUP_S = 20  # processes starting, faults healing and the replicas converging
 
 
 def parse(argv: list[str] | None) -> tuple[FaultConfig, Path | None]:
@@ -25,16 +33,29 @@ def parse(argv: list[str] | None) -> tuple[FaultConfig, Path | None]:
     parser = argparse.ArgumentParser(
         prog="python -m simulations faults", description=__doc__.split("\n\n")[1]
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--updates", type=int, default=defaults.updates)
-    parser.add_argument("--kills", type=int, default=defaults.kills)
-    parser.add_argument("--cuts", type=int, default=defaults.cuts)
-    parser.add_argument("--stalls", type=int, default=defaults.stalls)
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="the same seed replays the same run"
+    )
+    parser.add_argument(
+        "--updates", type=int, default=defaults.updates, help="updates made, all processes"
+    )
+    parser.add_argument(
+        "--kills", type=int, default=defaults.kills, help="processes killed with SIGKILL"
+    )
+    parser.add_argument("--cuts", type=int, default=defaults.cuts, help="links cut for a while")
+    parser.add_argument(
+        "--stalls", type=int, default=defaults.stalls, help="links stalled for a while"
+    )
     parser.add_argument("--tasks", type=int, default=defaults.tasks, help="updaters per process")
     parser.add_argument(
         "--rate", type=float, default=defaults.rate, help="updates/s per process (0: unpaced)"
     )
-    parser.add_argument("--settle", type=float, default=defaults.settle, help="seconds")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=defaults.settle,
+        help="the most seconds to wait for convergence",
+    )
     parser.add_argument("--workdir", type=Path, help="keep databases, ledgers and logs here")
     a = parser.parse_args(argv)
     config = FaultConfig(a.seed, a.updates, a.kills, a.cuts, a.stalls, a.tasks, a.rate, a.settle)
@@ -74,8 +95,30 @@ def summary(report: FaultReport) -> str:
     return "\n".join(lines)
 
 
+def estimate(config: FaultConfig) -> str:
+    """About how long a run takes: the paced updates, then starting and settling."""
+    rate = config.rate * REPLICAS if config.rate else 1_000.0
+    return f"about {config.updates / rate + STARTUP_S:.0f} s"
+
+
+def targets(report: FaultReport) -> dict[str, bool]:
+    """Issue 13's targets: no acknowledged update lost, nothing unwritten held, converged."""
+    verdict = report.verdict
+    checked = sum(verdict.checked.values())
+    return {
+        f"0 acknowledged updates lost ({verdict.lost_total:,} of {checked:,})": (
+            verdict.lost_total == 0
+        ),
+        f"no replica holds what nobody wrote ({len(verdict.anomalies)} anomalies)": (
+            not verdict.anomalies
+        ),
+        "the replicas converged": verdict.converged,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     config, workdir = parse(argv)
+    started = announce(estimate(config))
     keep = workdir is not None
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="crdtstate-faults-"))
@@ -90,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"databases, ledgers and logs kept in {workdir}")
     elif not keep:
         shutil.rmtree(workdir)
-    return 0 if report.verdict.ok else 1
+    return finish(started, targets(report))
 
 
 if __name__ == "__main__":

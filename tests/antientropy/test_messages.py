@@ -26,7 +26,8 @@ Message = Hello | Auth | Digest | Delta | Ack | Bye
 # -- strategies ---------------------------------------------------------------------------------
 
 sequences = st.integers(min_value=0, max_value=2**63 - 1)
-replica_ids = st.text(min_size=1, max_size=40)
+# A replica id follows crdtstate.replica_ids' rule: printable, not padded with whitespace.
+replica_ids = st.text(min_size=1, max_size=40).filter(lambda s: s.isprintable() and s == s.strip())
 kinds = st.text(max_size=64)
 names = st.text(max_size=40)
 
@@ -324,6 +325,9 @@ WRONG_FIELDS: list[tuple[str, str, Any]] = [
     ("hello", "protocol", None),
     ("hello", "replica", ""),
     ("hello", "replica", "r" * 257),
+    ("hello", "replica", " "),
+    ("hello", "replica", "a\x00"),
+    ("hello", "replica", " a"),
     ("hello", "replica", b"a"),
     ("hello", "replica", 7),
     ("hello", "incarnation", -1),

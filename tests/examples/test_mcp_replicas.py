@@ -82,6 +82,9 @@ async def test_three_mcp_replicas_share_registries_limits_and_session_leases(
                 await bad_registry_entries_from_a_peer_never_stop_the_mirroring(a, ca, cb)
                 await quota_spent_on_a_and_b_is_refused_on_c(ca, cb, cc)
                 await session_on_a_is_seen_on_c_and_lapses_when_a_is_killed(a, cb, cc)
+            # A status line per change of peers (a few), not one every 0.1 s (dozens by now).
+            for r in replicas:
+                assert 1 <= r.status_lines <= 6, (r.info["id"], r.status_lines)
         finally:
             for r in replicas:
                 await r.stop()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from simulations import bench_saturation, bench_scale
 from simulations.bench_saturation import Step, plan_next, report, summarize
 from simulations.bench_scale import Cell, ops_to_run, table, verdict
 from simulations.saturation_node import Progress, _last_of_kind
@@ -34,6 +35,16 @@ def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def assert_verdicts(result: subprocess.CompletedProcess[str], targets: list[str]) -> None:
+    """One "target met/MISSED" line per target, in order, and the exit status they imply."""
+    verdicts = [line for line in result.stdout.splitlines() if line.startswith("target ")]
+    assert len(verdicts) == len(targets), verdicts
+    for line, target in zip(verdicts, targets, strict=True):
+        assert re.match(r"target (met|MISSED): " + re.escape(target), line), (line, target)
+    assert result.returncode == (1 if any("MISSED" in v for v in verdicts) else 0), verdicts
+    assert re.search(r"^took \d+ s$", result.stdout, re.M)
+
+
 def rows(output: str, pattern: str) -> list[list[str]]:
     return [line.split() for line in output.splitlines() if re.match(pattern, line)]
 
@@ -45,9 +56,10 @@ def number(text: str) -> float:
 def test_bench_scale_quick_prints_a_figure_per_size_op_and_implementation(tmp_path: Path) -> None:
     png = tmp_path / "scale.png"
     result = run_module("simulations.bench_scale", "--quick", "--plot", str(png))
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
     out = result.stdout
-    assert "expected duration" in out.splitlines()[0]
+    assert out.startswith("(takes about ")
+    assert "... crdtstate at 1,000 keys: change done" in result.stderr
     for column in ("crdtstate us/op", "LockedContainer us/op", "pycrdt us/op"):
         assert column in out
     table_rows = rows(out, r"^\s*[\d,]+ (put|add|get|change|notify)\s")
@@ -65,11 +77,15 @@ def test_bench_scale_quick_prints_a_figure_per_size_op_and_implementation(tmp_pa
     assert len(rows(out, r"^\s*[\d,]+ (crdtstate|LockedContainer|pycrdt)\s")) == 6  # memory
     assert re.search(r"^verdict: .* -> (MET|NOT MET)$", out, re.M)
     assert png.stat().st_size > 0
+    ops = ("put", "add", "get", "change")
+    growth = [f"{op}: crdtstate's per-op cost at 1,000 keys within 2x of 100" for op in ops]
+    assert_verdicts(result, [*growth, "every cell ran"])
+    assert "target met: every cell ran" in out
 
 
 def test_bench_registry_quick_runs_four_ways_and_converges() -> None:
     result = run_module("simulations.bench_registry", "--quick")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
     names = (
         "pycrdt Map",
         "bare types (pure API)",
@@ -84,15 +100,34 @@ def test_bench_registry_quick_runs_four_ways_and_converges() -> None:
         assert number(figures[0]) > 0 and number(figures[1]) > 0 and number(figures[2]) > 0
         assert figures[4] == "yes", line
     assert sum(line.startswith("verdict (container") for line in lines) == 2
+    assert lines[0].startswith("(takes about ")
+    assert "... 4 of 4: container, digest sync" in result.stderr
+    assert_verdicts(
+        result,
+        [
+            "container, push sync: local ops/s >= 0.5x pycrdt's",
+            "container, digest sync: local ops/s >= 0.5x pycrdt's",
+            "the three replicas converged, every way",  # (loro's bytes: the default workload's)
+        ],
+    )
+    assert "target met: the three replicas converged" in result.stdout
 
 
 def test_bench_saturation_quick_prints_its_curve() -> None:
     result = run_module("simulations.bench_saturation", "--quick")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
+    assert result.stdout.startswith("(takes about ")
+    assert "... step 2: asked 200 updates/s" in result.stderr
     steps = rows(result.stdout, r"^\s*[\d,]+\s+[\d,]+\s+[\d,]+\s+[\d.]+\s+[\d.]+\s+\d+%")
     assert [number(s[0]) for s in steps] == [100, 200]
     assert all(number(s[1]) > 0 for s in steps)
     assert "peak made rate" in result.stdout
+    targets = [
+        "converges >= 20,000 updates/s with p99 < 50 ms",  # (200/s asked: missed by design)
+        "past saturation the made rate never drops below its peak",
+    ]
+    assert_verdicts(result, targets)
+    assert "target MISSED: converges >= 20,000" in result.stdout
 
 
 # -- the arithmetic ---------------------------------------------------------------------------
@@ -160,6 +195,20 @@ def test_the_ramp_doubles_until_saturation_then_goes_to_three_times_it() -> None
     assert "p99 under 50 ms: 1,000/s" in text
 
 
+def test_saturation_targets_judge_the_rate_and_the_drop_past_saturation() -> None:
+    args = _args()
+    steps = [_step(10_000, 10_000), _step(20_000, 20_000), _step(40_000, 25_000, complete=False)]
+    rate, drop = bench_saturation.targets(steps, args).items()
+    assert rate == ("converges >= 20,000 updates/s with p99 < 50 ms (20,000/s)", True)
+    assert drop == ("past saturation the made rate never drops below its peak (lowest 100% "
+                    "of peak, tolerance 10%)", True)  # fmt: skip
+    steps.append(_step(60_000, 15_000, complete=False))  # 60% of the 25,000 peak
+    assert list(bench_saturation.targets(steps, args).values()) == [True, False]
+    unsaturated = bench_saturation.targets(steps[:2], args)
+    assert list(unsaturated.values()) == [True, False]  # nothing past saturation: not shown
+    assert "(no step past saturation)" in list(unsaturated)[1]
+
+
 def test_the_ramp_looks_below_the_start_when_even_it_is_too_fast() -> None:
     args = _args(start=100.0, floor=25.0)
     steps = [_step(100, 40, complete=False)]
@@ -195,6 +244,12 @@ def test_scale_verdict_and_growth() -> None:
     ops = ["put", "add", "get", "change"]
     text = verdict(cells, sizes, ops)
     assert "1M vs 1k keys" in text and "change 2.5x" in text and text.endswith("NOT MET")
+    assert list(bench_scale.targets(cells, sizes, ops).values()) == [True, True, True, False, True]
     cells[("crdtstate", 1_000_000)].mean_us["change"] = 20.0
     assert verdict(cells, sizes, ops).endswith("-> MET")
+    checked = bench_scale.targets(cells, sizes, ops)
+    assert all(checked.values())
+    assert "change: crdtstate's per-op cost at 1,000,000 keys within 2x of 1,000 (2.0x)" in checked
+    cells[("pycrdt", 1_000)] = Cell("pycrdt", 1_000, error="boom")
+    assert not bench_scale.targets(cells, sizes, ops)["every cell ran (failed: pycrdt at 1,000)"]
     assert "1.5x" in table(cells, sizes, ["crdtstate"], ops)

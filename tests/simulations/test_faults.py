@@ -8,9 +8,11 @@ from pathlib import Path
 import trio
 
 from simulations.faults import FaultConfig, run_faults
+from simulations.faults.__main__ import targets
 from simulations.faults.check import FinalState, check
 from simulations.faults.ledger import Ledger
 from simulations.faults.plan import plan_faults
+from simulations.faults.run import FaultReport
 
 # r0 ran twice (killed once), r1 once. Token ids: replica, run (2), task, n (6).
 R0 = """I 0 0
@@ -121,6 +123,19 @@ def test_the_check_reports_what_nobody_wrote_and_broken_tokens() -> None:
     verdict = check(ledger(), [state("r0", elements=frozenset({"e1", "x"}), text=text)])
     assert any("'x'" in a for a in verdict.anomalies)
     assert any("whole tokens" in a for a in verdict.anomalies)
+
+
+def test_the_command_states_issue_13s_targets_met_only_when_nothing_is_lost() -> None:
+    whole = targets(FaultReport(FaultConfig(), check(ledger(), [state("r0"), state("r1")])))
+    assert whole == {
+        "0 acknowledged updates lost (0 of 14)": True,
+        "no replica holds what nobody wrote (0 anomalies)": True,
+        "the replicas converged": True,
+    }
+    finals = [state("r0", counts={"r0": 3}, digest="a"), state("r1")]
+    broken = targets(FaultReport(FaultConfig(), check(ledger(), finals)))
+    assert list(broken.values()) == [False, True, False]
+    assert "0 acknowledged updates lost (1 of 14)" in broken
 
 
 def test_a_line_cut_short_by_a_kill_is_not_an_update() -> None:

@@ -53,12 +53,16 @@ async def test_serve_relays_between_replicas_that_never_meet_and_exports_metrics
                     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as r:
                         return r.read().decode()
 
+                # The gauges are copied once a second: wait for a copy made after both joined.
+                connected = [
+                    f'crdtstate_peer_connected{{peer="{peer}",replica="relay"}} 1.0'
+                    for peer in ("left", "right")
+                ]
                 with trio.fail_after(20):
-                    while 'crdtstate_peer_connected{peer="left",replica="relay"} 1.0' not in (
-                        text := await trio.to_thread.run_sync(scrape)
-                    ):
+                    text = await trio.to_thread.run_sync(scrape)
+                    while not all(line in text for line in connected):
                         await trio.sleep(0.2)
-                assert 'crdtstate_peer_connected{peer="right",replica="relay"} 1.0' in text
+                        text = await trio.to_thread.run_sync(scrape)
         node.send_signal(signal.SIGTERM)
         with trio.fail_after(20):
             assert await node.wait() == 0

@@ -1,0 +1,33 @@
+"""The one rule for replica ids, checked wherever an id enters: `Replica.open`, the replica
+core, `crdtstate serve --id`.
+
+An id names a replica in version vectors, dots, logs and database files, so it must be
+visible and unambiguous: 1 to 256 printable characters, not starting or ending with
+whitespace. `""` is refused rather than replaced by a random id (pass None for that).
+"""
+
+from __future__ import annotations
+
+from .errors import InvalidArgumentError
+
+MAX_REPLICA_ID_LENGTH = 256
+RULE = "1 to 256 printable characters, not starting or ending with whitespace"
+
+
+def check_replica_id(replica_id: object) -> str:
+    """`replica_id` if it follows the rule, else `InvalidArgumentError` saying why."""
+    if not isinstance(replica_id, str):
+        problem = f"is a {type(replica_id).__name__}, not a string"
+    elif not replica_id:
+        problem = "is empty (give no id at all for a random one)"
+    elif len(replica_id) > MAX_REPLICA_ID_LENGTH:
+        problem = f"has {len(replica_id)} characters"
+    elif not replica_id.isprintable():
+        problem = "holds a control or other unprintable character"
+    elif replica_id != replica_id.strip():
+        problem = "starts or ends with whitespace"
+    else:
+        return replica_id
+    shown = repr(replica_id)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    raise InvalidArgumentError(f"replica id {shown} {problem}: an id is {RULE}")

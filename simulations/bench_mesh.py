@@ -59,6 +59,9 @@ class Proc:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-quantile of `values` (NaN for none)."""
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 

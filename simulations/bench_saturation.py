@@ -19,19 +19,16 @@ below its peak (by more than `--tolerance`, for noise). Bounded by `--max-second
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import trio
 
+from simulations.bench_mesh import Proc, percentile
 from simulations.targets import announce, finish, progress
 
-HERE = Path(__file__).resolve().parent
+NODE = "saturation_node.py"  # one updater or watcher process, speaking JSON lines
+
 STARTUP_S = 4.0
 ISSUE_RATE = 20_000  # updates/s three processes must converge, with p99 under ISSUE_P99_MS
 ISSUE_P99_MS = 50.0  # three interpreters, a mesh handshake and the updater's head start
@@ -51,53 +48,18 @@ class Step:
         return self.complete and self.made >= 0.9 * self.asked and self.p99_ms <= max_p99
 
 
-class Node:
-    """A saturation_node.py process and its JSON lines."""
-
-    def __init__(self, process: trio.Process) -> None:
-        self.process = process
-        self._pending = b""
-
-    @classmethod
-    async def start(cls, *args: str) -> Node:
-        command = [sys.executable, str(HERE / "saturation_node.py"), *args]
-        return cls(await trio.lowlevel.open_process(command, stdout=subprocess.PIPE))
-
-    async def line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(1 << 20)
-            if not chunk:
-                raise EOFError("a saturation node exited early")
-            self._pending += chunk
-        raw, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(raw)
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-        await self.process.wait()
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def run_step(rate: float, args: argparse.Namespace) -> Step:
     common = ["--rate", str(rate), "--duration", str(args.duration), "--grace", str(args.grace)]
-    nodes: list[Node] = []
+    nodes: list[Proc] = []
     try:
-        updater = await Node.start("--id", "u", "--role", "updater", *common)
+        updater = await Proc.start(NODE, "--id", "u", "--role", "updater", *common)
         nodes.append(updater)
         url_u = (await updater.line())["url"]
-        w1 = await Node.start("--id", "w1", "--role", "watcher", "--peer", url_u, *common)
+        w1 = await Proc.start(NODE, "--id", "w1", "--role", "watcher", "--peer", url_u, *common)
         nodes.append(w1)
         url_w1 = (await w1.line())["url"]
-        w2 = await Node.start(
-            "--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1, *common
+        w2 = await Proc.start(
+            NODE, "--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1, *common
         )
         nodes.append(w2)
         await w2.line()

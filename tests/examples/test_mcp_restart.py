@@ -9,6 +9,7 @@ The cut is real: c reaches a and b only through TCP relays on loopback that the 
 
 from __future__ import annotations
 
+import importlib.util
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import trio
 from mcp import Client
 
-from .test_mcp_replicas import MEMBERS, WINDOW, Replica, call, eventually
+from .test_mcp_replicas import MEMBERS, SERVER, WINDOW, Replica, call, eventually
 
 CAP = 12  # each member's share is 4
 TENANT = "tenant-1"
@@ -106,17 +107,16 @@ class Writes:
         return listed - BUILT_IN == self.tools and left == CAP - self.spent
 
 
-BUILT_IN = {
-    "whoami",
-    "register_tool",
-    "register_resource",
-    "spend",
-    "quota_left",
-    "hit",
-    "session_info",
-    "kv_set",
-    "kv_get",
-}
+def _built_in_tools() -> frozenset[str]:
+    """The example's own list of the tools every replica serves (read, not copied)."""
+    spec = importlib.util.spec_from_file_location("mcp_replicas_server", SERVER)
+    assert spec is not None and spec.loader is not None
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+    return server.BUILT_IN_TOOLS
+
+
+BUILT_IN = _built_in_tools()
 
 
 @pytest.mark.parametrize("c_keeps", ["memory", "db"])

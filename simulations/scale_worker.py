@@ -161,15 +161,22 @@ async def run_crdtstate(args: argparse.Namespace) -> None:
 
         emit(step="build", **await built([("map", build_map), ("set", build_set)], size))
 
-        async def put(i: int) -> None:
-            await sessions.update(lambda m: m.__setitem__(key(i, size), session(i)))
+        await run_container_ops(args, sessions, tags, size)
 
-        ops: dict[str, Op] = {
-            "put": timed(put),
-            "add": timed(lambda i: tags.update(lambda s: s.add(size + i))),
-            "get": timed(lambda i: sessions.get()),
-        }
-        await run_ops(args, ops, lambda: subscriber_change(sessions.subscribe, put, *_b(args)))
+
+async def run_container_ops(args: argparse.Namespace, sessions: Any, tags: Any, size: int) -> None:
+    """put, add, get and a subscriber's change through the shared container API: the same
+    code times a replicated container and a `LockedContainer`."""
+
+    async def put(i: int) -> None:
+        await sessions.update(lambda m: m.__setitem__(key(i, size), session(i)))
+
+    ops: dict[str, Op] = {
+        "put": timed(put),
+        "add": timed(lambda i: tags.update(lambda s: s.add(size + i))),
+        "get": timed(lambda i: sessions.get()),
+    }
+    await run_ops(args, ops, lambda: subscriber_change(sessions.subscribe, put, *_b(args)))
 
 
 async def run_locked(args: argparse.Namespace) -> None:
@@ -187,15 +194,7 @@ async def run_locked(args: argparse.Namespace) -> None:
     emit(step="build", **await built([("map", build_map), ("set", build_set)], size))
     sessions, tags = holder["sessions"], holder["tags"]
 
-    async def put(i: int) -> None:
-        await sessions.update(lambda d: d.__setitem__(key(i, size), session(i)))
-
-    ops: dict[str, Op] = {
-        "put": timed(put),
-        "add": timed(lambda i: tags.update(lambda s: s.add(size + i))),
-        "get": timed(lambda i: sessions.get()),
-    }
-    await run_ops(args, ops, lambda: subscriber_change(sessions.subscribe, put, *_b(args)))
+    await run_container_ops(args, sessions, tags, size)
 
 
 async def run_pycrdt(args: argparse.Namespace) -> None:

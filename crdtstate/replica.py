@@ -29,6 +29,7 @@ from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
+from .pacing import SchedulePacer
 from .replica_ids import check_replica_id
 from .replica_state import RemoteGroup, ReplicaState
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
@@ -76,6 +77,7 @@ class Replica:
         self._commit_progress = trio.Event()
         self._grew = trio.Event()
         self._waiting = 0  # tasks in wait_beyond
+        self._pacer = SchedulePacer()  # when a burst of local updates yields to other tasks
         self._closed = False
 
     @classmethod
@@ -219,7 +221,7 @@ class Replica:
             if change is not None:
                 self._containers[name].feed.publish(change)
             self._wake()
-            await trio.lowlevel.checkpoint()
+            await self._pacer.checkpoint()
             return
         self._submitted += 1
         publish = partial(self._publish_local, name, delta, change)

@@ -9,6 +9,11 @@ peer whose acknowledgement falls below what is kept is served by digest exchange
 
 The sequence counter lives here, not in the replica, so that a durable replica can start the
 buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number.
+
+Measuring a group means encoding it, which costs as much as a small update itself; most groups
+are acknowledged by every peer and dropped soon after. So groups are measured in batches, once
+`MEASURE_EVERY` are unmeasured or when `bytes` is read: a group dropped before that is never
+encoded here, and the buffer exceeds `max_bytes` by at most that many groups in between.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass
+from itertools import islice
 
 from . import codec
 from .types import Crdt
@@ -24,6 +30,7 @@ DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 
 ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
+MEASURE_EVERY = 256  # unmeasured groups that make the buffer measure them and apply its bound
 
 
 @dataclass(slots=True)
@@ -31,7 +38,7 @@ class DeltaGroup:
     sequence: int
     origin: str
     deltas: dict[str, Crdt]
-    size: int  # encoded bytes, for the byte bound
+    size: int | None  # encoded bytes, for the byte bound (None until measured)
 
 
 def encoded_size(deltas: dict[str, Crdt]) -> int:
@@ -50,7 +57,8 @@ class DeltaBuffer:
         self._groups: deque[DeltaGroup] = deque()
         self._sequence = start
         self._floor = start  # every group with sequence <= floor has been dropped
-        self._bytes = 0
+        self._bytes = 0  # of the measured groups
+        self._unmeasured = 0  # the newest groups, not yet measured
         self.max_bytes = max_bytes
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
 
@@ -65,7 +73,9 @@ class DeltaBuffer:
 
     @property
     def bytes(self) -> int:
-        """Encoded bytes of the groups held (never above `max_bytes` between calls)."""
+        """Encoded bytes of the groups held (never above `max_bytes` as read here): the groups
+        not yet measured are measured first, and the oldest dropped beyond the bound."""
+        self._apply_bound()
         return self._bytes
 
     def __len__(self) -> int:
@@ -73,13 +83,22 @@ class DeltaBuffer:
 
     def append(self, origin: str, deltas: dict[str, Crdt]) -> int:
         self._sequence += 1
-        group = DeltaGroup(self._sequence, origin, deltas, encoded_size(deltas))
-        self._groups.append(group)
-        self._bytes += group.size
+        self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
+        self._unmeasured += 1
+        if self._unmeasured >= MEASURE_EVERY:
+            self._apply_bound()
+        return self._sequence
+
+    def _apply_bound(self) -> None:
+        """Measure the unmeasured groups (the newest), then drop the oldest beyond the bound."""
+        if self._unmeasured:
+            for group in islice(reversed(self._groups), self._unmeasured):
+                group.size = encoded_size(group.deltas)
+                self._bytes += group.size
+            self._unmeasured = 0
         while self._bytes > self.max_bytes and self._groups:
             self._drop_oldest()
             self.dropped_for_bound += 1
-        return self._sequence
 
     def can_serve(self, after: int) -> bool:
         """True when every group after `after` is still held."""
@@ -120,5 +139,8 @@ class DeltaBuffer:
 
     def _drop_oldest(self) -> None:
         group = self._groups.popleft()
-        self._bytes -= group.size
+        if group.size is None:
+            self._unmeasured -= 1
+        else:
+            self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)

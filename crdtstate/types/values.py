@@ -76,41 +76,53 @@ class ValueSpec:
     Undeclared (`Any`) values must be plain msgpack data; they are stored in the form a peer
     decodes (tuples become lists), so every replica holds equal values. Declared values are
     validated on assignment and on decoding, and travel as their JSON-mode dump.
+
+    Assignment is on every update's path, so it calls pydantic-core's validator and serializer
+    directly (the `TypeAdapter` methods add a keyword-heavy call around each).
     """
 
-    __slots__ = ("_adapter", "type")
+    __slots__ = ("_adapter", "_dump", "_validator", "type")
 
     def __init__(self, tp: Any = Any) -> None:
         self.type = tp
         self._adapter = None if tp is Any else _adapter(tp)
+        if self._adapter is not None:
+            self._validator = self._adapter.validator.validate_python
+            self._dump = self._adapter.serializer.to_python
 
     @property
     def name(self) -> str:
         return type_name(self.type)
 
     def check(self, value: Any) -> Any:
-        """`value` as it will be stored, or `InvalidValueError`."""
+        """`value` as it will be stored, or `InvalidValueError`.
+
+        Undeclared values go through msgpack and back. A declared value's JSON-mode dump holds
+        only str-keyed dicts, lists, str, numbers, bools and None, which msgpack returns
+        unchanged: packing it checks that it travels (integers fit in 64 bits), and the stored
+        value is validated from it, as a peer decodes it.
+        """
         try:
-            raw = self.to_wire(value if self._adapter is None else self._validate(value))
-            plain = msgpack.unpackb(msgpack.packb(raw, use_bin_type=True), raw=False)
+            if self._adapter is None:
+                return msgpack.unpackb(msgpack.packb(value, use_bin_type=True), raw=False)
+            raw = self._dump(self._validate(value), mode="json")
+            msgpack.packb(raw, use_bin_type=True)
         except InvalidValueError:
             raise
         except Exception as exc:  # msgpack and pydantic serialisation errors
             raise InvalidValueError(f"value {value!r} cannot be stored: {exc}") from exc
-        return plain if self._adapter is None else self._validate(plain)
+        return self._validate(raw)
 
     def _validate(self, value: Any) -> Any:
-        from pydantic import ValidationError
-
         try:
-            return self._adapter.validate_python(value)  # type: ignore[union-attr]
-        except ValidationError as exc:
+            return self._validator(value)
+        except ValueError as exc:  # pydantic_core.ValidationError is a ValueError
             raise InvalidValueError(f"not a valid {self.name}: {exc}") from exc
 
     def to_wire(self, value: Any) -> Any:
         if self._adapter is None:
             return value
-        return self._adapter.dump_python(value, mode="json")
+        return self._dump(value, mode="json")
 
     def from_wire(self, obj: Any) -> Any:
         if self._adapter is None:
@@ -124,16 +136,20 @@ class ValueSpec:
 class KeySpec(ValueSpec):
     """The declared type of map keys: an element, validated strictly when declared."""
 
-    __slots__ = ()
+    __slots__ = ("_any_str",)
+
+    def __init__(self, tp: Any = Any) -> None:
+        super().__init__(tp)
+        self._any_str = tp is Any or tp is str  # every str is a valid key: the common case
 
     def check(self, value: Any) -> Any:
+        if self._any_str and type(value) is str:
+            return value
         value = check_element(value)
         if self._adapter is not None:
-            from pydantic import ValidationError
-
             try:
-                self._adapter.validate_python(value, strict=True)
-            except ValidationError as exc:
+                self._validator(value, strict=True)
+            except ValueError as exc:  # pydantic_core.ValidationError is a ValueError
                 raise InvalidValueError(f"map key {value!r} is not a {self.name}") from exc
         return value
 

@@ -112,10 +112,12 @@ class SnapshotCache:
     __slots__ = ("_gen", "_lineage", "_map", "_snapshot", "_touched")
 
     def __init__(self) -> None:
+        # Every store and every delta has a cache, most never read: nothing is allocated
+        # until the first read (`_touched` and `_lineage` are shared empty placeholders).
         self._map: immutables.Map | None = None
-        self._touched: set[Hashable] = set()
+        self._touched: set[Hashable] = _NO_KEYS
         self._gen = 0
-        self._lineage = _Lineage()
+        self._lineage: _Lineage = _NO_LINEAGE
         self._snapshot: Snapshot | None = None
 
     def touch(self, key: Hashable) -> None:
@@ -127,7 +129,7 @@ class SnapshotCache:
     def reset(self) -> None:
         """Forget everything (the store changed wholesale): the next read rebuilds."""
         self._map = None
-        self._touched.clear()
+        self._touched = _NO_KEYS
         self._snapshot = None
 
     def shared(self) -> SnapshotCache:
@@ -136,6 +138,7 @@ class SnapshotCache:
         if self._map is not None:
             twin._map = self._map
             twin._touched = set(self._touched)
+            twin._lineage = _Lineage()
         return twin
 
     def read(
@@ -147,22 +150,35 @@ class SnapshotCache:
         """The current value: `value_of(key)` for each of `keys`, as a `wrap` snapshot."""
         if self._snapshot is not None:
             return self._snapshot
-        if self._map is None or len(self._touched) > max(LOG_LENGTH, len(keys) // 2):
+        touched = self._touched
+        if self._map is None or len(touched) > max(LOG_LENGTH, len(keys) // 2):
             self._map = immutables.Map((key, value_of(key)) for key in keys)
             self._lineage = _Lineage()
-        elif self._touched:
+        elif len(touched) == 1:  # one key changed (a small update): no mutation context
+            (key,) = touched
+            hamt = self._map
+            if key in keys:
+                self._map = hamt.set(key, value_of(key))
+            elif key in hamt:
+                self._map = hamt.delete(key)
+            self._lineage.log.append((self._gen + 1, frozenset(touched)))
+        elif touched:
             with self._map.mutate() as mutation:
-                for key in self._touched:
+                for key in touched:
                     if key in keys:
                         mutation[key] = value_of(key)
                     else:
                         mutation.pop(key, None)
                 self._map = mutation.finish()
-            self._lineage.log.append((self._gen + 1, frozenset(self._touched)))
+            self._lineage.log.append((self._gen + 1, frozenset(touched)))
         self._gen += 1
-        self._touched.clear()
+        self._touched = set()
         self._snapshot = wrap(self._map, self._lineage, self._gen)
         return self._snapshot
+
+
+_NO_KEYS: set[Hashable] = frozenset()  # type: ignore[assignment]  # never added to
+_NO_LINEAGE = _Lineage()  # never logged to: a cache's own lineage replaces it on first read
 
 
 @dataclass(frozen=True, slots=True)

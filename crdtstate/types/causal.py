@@ -49,6 +49,16 @@ class CausalCrdt(Crdt):
         self._savepoint: KeyedSavepoint | None = None
 
     @classmethod
+    def _of(cls, store: Any, context: CausalContext) -> Self:
+        """Adopt `store` and `context` as they are: the constructor of mutators' deltas (no
+        defaults to fill, nothing nested to bind: the caller built both for this value)."""
+        obj = object.__new__(cls)
+        obj.store = store
+        obj.context = context
+        obj._savepoint = None
+        return obj
+
+    @classmethod
     def empty_store(cls) -> Any:
         return KeyedDots()
 

@@ -94,7 +94,7 @@ class CausalContext:
     __slots__ = ("cloud", "vector")
 
     def __init__(self, vector: Mapping[str, int] | None = None, cloud: Iterable[Dot] = ()) -> None:
-        self.vector: dict[str, int] = {r: n for r, n in (vector or {}).items() if n > 0}
+        self.vector: dict[str, int] = {r: n for r, n in vector.items() if n > 0} if vector else {}
         self.cloud: dict[str, intervals.Ranges] = {}
         for dot in cloud:
             self.add(dot)
@@ -103,6 +103,13 @@ class CausalContext:
     def of(cls, dots: Iterable[Dot]) -> CausalContext:
         """The context of exactly `dots`, built from sorted runs (O(n log n), in any order)."""
         ctx = cls()
+        if isinstance(dots, list) and len(dots) == 1:  # a local update's own dot: the hot path
+            replica, counter = dots[0]
+            if counter == 1:
+                ctx.vector[replica] = 1
+            else:
+                ctx.cloud[replica] = [(counter, counter)]
+            return ctx
         counters: dict[str, list[int]] = {}
         for replica, counter in dots:
             counters.setdefault(replica, []).append(counter)
@@ -119,9 +126,9 @@ class CausalContext:
             self.cloud[replica] = ranges
 
     def copy(self) -> CausalContext:
-        ctx = CausalContext()
-        ctx.vector = dict(self.vector)
-        ctx.cloud = {r: list(ranges) for r, ranges in self.cloud.items()}
+        ctx = CausalContext.__new__(CausalContext)
+        ctx.vector = self.vector.copy()
+        ctx.cloud = {r: list(ranges) for r, ranges in self.cloud.items()} if self.cloud else {}
         return ctx
 
     def assign(self, other: CausalContext) -> None:

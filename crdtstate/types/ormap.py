@@ -238,8 +238,8 @@ class ORMap(CausalCrdt):
         self.store.put(key, value, delta.store.dots())
         part = MapStore(self.value_cls)
         if not delta.store.is_empty():
-            part.entries[key] = delta
-        return type(self)(part, delta.context)
+            part.entries[key] = delta  # it already shares `delta.context`, the map delta's
+        return type(self)._of(part, delta.context)
 
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""

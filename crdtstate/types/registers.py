@@ -37,7 +37,7 @@ class _Register(CausalCrdt):
         observed = self.store.pop_all()
         dot = self._event(replica)
         self.store.values[dot] = stored
-        return type(self)(DotFun({dot: stored}), CausalContext.of([*observed, dot]))
+        return type(self)._of(DotFun({dot: stored}), CausalContext.of([*observed, dot]))
 
     def clear(self, *, replica: str) -> Self:
         return self._removal(self.store.pop_all(), replica)
@@ -99,8 +99,8 @@ class LWWRegister(_Register):
         """Write `value` stamped after every write this register has seen."""
         stored = self.value_spec.check(value)
         clock = clock or process_clock()
-        seen = self.timestamp
-        stamp = clock.now(replica) if seen is None else clock.update((seen.l, seen.c), replica)
+        won = self._winner()  # (dot, (l, c, value)) of the write seen last, if any
+        stamp = clock.now(replica) if won is None else clock.update(won[1], replica)
         return self._write((stamp.l, stamp.c, stored), replica)
 
     def store_to_wire(self) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from ..errors import InvalidValueError
 from . import wire
-from .base import Crdt
+from .base import Crdt, Savepoint
 from .clocks import VersionVector
 
 
@@ -60,6 +60,9 @@ class GCounter(Crdt):
 
     def copy(self) -> GCounter:
         return GCounter._of(dict(self.counts))
+
+    def savepoint(self) -> Savepoint:
+        return CountsSavepoint((self,))
 
     def is_bottom(self) -> bool:
         return not self.counts
@@ -133,6 +136,9 @@ class PNCounter(Crdt):
     def copy(self) -> PNCounter:
         return PNCounter(self.p.copy(), self.n.copy())
 
+    def savepoint(self) -> Savepoint:
+        return CountsSavepoint((self.p, self.n))
+
     def is_bottom(self) -> bool:
         return self.p.is_bottom() and self.n.is_bottom()
 
@@ -175,3 +181,17 @@ class PNCounter(Crdt):
     def digest_from_wire(obj: Any) -> tuple[VersionVector, VersionVector]:
         p, n = wire.expect_list(obj, "pncounter digest", length=2)
         return (wire.version_vector(p), wire.version_vector(n))
+
+
+class CountsSavepoint(Savepoint):
+    """The entries of some GCounters, put back on restore: what an update of a counter can
+    change (a copy of the whole counter would cost two more objects per update)."""
+
+    __slots__ = ("_saved",)
+
+    def __init__(self, counters: tuple[GCounter, ...]) -> None:
+        self._saved = [(counter, counter.counts.copy()) for counter in counters]
+
+    def restore(self) -> None:
+        for counter, counts in self._saved:
+            counter.counts = counts

@@ -10,10 +10,12 @@ peer whose acknowledgement falls below what is kept is served by digest exchange
 The sequence counter lives here, not in the replica, so that a durable replica can start the
 buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number.
 
-Measuring a group means encoding it, which costs as much as a small update itself; most groups
-are acknowledged by every peer and dropped soon after. So groups are measured in batches, once
-`MEASURE_EVERY` are unmeasured or when `bytes` is read: a group dropped before that is never
-encoded here, and the buffer exceeds `max_bytes` by at most that many groups in between.
+Measuring a group means encoding it, which costs as much as a small update itself, and most
+groups are acknowledged by every peer and dropped soon after. So a local group (`deferred`:
+it is as large as the update that made it) is measured later, in a batch, once
+`MEASURE_EVERY` are unmeasured or when `bytes` is read: one dropped before that is never
+encoded here, and the buffer exceeds `max_bytes` by at most that many local groups in
+between. A received group, which may hold a whole state, is measured at once.
 """
 
 from __future__ import annotations
@@ -81,11 +83,12 @@ class DeltaBuffer:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def append(self, origin: str, deltas: dict[str, Crdt]) -> int:
+    def append(self, origin: str, deltas: dict[str, Crdt], *, deferred: bool = False) -> int:
+        """Number and keep a group; `deferred`: measure it later, in a batch (a local one)."""
         self._sequence += 1
         self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
         self._unmeasured += 1
-        if self._unmeasured >= MEASURE_EVERY:
+        if not deferred or self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
         return self._sequence
 

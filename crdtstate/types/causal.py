@@ -240,23 +240,27 @@ def fun_from_wire(
 
 
 class KeyedSavepoint(Savepoint):
-    """Saves the context once and each key the first time an update touches it."""
+    """Saves each key the first time an update touches it, and the context at the first
+    touch: every mutator of a keyed type touches a key before it draws a dot, so an update
+    that touches nothing has changed nothing, and saving waits until something is changed."""
 
     __slots__ = ("_context", "_keys", "_state")
 
     def __init__(self, state: CausalCrdt) -> None:
         self._state = state
-        self._context = state.context.copy()
+        self._context: CausalContext | None = None
         self._keys: dict[Any, Any] = {}
         state._savepoint = self
 
     def touch(self, key: Any) -> None:
         if key not in self._keys:
+            if self._context is None:
+                self._context = self._state.context.copy()
             self._keys[key] = self._state.store.snapshot_key(key)
 
     def restore(self) -> None:
-        ctx = self._state.context  # restored in place: nested values share this object
-        ctx.assign(self._context)
+        if self._context is not None:  # restored in place: nested values share this object
+            self._state.context.assign(self._context)
         for key, saved in self._keys.items():
             self._state.store.restore_key(key, saved)
         self.close()

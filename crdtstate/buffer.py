@@ -46,10 +46,10 @@ class DeltaGroup:
 def encoded_size(deltas: dict[str, Crdt]) -> int:
     """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries
     (the payloads packed exactly; names, kinds and msgpack headers counted, not packed)."""
-    return sum(
-        len(codec.pack(d.to_wire())) + len(name) + len(d.kind) + ENTRY_OVERHEAD
-        for name, d in deltas.items()
-    )
+    size = 0
+    for name, delta in deltas.items():
+        size += len(codec.pack(delta.to_wire())) + len(name) + len(delta.kind) + ENTRY_OVERHEAD
+    return size
 
 
 class DeltaBuffer:

@@ -84,11 +84,13 @@ class MapHandle(MutableMapping[Any, Any]):
     def __setitem__(self, key: Any, new: Any) -> None:
         key, value = self._resolve(key)
         handle = self._nested(key, value)
-        if isinstance(new, _Handle | MapHandle):
+        if isinstance(new, _Handle) or type(new) is MapHandle:
             if new.state is value:
                 return  # `m[k] += 1`: the handle already applied it
             new = new.state.value
-        if isinstance(handle, MapHandle):
+        if type(handle) is RegisterHandle:  # plain values, the common case: no ABC checks
+            handle.assign(new)
+        elif isinstance(handle, MapHandle):
             if not isinstance(new, Mapping):
                 raise InvalidValueError(f"a nested map takes a mapping, not {type(new).__name__}")
             for k in [k for k in handle if k not in new]:

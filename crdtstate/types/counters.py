@@ -89,7 +89,8 @@ class GCounter(Crdt):
     __hash__ = None  # type: ignore[assignment]
 
     def to_wire(self) -> dict[str, int]:
-        return dict(sorted(self.counts.items()))
+        counts = self.counts
+        return dict(sorted(counts.items())) if len(counts) > 1 else counts.copy()
 
     @classmethod
     def from_wire(cls, obj: Any) -> Self:

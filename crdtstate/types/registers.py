@@ -73,13 +73,18 @@ class LWWRegister(_Register):
     __slots__ = ()
 
     def _winner(self) -> tuple[Dot, tuple[int, int, Any]] | None:
+        """The write with the largest (l, c, replica), then the largest encoded value. The
+        values are encoded only on a tie of the rest, which one clock never produces: reads
+        of a register holding concurrent writes encode nothing."""
         items = self.store.values.items()
         if len(items) <= 1:
             return next(iter(items), None)
-        return max(
-            items,
-            key=lambda kv: (kv[1][0], kv[1][1], kv[0].replica, self._order(kv[1][2])),
-        )
+        best = max(items, key=_stamp)
+        top = _stamp(best)
+        tied = [kv for kv in items if _stamp(kv) == top]
+        if len(tied) == 1:
+            return best
+        return max(tied, key=lambda kv: self._order(kv[1][2]))
 
     def _order(self, value: Any) -> bytes:
         return sort_key(self.value_spec.to_wire(value))
@@ -120,3 +125,9 @@ class LWWRegister(_Register):
             )
 
         return fun_from_wire(obj, ctx, seen, write, cls.kind)
+
+
+def _stamp(write: tuple[Dot, tuple[int, int, Any]]) -> tuple[int, int, str]:
+    """A write's (l, c, replica): what orders last-writer-wins writes before their values."""
+    dot, (l, c, _) = write  # noqa: E741 - the paper's name
+    return (l, c, dot.replica)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +45,24 @@ def test_lww_join_commutes_on_timestamp_ties(wall_a, wall_b, value) -> None:
     assert xy == yx and xy.value == yx.value
     expected = value if (wall_a, "x") > (wall_b, "y") else "other"
     assert xy.value == expected
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(["v", "w", 1, 2.5, None]), min_size=2, max_size=4, unique=True))
+def test_lww_writes_tied_on_stamp_and_writer_resolve_by_value_in_any_order(values) -> None:
+    """Two runs sharing a writer name and a frozen clock can stamp writes alike: the join
+    must still pick one value whatever the merge order (the largest encoded one)."""
+    frozen = HybridLogicalClock(wall=lambda: 7)
+    deltas = []
+    for i, v in enumerate(values):
+        writer = LWWRegister()
+        writer.context.add_range("w", 1, i)  # has drawn i dots, observed none of the writes
+        deltas.append(writer.assign(v, replica="w", clock=HybridLogicalClock(wall=lambda: 7)))
+    forward, backward = LWWRegister(), LWWRegister()
+    for delta in deltas:
+        forward.merge(delta)
+    for delta in reversed(deltas):
+        backward.merge(delta)
+    assert forward == backward
+    assert forward.value == backward.value == max(values, key=lambda v: msgpack.packb(v))
+    assert frozen.now("w")[:2] == (7, 0)  # every write above was stamped (7, 0)

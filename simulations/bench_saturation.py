@@ -7,13 +7,18 @@ below its peak. Exit status: see `simulations/targets.py`.
 Per step: the asked rate, the made rate (updates the updater completed per second), the
 converged rate (updates both watchers saw, per second from the first made to the last seen),
 the p50 and p99 latency from `update` returning to a watcher's subscriber holding the change,
-and whether the watchers saw everything within `--grace` s. The asked rate doubles from
+whether the watchers saw everything within `--grace` s, the updates made per frame the mesh
+sent (pushes, relays and acks: it grows with the load when pushes coalesce), and the CPU the
+three processes used per update made (which a shared machine's load disturbs less than the
+rates). With `--baseline DIR` every step first runs with the library of the checkout at DIR
+(e.g. main's), so both curves see the same load. The asked rate doubles from
 `--start` until a step does not keep up (made below 90% of asked, a watcher incomplete, or
 p99 above `--max-p99` ms); the last step that kept up is the saturation rate, and the ramp
 goes on to 3x it. Then says where saturation is and whether, past it, the made rate ever fell
 below its peak (by more than `--tolerance`, for noise). Bounded by `--max-seconds`.
 
     python -m simulations.bench_saturation [--start 500] [--duration 3] [--rates 1000,2000]
+        [--baseline /work/main]
 """
 
 from __future__ import annotations
@@ -43,34 +48,54 @@ class Step:
     p99_ms: float
     complete: bool
     seen_share: float  # of the updates made, the share both watchers saw
+    frames: int = 0  # frames the three processes sent during the step (pushes, relays, acks)
+    cpu: float = 0.0  # CPU seconds the three processes used during the step
+    duration: float = 0.0
+
+    @property
+    def updates_per_frame(self) -> float:
+        """Updates made per frame sent in the mesh: grows with the load when pushes coalesce."""
+        return self.made * self.duration / self.frames if self.frames else float("nan")
+
+    @property
+    def cpu_per_update_us(self) -> float:
+        """CPU of the three processes per update made (robust to a shared machine's load)."""
+        count = self.made * self.duration
+        return self.cpu / count * 1e6 if count else float("nan")
 
     def keeps_up(self, max_p99: float) -> bool:
         return self.complete and self.made >= 0.9 * self.asked and self.p99_ms <= max_p99
 
 
-async def run_step(rate: float, args: argparse.Namespace) -> Step:
+async def run_step(rate: float, args: argparse.Namespace, library: str | None = None) -> Step:
+    """One step; `library`: the checkout the nodes import the library from (None: this one)."""
     common = ["--rate", str(rate), "--duration", str(args.duration), "--grace", str(args.grace)]
     nodes: list[Proc] = []
     try:
-        updater = await Proc.start(NODE, "--id", "u", "--role", "updater", *common)
+        updater = await Proc.start(NODE, "--id", "u", "--role", "updater", *common, library=library)
         nodes.append(updater)
         url_u = (await updater.line())["url"]
-        w1 = await Proc.start(NODE, "--id", "w1", "--role", "watcher", "--peer", url_u, *common)
+        w1 = await Proc.start(
+            NODE, "--id", "w1", "--role", "watcher", "--peer", url_u, *common, library=library
+        )
         nodes.append(w1)
         url_w1 = (await w1.line())["url"]
-        w2 = await Proc.start(
-            NODE, "--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1, *common
-        )
+        watcher_2 = ["--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1]
+        w2 = await Proc.start(NODE, *watcher_2, *common, library=library)
         nodes.append(w2)
         await w2.line()
         for node in nodes:
             await node.line()  # ready
-        made = (await updater.line())["made"]
+        made = await updater.line()
         watched = [await w.line() for w in (w1, w2)]
     finally:
         for node in nodes:
             await node.stop()
-    return summarize(rate, args.duration, made, watched)
+    step = summarize(rate, args.duration, made["made"], watched)
+    step.frames = sum(int(n["frames_out"]) for n in (made, *watched))
+    step.cpu = sum(float(n["cpu"]) for n in (made, *watched))
+    step.duration = args.duration
+    return step
 
 
 def summarize(rate: float, duration: float, made: list[float], watched: list[dict]) -> Step:
@@ -119,18 +144,25 @@ def plan_next(steps: list[Step], args: argparse.Namespace) -> float | None:
     return min(todo) if todo else None
 
 
-def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
-    steps = sorted(steps, key=lambda s: s.asked)
+def table(steps: list[Step], args: argparse.Namespace) -> list[str]:
+    """One row per step, by asked rate."""
     header = (
         f"{'asked /s':>9} {'made /s':>9} {'converged /s':>13} {'p50 ms':>9} {'p99 ms':>9} "
-        f"{'seen':>6}  keeps up"
+        f"{'seen':>6} {'upd/frame':>9} {'cpu us/upd':>10}  keeps up"
     )
     lines = [header, "-" * len(header)]
-    for s in steps:
+    for s in sorted(steps, key=lambda s: s.asked):
         lines.append(
             f"{s.asked:>9,.0f} {s.made:>9,.0f} {s.converged:>13,.0f} {s.p50_ms:>9.1f} "
-            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
+            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%} {s.updates_per_frame:>9.1f} "
+            f"{s.cpu_per_update_us:>10.0f}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
         )
+    return lines
+
+
+def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
+    steps = sorted(steps, key=lambda s: s.asked)
+    lines = table(steps, args)
     ok = [s for s in steps if s.keeps_up(args.max_p99)]
     first_bad = next((s for s in steps if not s.keeps_up(args.max_p99)), None)
     lines.append("")
@@ -204,14 +236,23 @@ async def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     steps: list[Step] = []
+    baseline: list[Step] = []
+    runs = 2 if args.baseline else 1
     began = time.monotonic()
     while (rate := plan_next(steps, args)) is not None:
-        if time.monotonic() - began + per_step > args.max_seconds:
+        if time.monotonic() - began + runs * per_step > args.max_seconds:
             print(f"(stopped at the time bound before {rate:,.0f}/s)")
             break
         progress(f"step {len(steps) + 1}: asked {rate:,.0f} updates/s for {args.duration:g} s")
+        if args.baseline:  # alternating, so both see the same load on a shared machine
+            baseline.append(await run_step(rate, args, library=args.baseline))
         steps.append(await run_step(rate, args))
     print()
+    if baseline:
+        print(f"baseline (the library at {args.baseline}), the same steps just before each:")
+        for line in table(baseline, args):
+            print(line)
+        print("\nthis checkout:")
     if steps:
         for line in report(steps, args):
             print(line)
@@ -242,6 +283,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-seconds", type=float, default=300.0, help="no step starts past this many seconds"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run every step, just before, with the library of the checkout at DIR "
+        "(e.g. main's), and print its curve first",
     )
     parser.add_argument("--quick", action="store_true", help="two short steps (CI)")
     args = parser.parse_args(argv)

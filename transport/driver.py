@@ -79,6 +79,7 @@ class SessionDriver:
             max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
+            max_pushes_in_flight=self.limits.max_pushes_in_flight,
         )
         self.ended = trio.Event()
         self.closed_by: SessionClosed | None = None

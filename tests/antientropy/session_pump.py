@@ -147,6 +147,7 @@ class Network:
         retransmit_after: float = 5.0,
         max_frame_bytes: int = 16 * 1024 * 1024,
         ordered: bool = False,
+        max_pushes_in_flight: int | None = None,
     ) -> None:
         self.rng = rng if rng is not None else random.Random(0)
         self.drop = drop
@@ -155,6 +156,7 @@ class Network:
         self.retransmit_after = retransmit_after
         self.max_frame_bytes = max_frame_bytes
         self.ordered = ordered
+        self.max_pushes_in_flight = max_pushes_in_flight
         self.now = 0.0
         self.links: list[Link] = []
         self.log: list[Frame] = []
@@ -178,6 +180,7 @@ class Network:
             retransmit_after=self.retransmit_after,
             max_frame_bytes=self.max_frame_bytes,
             ordered=self.ordered,
+            max_pushes_in_flight=self.max_pushes_in_flight,
         )
 
     def connect(

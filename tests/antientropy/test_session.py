@@ -610,6 +610,31 @@ def test_updates_between_frames_coalesce_into_one_push() -> None:
     assert value(b, "set") == set(range(10))
 
 
+def pushes_of_one_update_per_round(net: Network) -> list[Delta]:
+    """The pushes a made to b when it made one update per round, ten rounds in a row."""
+    a, b = Replica("a"), Replica("b")
+    connected(a, b, net=net)
+    before = len(sent_deltas(net, "a", "b"))
+    for i in range(10):
+        add(a, i)
+        net.step()
+    net.run()
+    assert value(b, "set") == set(range(10))
+    return sent_deltas(net, "a", "b")[before:]
+
+
+def test_a_push_cap_makes_updates_made_meanwhile_go_out_joined() -> None:
+    """With one push in flight at most, the updates made while it waits for its ack leave
+    together in the next push: fewer, larger frames, whose ranges still chain up."""
+    eager = pushes_of_one_update_per_round(Network())
+    capped = pushes_of_one_update_per_round(Network(max_pushes_in_flight=1))
+    assert len(eager) == 10
+    assert len(capped) <= len(eager) // 2 + 1  # a push every other round, and the last
+    assert [p.since for p in capped[1:]] == [p.upto for p in capped[:-1]]
+    assert capped[-1].upto == eager[-1].upto
+    assert max(len(entry_states(p)["set"].value) for p in capped) > 1
+
+
 def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     """In a chain a-b-c, b relays a's groups to c and c's to a, never back where they came from."""
     a, b, c = Replica("a"), Replica("b"), Replica("c")
@@ -978,11 +1003,18 @@ def run_chain(
     drop: float,
     duplicate: float,
     faulty: tuple[type, ...] = DATA_FRAMES,
+    max_pushes_in_flight: int | None = None,
 ) -> None:
     """Run `operations` on the chain a <-> b <-> c, heal the links, and check convergence to
     the join of every update's delta."""
     replicas = {rid: Replica(rid) for rid in REPLICA_IDS}
-    net = Network(rng=random.Random(seed), drop=drop, duplicate=duplicate, faulty=faulty)
+    net = Network(
+        rng=random.Random(seed),
+        drop=drop,
+        duplicate=duplicate,
+        faulty=faulty,
+        max_pushes_in_flight=max_pushes_in_flight,
+    )
     net.connect(replicas["a"], replicas["b"])
     net.connect(replicas["b"], replicas["c"])
     reference: dict[str, Crdt] = {"set": AWSet(), "counter": PNCounter()}
@@ -1039,6 +1071,16 @@ def test_a_chain_converges_despite_lost_frames(
     """Random Delta and Ack frames are lost; once the links heal, retransmission after the
     timeout brings all three replicas to the join of every update's delta."""
     run_chain(operations, seed=seed, drop=drop, duplicate=0.1)
+
+
+@CHAIN
+@given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
+def test_a_chain_with_one_push_in_flight_converges_despite_lost_frames(
+    operations: list[tuple[str, str, int]], seed: int, drop: float
+) -> None:
+    """A push waits for the previous one's ack: a lost ack or push holds the next back only
+    until retransmission, and the chain still converges to the join of every update."""
+    run_chain(operations, seed=seed, drop=drop, duplicate=0.1, max_pushes_in_flight=1)
 
 
 @CHAIN

@@ -138,6 +138,7 @@ def traffic(mesh: Mesh, cpu_since: float) -> dict[str, float]:
         "frames_out": sum(s.frames_out for s in stats),
         "frames_in": sum(s.frames_in for s in stats),
         "bytes_out": sum(s.bytes_out for s in stats),
+        "bytes_in": sum(s.bytes_in for s in stats),
         "cpu": time.process_time() - cpu_since,
     }
 

@@ -87,6 +87,7 @@ class SessionDriver:
         self._on_progress = on_progress
         self._on_presence = on_presence
         self._kick = trio.Event()
+        self._heard = trio.Event()  # set by every frame from the peer (an ack frees a push)
 
     @property
     def peer(self) -> str | None:
@@ -137,6 +138,7 @@ class SessionDriver:
             if self._on_progress is not None:
                 self._on_progress()
             self.kick()
+            self._heard.set()
 
     def _handle(self, event: Event) -> None:
         """What this driver does beyond the shared duties (`antientropy.duties`)."""
@@ -192,10 +194,17 @@ class SessionDriver:
             self.kick()
 
     async def _watch_replica(self) -> None:
+        """Kick the send loop when the replica grows, but not while the session may not push
+        (its pushes in flight are at the cap): the ack that frees it kicks the send loop
+        anyway, so a busy replica costs no wake-up per update."""
         seen = self.replica.buffer.sequence
+        cap = self.limits.max_pushes_in_flight
         while not self.replica.closed:
             seen = await self.replica.wait_beyond(seen)
             self.kick()
+            while cap is not None and len(self.session.window.pushes) >= cap:
+                self._heard = trio.Event()
+                await self._heard.wait()
 
     async def _flush_and_close(self) -> None:
         """Send what the session still has (a bye, acks), then close with a fitting code."""

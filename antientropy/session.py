@@ -37,7 +37,7 @@ from .events import (
     SyncSource,
     auth_proof,
 )
-from .framing import delta_entries, split_entries
+from .framing import decode_entry, delta_entries, split_entries
 from .handshake import Handshake
 from .messages import (
     Ack,
@@ -229,7 +229,7 @@ class PeerSession(Handshake, Retransmission):
             if name in deltas:
                 raise ProtocolError(f"object {name!r} appears twice in one delta")
             try:
-                deltas[name] = codec.from_wire([codec.FORMAT_VERSION, kind, payload])
+                deltas[name] = decode_entry(kind, payload, self.source.local_class(name))
             except DecodeError as exc:
                 raise ProtocolError(f"malformed delta for {name!r}: {exc}") from exc
         if message.since is None:

@@ -338,6 +338,9 @@ class Replica:
     def groups_after(self, after: int) -> list[DeltaGroup]:
         return self.state.groups_after(after)
 
+    def local_class(self, name: str) -> type[Crdt] | None:
+        return self.state.local_class(name)
+
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""
         return self.state.deltas_since(digests)

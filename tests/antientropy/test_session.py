@@ -36,7 +36,7 @@ from antientropy import (
     collect_garbage,
 )
 from antientropy.messages import decode_message, encode_message
-from crdtstate import AWSet, Crdt, GCounter, PNCounter, codec
+from crdtstate import AWSet, Crdt, GCounter, ORMap, PNCounter, codec
 
 from .session_pump import DATA_FRAMES, Endpoint, Link, Network, Replica
 
@@ -793,6 +793,35 @@ def test_a_kind_conflict_closes_the_session_and_leaves_the_replica(when: str) ->
     assert (b.digest(), b.buffer.sequence, b.names()) == before
     assert value(b, "x") == {"mine"} and value(b, "y") is None
     assert value(a, "x") == 1 and value(a, "counter") == (7 if when == "push" else None)
+
+
+def test_a_delta_for_a_declared_object_arrives_as_its_declared_class() -> None:
+    """The receiving session reads an entry straight into the local object's declared class
+    (each element validated once, by the declaration), not loosely first."""
+    a, b = Replica("a"), Replica("b")
+    b.container("config", ORMap[str, int])
+    net, _ = connected(a, b)
+    a.container("config", ORMap[str, int]).update(lambda m: m.__setitem__("port", 80))
+    net.run()
+    (received,) = [e for e in net.links[0].right.events if isinstance(e, DeltasReceived)][-1:]
+    assert type(received.deltas["config"]) is ORMap[str, int]
+    assert value(b, "config") == {"port": 80}
+
+
+def test_a_delta_that_breaks_the_declaration_closes_the_session_and_leaves_the_replica() -> None:
+    """A peer's map of strings where this replica declared a map of ints: the entry fails
+    to decode into the declaration, the session ends with a protocol error, nothing changes."""
+    a, b = Replica("a"), Replica("b")
+    b.container("config", ORMap[str, int]).update(lambda m: m.__setitem__("port", 80))
+    a.container("config", ORMap[str, str]).update(lambda m: m.__setitem__("port", "eighty"))
+    before = (b.digest(), b.buffer.sequence)
+    net = Network()
+    link = net.connect(a, b)
+    net.run()
+    (closed,) = closes(link.right)
+    assert closed.kind is CloseKind.PROTOCOL and "'config'" in closed.reason
+    assert (b.digest(), b.buffer.sequence) == before
+    assert value(b, "config") == {"port": 80}
 
 
 def test_a_kind_conflict_on_a_long_name_still_closes_with_a_bye() -> None:

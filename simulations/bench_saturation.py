@@ -68,55 +68,82 @@ class Step:
 
 
 async def run_step(rate: float, args: argparse.Namespace, library: str | None = None) -> Step:
-    """One step; `library`: the checkout the nodes import the library from (None: this one)."""
-    common = ["--rate", str(rate), "--duration", str(args.duration), "--grace", str(args.grace)]
+    """One step at `rate` updates/s in all; `library`: the checkout the nodes import the
+    library from (None: this one). With `--updaters 3` every node makes a third of the
+    updates and watches the two others; else node u makes them all and w1, w2 watch it."""
+    ids = ["a", "b", "c"] if args.updaters == 3 else ["u", "w1", "w2"]
+    updaters = ids if args.updaters == 3 else ids[:1]
+    each = rate / len(updaters)
+    common = ["--rate", str(each), "--duration", str(args.duration), "--grace", str(args.grace)]
     nodes: list[Proc] = []
     try:
-        updater = await Proc.start(NODE, "--id", "u", "--role", "updater", *common, library=library)
-        nodes.append(updater)
-        url_u = (await updater.line())["url"]
-        w1 = await Proc.start(
-            NODE, "--id", "w1", "--role", "watcher", "--peer", url_u, *common, library=library
-        )
-        nodes.append(w1)
-        url_w1 = (await w1.line())["url"]
-        watcher_2 = ["--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1]
-        w2 = await Proc.start(NODE, *watcher_2, *common, library=library)
-        nodes.append(w2)
-        await w2.line()
+        urls: list[str] = []
+        for node_id in ids:
+            roles = ["--update"] if node_id in updaters else []
+            roles += [f"--watch={o}" for o in updaters if o != node_id]
+            peers = [f"--peer={url}" for url in urls]
+            node = await Proc.start(NODE, "--id", node_id, *roles, *peers, *common, library=library)
+            nodes.append(node)
+            urls.append((await node.line())["url"])
         for node in nodes:
             await node.line()  # ready
-        made = await updater.line()
-        watched = [await w.line() for w in (w1, w2)]
+        results = [await node.line() for node in nodes]
     finally:
         for node in nodes:
             await node.stop()
-    step = summarize(rate, args.duration, made["made"], watched)
-    step.frames = sum(int(n["frames_out"]) for n in (made, *watched))
-    step.cpu = sum(float(n["cpu"]) for n in (made, *watched))
+    by_id = dict(zip(ids, results, strict=True))
+    origins = [
+        (
+            by_id[o]["made"],
+            [
+                {"seen": r["seen"][o], "complete": r["complete"][o]}
+                for r in results
+                if o in r["seen"]
+            ],
+        )
+        for o in updaters
+    ]
+    step = summarize_mesh(rate, args.duration, origins)
+    step.frames = sum(int(r["frames_out"]) for r in results)
+    step.cpu = sum(float(r["cpu"]) for r in results)
     step.duration = args.duration
     return step
 
 
 def summarize(rate: float, duration: float, made: list[float], watched: list[dict]) -> Step:
+    """A step whose updates were all made by one node and watched by `watched`."""
+    return summarize_mesh(rate, duration, [(made, watched)])
+
+
+def summarize_mesh(
+    rate: float, duration: float, origins: list[tuple[list[float], list[dict]]]
+) -> Step:
+    """A step from, per updating node, when it made each update and, per node watching it,
+    when that one saw each (`seen`, None for never) and whether it saw them all (`complete`).
+    An update counts as converged once every node watching its maker saw it."""
     latencies: list[float] = []
-    both = 0
-    last_seen = made[0] if made else 0.0
-    for i, made_at in enumerate(made):
-        seen = [w["seen"][i] for w in watched if i < len(w["seen"])]
-        if len(seen) == len(watched) and all(s is not None for s in seen):
-            both += 1
-            last_seen = max(last_seen, *seen)
-        latencies += [(s - made_at) * 1000 for s in seen if s is not None]
-    span = last_seen - made[0] if made else 0.0
+    both = total = 0
+    first = min((made[0] for made, _ in origins if made), default=0.0)
+    last_seen = first
+    complete = True
+    for made, watched in origins:
+        total += len(made)
+        complete = complete and all(w["complete"] for w in watched)
+        for i, made_at in enumerate(made):
+            seen = [w["seen"][i] for w in watched if i < len(w["seen"])]
+            if len(seen) == len(watched) and all(s is not None for s in seen):
+                both += 1
+                last_seen = max(last_seen, *seen)
+            latencies += [(s - made_at) * 1000 for s in seen if s is not None]
+    span = last_seen - first
     return Step(
         asked=rate,
-        made=len(made) / duration,
+        made=total / duration,
         converged=both / span if span > 0 else 0.0,
         p50_ms=percentile(latencies, 0.5),
         p99_ms=percentile(latencies, 0.99),
-        complete=all(w["complete"] for w in watched) and both == len(made),
-        seen_share=both / len(made) if made else 0.0,
+        complete=complete and both == total,
+        seen_share=both / total if total else 0.0,
     )
 
 
@@ -269,6 +296,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--rates",
         type=lambda s: [float(r) for r in s.split(",")],
         help="asked rates /s to run, comma-separated, instead of the ramp",
+    )
+    parser.add_argument(
+        "--updaters",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="nodes making the updates: 1 (the others watch it) or 3 (each makes a third of the "
+        "asked rate and watches the two others)",
     )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per step")
     parser.add_argument("--grace", type=float, default=10.0, help="watchers' extra wait, s")

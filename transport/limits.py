@@ -33,7 +33,7 @@ class Limits:
     keepalive_timeout: float | None = 20.0
     retransmit_after: float = 5.0
     ack_delay: float = 0.005
-    max_pushes_in_flight: int | None = 2
+    max_pushes_in_flight: int | None = 1
 
 
 @dataclass(frozen=True, slots=True)

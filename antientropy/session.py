@@ -350,12 +350,12 @@ class PeerSession(Handshake, Retransmission):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         exclude = self.peer if self._back_propagation else None
+        if exclude is not None and self.peer_incarnation is not None:  # the peer's own writes
+            self._held.mark_own_writes(source.groups_after(start), exclude, self.peer_incarnation)
         deltas = source.collect(start, exclude_origin=exclude, held=self._held)
         window.considered_through(upto, found=bool(deltas))
-        if not deltas:
-            # Every new group is held by the peer: no frame. The next frame's range starts
-            # at the last one's end, so it covers these too and the peer's acks stay whole.
-            return
+        if not deltas:  # every new group is held by the peer: no frame (the next frame's range
+            return  # starts at the last one's end, so it covers these and acks stay whole)
         self._queue_delta(deltas, window.sent, upto)
         window.pushed(upto, now)
 

@@ -37,6 +37,7 @@ from antientropy import (
 )
 from antientropy.messages import decode_message, encode_message
 from crdtstate import AWSet, Crdt, GCounter, ORMap, PNCounter, codec
+from crdtstate.replica_ids import writer_name
 
 from .session_pump import DATA_FRAMES, Endpoint, Link, Network, Replica
 
@@ -659,6 +660,41 @@ def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     assert ab.right.session.acked == bc.left.session.acked == b.buffer.sequence
 
 
+class RunReplica(Replica):
+    """Writes under its run's name, as an in-memory `crdtstate.Replica` does."""
+
+    @property
+    def writer(self) -> str:
+        return writer_name(self.id, self.incarnation)
+
+
+def test_a_peer_is_never_pushed_back_what_its_run_wrote() -> None:
+    """In a triangle where a's push to b is lost, b first gets a's update relayed by c (so
+    from origin c): it does not push it to a, which wrote it, and all three converge."""
+    a, b, c = RunReplica("a"), RunReplica("b"), RunReplica("c")
+    net = Network()
+    for x, y in [(a, b), (b, c), (a, c)]:
+        net.connect(x, y)
+    net.run()
+    lost: list[Delta] = []
+
+    def fate(sender: str, receiver: str, message: Any) -> int:
+        if (sender, receiver) == ("a", "b") and isinstance(message, Delta) and not lost:
+            lost.append(message)
+            return 0
+        return 1
+
+    net.fate = fate
+    before = len(sent_deltas(net, "b", "a"))
+    add(a, "x")
+    count(a, 2)
+    net.settle()
+    assert lost and value(b, "set") == {"x"} and value(b, "counter") == 2
+    assert a.digest() == b.digest() == c.digest()
+    for delta in sent_deltas(net, "b", "a")[before:]:
+        assert not entry_states(delta), delta  # acks only: nothing of a's own goes back
+
+
 def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> None:
     """A group received from the peer alone needs no frame back, yet counts as acknowledged."""
     a, b = Replica("a"), Replica("b")
@@ -1033,10 +1069,13 @@ def run_chain(
     duplicate: float,
     faulty: tuple[type, ...] = DATA_FRAMES,
     max_pushes_in_flight: int | None = None,
+    triangle: bool = False,
 ) -> None:
-    """Run `operations` on the chain a <-> b <-> c, heal the links, and check convergence to
-    the join of every update's delta."""
-    replicas = {rid: Replica(rid) for rid in REPLICA_IDS}
+    """Run `operations` on the chain a <-> b <-> c (closed into a triangle of replicas writing
+    under their run's name, with `triangle`), heal the links, and check convergence to the
+    join of every update's delta."""
+    kind = RunReplica if triangle else Replica
+    replicas = {rid: kind(rid) for rid in REPLICA_IDS}
     net = Network(
         rng=random.Random(seed),
         drop=drop,
@@ -1046,6 +1085,8 @@ def run_chain(
     )
     net.connect(replicas["a"], replicas["b"])
     net.connect(replicas["b"], replicas["c"])
+    if triangle:
+        net.connect(replicas["a"], replicas["c"])
     reference: dict[str, Crdt] = {"set": AWSet(), "counter": PNCounter()}
     acked: dict[PeerSession, int] = {}
 
@@ -1110,6 +1151,16 @@ def test_a_chain_with_one_push_in_flight_converges_despite_lost_frames(
     """A push waits for the previous one's ack: a lost ack or push holds the next back only
     until retransmission, and the chain still converges to the join of every update."""
     run_chain(operations, seed=seed, drop=drop, duplicate=0.1, max_pushes_in_flight=1)
+
+
+@CHAIN
+@given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
+def test_a_triangle_converges_despite_lost_frames(
+    operations: list[tuple[str, str, int]], seed: int, drop: float
+) -> None:
+    """Every replica a peer of the two others, so updates also arrive relayed (and a peer's
+    own writes are not pushed back to it): lost frames heal and all three converge."""
+    run_chain(operations, seed=seed, drop=drop, duplicate=0.1, triangle=True)
 
 
 @CHAIN

@@ -199,7 +199,8 @@ def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
         lines.append(f"saturated at every rate asked, down to {steps[0].asked:,.0f}/s")
     else:
         best = max(ok, key=lambda s: s.asked)
-        beyond = min((s for s in steps if s.asked > best.asked), key=lambda s: s.asked)
+        above = [s for s in steps if s.asked > best.asked]  # none if a rate ran twice
+        beyond = min(above, key=lambda s: s.asked) if above else first_bad
         lines.append(
             f"saturation: the highest asked rate that kept up was {best.asked:,.0f}/s "
             f"(made {best.made:,.0f}/s); the next step, {beyond.asked:,.0f}/s, did not"

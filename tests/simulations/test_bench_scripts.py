@@ -209,6 +209,13 @@ def test_the_ramp_doubles_until_saturation_then_goes_to_three_times_it() -> None
     assert "p99 under 50 ms: 1,000/s" in text
 
 
+def test_the_report_takes_a_rate_run_twice_that_kept_up_once() -> None:
+    steps = [_step(1000, 1000), _step(3000, 3000), _step(3000, 2000, complete=False)]
+    text = "\n".join(report(steps, _args(rates=[1000.0, 3000.0, 3000.0])))
+    assert "highest asked rate that kept up was 3,000/s" in text
+    assert "next step, 3,000/s, did not" in text
+
+
 def test_saturation_targets_judge_the_rate_and_the_drop_past_saturation() -> None:
     args = _args()
     steps = [_step(10_000, 10_000), _step(20_000, 20_000), _step(40_000, 25_000, complete=False)]

@@ -236,7 +236,6 @@ class PeerSession(Handshake, Retransmission):
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            # Only groups not pushed yet (marks spare pushes; all unacked would be quadratic).
             self._held.learn(self.source.groups_after(self.window.start()), self.peer, deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
@@ -315,7 +314,8 @@ class PeerSession(Handshake, Retransmission):
         if self._ack_due and self.state is SessionState.OPEN:
             if self._ack_due_since is None:
                 self._ack_due_since = now
-            if now >= self._ack_due_since + self._ack_delay:
+            blocked = self.window.full(self._max_in_flight)  # no push of ours to ride on soon
+            if blocked or now >= self._ack_due_since + self._ack_delay:
                 self._queue(Ack(upto=self.held.upto))
                 self._ack_due = False
         if not self._ack_due:
@@ -338,7 +338,7 @@ class PeerSession(Handshake, Retransmission):
             self.state is SessionState.OPEN
             and self.window.serving
             and self.window.start() < self.source.sequence
-            and (self._max_in_flight is None or len(self.window.pushes) < self._max_in_flight)
+            and not self.window.full(self._max_in_flight)
         )
 
     def _push(self, now: float) -> None:

@@ -37,6 +37,10 @@ class PushWindow:
     def in_flight(self) -> bool:
         return self.acked < self.sent
 
+    def full(self, cap: int | None) -> bool:
+        """Whether `cap` pushes (None: no cap) are unacknowledged, so the next must wait."""
+        return cap is not None and len(self.pushes) >= cap
+
     def start(self) -> int:
         """Where the next push starts: groups up to here were sent or are held by the peer."""
         return max(self.sent, self.considered)

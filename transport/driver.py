@@ -202,7 +202,7 @@ class SessionDriver:
         while not self.replica.closed:
             seen = await self.replica.wait_beyond(seen)
             self.kick()
-            while cap is not None and len(self.session.window.pushes) >= cap:
+            while self.session.window.full(cap):
                 self._heard = trio.Event()
                 await self._heard.wait()
 

@@ -660,6 +660,26 @@ def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     assert ab.right.session.acked == bc.left.session.acked == b.buffer.sequence
 
 
+@pytest.mark.parametrize("cap", [None, 1])
+def test_an_ack_waits_for_a_push_to_ride_on_unless_our_pushes_are_at_the_cap(
+    cap: int | None,
+) -> None:
+    """Both sides push at once; each then owes the other an ack. Without a cap the acks wait
+    (`ack_delay`) for a push to ride on; at the cap no push of ours can go before the peer's
+    ack, so ours goes at once (else both would wait out the delay on every exchange)."""
+    a, b = Replica("a"), Replica("b")
+    net, (link,) = connected(a, b, net=Network(max_pushes_in_flight=cap, ack_delay=1.0))
+    add(a, "from a")
+    add(b, "from b")
+    net.run()  # no time passes
+    ends = [end.session for end, _ in link.ends()]
+    assert value(a, "set") == value(b, "set") == {"from a", "from b"}
+    if cap is None:
+        assert all(s.acked < s.sent for s in ends)  # the acks wait out the delay
+    else:
+        assert all(s.acked == s.sent > 0 and not s.window.pushes for s in ends)
+
+
 class RunReplica(Replica):
     """Writes under its run's name, as an in-memory `crdtstate.Replica` does."""
 

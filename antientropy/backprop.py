@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from crdtstate.types import Crdt
+from crdtstate.replica_ids import writer_name
+from crdtstate.types import CausalCrdt, Crdt, GCounter, PNCounter
 
 
 class BufferedGroup(Protocol):
@@ -45,7 +46,9 @@ class HeldGroups:
 
     def learn(self, groups: Iterable[BufferedGroup], peer: str, received: dict[str, Crdt]) -> int:
         """Mark every group (not from `peer`, which holds those, nor marked yet) whose deltas
-        `received`, sent by `peer`, contains. Returns how many were marked."""
+        `received`, sent by `peer`, contains. Returns how many were marked. A session passes
+        only the groups it has not pushed yet: marks spare pushes, and checking every
+        unacknowledged group on every frame would cost the square of the load."""
         marked = 0
         for group in groups:
             if group.origin == peer or group.sequence in self._held:
@@ -55,10 +58,35 @@ class HeldGroups:
                 marked += 1
         return marked
 
+    def mark_own_writes(self, groups: Iterable[BufferedGroup], peer: str, incarnation: int) -> int:
+        """Mark every group (not from `peer`, nor marked yet) that holds only what the peer's
+        current run wrote: it holds those, whoever relayed them to us. Only for the writer name
+        of an in-memory run (`writer_name`), which a restart changes; and only for kinds whose
+        deltas name every writer they carry (dots, counter entries). Returns how many."""
+        writer = writer_name(peer, incarnation)
+        marked = 0
+        for group in groups:
+            if group.origin == peer or group.sequence in self._held:
+                continue
+            if all(_written_only_by(writer, d) for d in group.deltas.values()):
+                self._held.add(group.sequence)
+                marked += 1
+        return marked
+
     def forget_through(self, sequence: int) -> None:
         """The peer acknowledged every group up to `sequence`: marks there are not needed."""
         if self._held and min(self._held) <= sequence:
             self._held = {s for s in self._held if s > sequence}
+
+
+def _written_only_by(writer: str, delta: Crdt) -> bool:
+    """Whether `delta` carries updates of `writer` alone: a causal delta's context covers
+    every dot it holds (and the dots it removes); a counter's entries are per writer."""
+    if isinstance(delta, CausalCrdt):
+        return delta.context.replicas() == {writer}
+    if isinstance(delta, GCounter | PNCounter):
+        return set(delta.version) == {writer}
+    return False
 
 
 def _contains(big: Crdt | None, small: Crdt) -> bool:

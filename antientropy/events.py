@@ -46,6 +46,10 @@ class SyncSource(Protocol):
 
     def groups_after(self, after: int) -> Sequence[BufferedGroup]: ...
 
+    def local_class(self, name: str) -> type[Crdt] | None:
+        """The class of the object `name` here (None if there is none): a peer's delta for it
+        is decoded straight into it, so a declared kind validates every element once."""
+
 
 class SessionState(enum.Enum):
     AWAIT_HELLO = "await-hello"

@@ -21,6 +21,17 @@ def delta_entries(deltas: dict[str, Crdt]) -> list[Entry]:
     return [(name, delta.kind, delta.to_wire()) for name, delta in sorted(deltas.items())]
 
 
+def decode_entry(kind: str, payload: Any, local: type[Crdt] | None) -> Crdt:
+    """A received entry's delta, validated once: read straight into `local` (the class of the
+    replica's object of that name, maybe declared, e.g. `ORMap[str, int]`) when its kind is
+    the entry's, else as the entry's kind (a kind conflict is the replica's to refuse).
+
+    Raises `DecodeError` on anything malformed.
+    """
+    declared = local if local is not None and local.kind == kind else None
+    return codec.from_wire([codec.FORMAT_VERSION, kind, payload], declared)
+
+
 def split_entries(
     entries: list[Entry], max_frame_bytes: int, *, ordered: bool
 ) -> list[list[Entry]]:

@@ -57,18 +57,20 @@ def decode(data: bytes, kind: str | type[Crdt] | None = None) -> Crdt:
 
 
 def from_wire(obj: Any, kind: str | type[Crdt] | None = None) -> Crdt:
-    """A decoded [version, kind, payload] structure to a CRDT, validated."""
-    if isinstance(kind, type):
-        decoded = from_wire(obj, kind.kind)
-        return _guarded(kind.conform, decoded)
+    """A decoded [version, kind, payload] structure to a CRDT, validated.
+
+    With a declared class as `kind`, the payload is read straight into it: every element is
+    validated once, by the declaration (not decoded loosely first and converted after).
+    """
+    expected = kind.kind if isinstance(kind, type) else kind
     if not isinstance(obj, list) or len(obj) != 3:
         raise DecodeError("not a crdtstate encoding: expected [version, kind, payload]")
     version, encoded_kind, payload = obj
     if type(version) is not int or version != FORMAT_VERSION:
         raise DecodeError(f"unsupported format version {version!r} (this is {FORMAT_VERSION})")
-    if kind is not None and encoded_kind != kind:
-        raise DecodeError(f"expected kind {kind!r}, got {encoded_kind!r}")
-    cls = kind_class(encoded_kind)
+    if expected is not None and encoded_kind != expected:
+        raise DecodeError(f"expected kind {expected!r}, got {encoded_kind!r}")
+    cls = kind if isinstance(kind, type) else kind_class(encoded_kind)
     return _guarded(cls.from_wire, payload)
 
 

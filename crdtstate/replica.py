@@ -11,7 +11,6 @@ digest answer) may include updates still being committed, so a session waits for
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import uuid
@@ -30,7 +29,7 @@ from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
 from .pacing import SchedulePacer
-from .replica_ids import check_replica_id
+from .replica_ids import check_replica_id, writer_name
 from .replica_state import RemoteGroup, ReplicaState
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
@@ -340,6 +339,9 @@ class Replica:
     def groups_after(self, after: int) -> list[DeltaGroup]:
         return self.state.groups_after(after)
 
+    def local_class(self, name: str) -> type[Crdt] | None:
+        return self.state.local_class(name)
+
     def deltas_since(self, digests: dict[str, tuple[str, Any]]) -> dict[str, Crdt]:
         """What a peer with these per-object digests lacks, object by object."""
         return self.state.deltas_since(digests)
@@ -367,14 +369,6 @@ class Replica:
             finally:
                 self._waiting -= 1
         return self.buffer.sequence
-
-
-def writer_name(replica_id: str, incarnation: int) -> str:
-    """The writer name of an in-memory run: the id, "~" and 40 random bits of its incarnation
-    in 8 base32 letters (short, since every dot carries it; two runs of one id share a name
-    with odds of about 1e-12)."""
-    letters = base64.b32encode((incarnation & (1 << 40) - 1).to_bytes(5, "big"))
-    return f"{replica_id}~{letters.decode().lower()}"
 
 
 def _check_sequence(appended: int, journaled: int | None) -> None:

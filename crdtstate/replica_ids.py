@@ -8,6 +8,8 @@ whitespace. `""` is refused rather than replaced by a random id (pass None for t
 
 from __future__ import annotations
 
+import base64
+
 from .errors import InvalidArgumentError
 
 MAX_REPLICA_ID_LENGTH = 256
@@ -31,3 +33,12 @@ def check_replica_id(replica_id: object) -> str:
     shown = repr(replica_id)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
     raise InvalidArgumentError(f"replica id {shown} {problem}: an id is {RULE}")
+
+
+def writer_name(replica_id: str, incarnation: int) -> str:
+    """The writer name of an in-memory run: the id, "~" and 40 random bits of its incarnation
+    in 8 base32 letters (short, since every dot carries it; two runs of one id share a name
+    with odds of about 1e-12). A session derives its peer's from the hello, since a running
+    peer holds whatever it wrote under it."""
+    letters = base64.b32encode((incarnation & (1 << 40) - 1).to_bytes(5, "big"))
+    return f"{replica_id}~{letters.decode().lower()}"

@@ -158,6 +158,10 @@ class ReplicaState:
     def groups_after(self, after: int) -> list[DeltaGroup]:
         return self.buffer.groups_after(after)
 
+    def local_class(self, name: str) -> type[Crdt] | None:
+        obj = self.objects.get(name)
+        return None if obj is None else type(obj)
+
     def object_digests(self) -> dict[str, tuple[str, Any]]:
         """Per object: (kind, digest), for a digest exchange."""
         return {name: (obj.kind, obj.digest()) for name, obj in self.objects.items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,9 +37,12 @@ class Proc:
         self._pending = b""
 
     @classmethod
-    async def start(cls, script: str, *args: str) -> Proc:
+    async def start(cls, script: str, *args: str, library: str | None = None) -> Proc:
+        """Run `script` (in this directory); `library`: import crdtstate and transport from
+        that checkout instead (a baseline, e.g. main's, run by the same script)."""
+        env = None if library is None else {**os.environ, "PYTHONPATH": library}
         process = await trio.lowlevel.open_process(
-            [sys.executable, str(HERE / script), *args], stdout=subprocess.PIPE
+            [sys.executable, str(HERE / script), *args], stdout=subprocess.PIPE, env=env
         )
         return cls(process)
 

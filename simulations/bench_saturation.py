@@ -7,13 +7,18 @@ below its peak. Exit status: see `simulations/targets.py`.
 Per step: the asked rate, the made rate (updates the updater completed per second), the
 converged rate (updates both watchers saw, per second from the first made to the last seen),
 the p50 and p99 latency from `update` returning to a watcher's subscriber holding the change,
-and whether the watchers saw everything within `--grace` s. The asked rate doubles from
+whether the watchers saw everything within `--grace` s, the updates made per frame the mesh
+sent (pushes, relays and acks: it grows with the load when pushes coalesce), and the CPU the
+three processes used per update made (which a shared machine's load disturbs less than the
+rates). With `--baseline DIR` every step first runs with the library of the checkout at DIR
+(e.g. main's), so both curves see the same load. The asked rate doubles from
 `--start` until a step does not keep up (made below 90% of asked, a watcher incomplete, or
 p99 above `--max-p99` ms); the last step that kept up is the saturation rate, and the ramp
 goes on to 3x it. Then says where saturation is and whether, past it, the made rate ever fell
 below its peak (by more than `--tolerance`, for noise). Bounded by `--max-seconds`.
 
     python -m simulations.bench_saturation [--start 500] [--duration 3] [--rates 1000,2000]
+        [--baseline /work/main]
 """
 
 from __future__ import annotations
@@ -43,55 +48,102 @@ class Step:
     p99_ms: float
     complete: bool
     seen_share: float  # of the updates made, the share both watchers saw
+    frames: int = 0  # frames the three processes sent during the step (pushes, relays, acks)
+    cpu: float = 0.0  # CPU seconds the three processes used during the step
+    duration: float = 0.0
+
+    @property
+    def updates_per_frame(self) -> float:
+        """Updates made per frame sent in the mesh: grows with the load when pushes coalesce."""
+        return self.made * self.duration / self.frames if self.frames else float("nan")
+
+    @property
+    def cpu_per_update_us(self) -> float:
+        """CPU of the three processes per update made (robust to a shared machine's load)."""
+        count = self.made * self.duration
+        return self.cpu / count * 1e6 if count else float("nan")
 
     def keeps_up(self, max_p99: float) -> bool:
         return self.complete and self.made >= 0.9 * self.asked and self.p99_ms <= max_p99
 
 
-async def run_step(rate: float, args: argparse.Namespace) -> Step:
-    common = ["--rate", str(rate), "--duration", str(args.duration), "--grace", str(args.grace)]
+async def run_step(rate: float, args: argparse.Namespace, library: str | None = None) -> Step:
+    """One step at `rate` updates/s in all; `library`: the checkout the nodes import the
+    library from (None: this one). With `--updaters 3` every node makes a third of the
+    updates and watches the two others; else node u makes them all and w1, w2 watch it."""
+    ids = ["a", "b", "c"] if args.updaters == 3 else ["u", "w1", "w2"]
+    updaters = ids if args.updaters == 3 else ids[:1]
+    each = rate / len(updaters)
+    common = ["--rate", str(each), "--duration", str(args.duration), "--grace", str(args.grace)]
     nodes: list[Proc] = []
     try:
-        updater = await Proc.start(NODE, "--id", "u", "--role", "updater", *common)
-        nodes.append(updater)
-        url_u = (await updater.line())["url"]
-        w1 = await Proc.start(NODE, "--id", "w1", "--role", "watcher", "--peer", url_u, *common)
-        nodes.append(w1)
-        url_w1 = (await w1.line())["url"]
-        w2 = await Proc.start(
-            NODE, "--id", "w2", "--role", "watcher", "--peer", url_u, "--peer", url_w1, *common
-        )
-        nodes.append(w2)
-        await w2.line()
+        urls: list[str] = []
+        for node_id in ids:
+            roles = ["--update"] if node_id in updaters else []
+            roles += [f"--watch={o}" for o in updaters if o != node_id]
+            peers = [f"--peer={url}" for url in urls]
+            node = await Proc.start(NODE, "--id", node_id, *roles, *peers, *common, library=library)
+            nodes.append(node)
+            urls.append((await node.line())["url"])
         for node in nodes:
             await node.line()  # ready
-        made = (await updater.line())["made"]
-        watched = [await w.line() for w in (w1, w2)]
+        results = [await node.line() for node in nodes]
     finally:
         for node in nodes:
             await node.stop()
-    return summarize(rate, args.duration, made, watched)
+    by_id = dict(zip(ids, results, strict=True))
+    origins = [
+        (
+            by_id[o]["made"],
+            [
+                {"seen": r["seen"][o], "complete": r["complete"][o]}
+                for r in results
+                if o in r["seen"]
+            ],
+        )
+        for o in updaters
+    ]
+    step = summarize_mesh(rate, args.duration, origins)
+    step.frames = sum(int(r["frames_out"]) for r in results)
+    step.cpu = sum(float(r["cpu"]) for r in results)
+    step.duration = args.duration
+    return step
 
 
 def summarize(rate: float, duration: float, made: list[float], watched: list[dict]) -> Step:
+    """A step whose updates were all made by one node and watched by `watched`."""
+    return summarize_mesh(rate, duration, [(made, watched)])
+
+
+def summarize_mesh(
+    rate: float, duration: float, origins: list[tuple[list[float], list[dict]]]
+) -> Step:
+    """A step from, per updating node, when it made each update and, per node watching it,
+    when that one saw each (`seen`, None for never) and whether it saw them all (`complete`).
+    An update counts as converged once every node watching its maker saw it."""
     latencies: list[float] = []
-    both = 0
-    last_seen = made[0] if made else 0.0
-    for i, made_at in enumerate(made):
-        seen = [w["seen"][i] for w in watched if i < len(w["seen"])]
-        if len(seen) == len(watched) and all(s is not None for s in seen):
-            both += 1
-            last_seen = max(last_seen, *seen)
-        latencies += [(s - made_at) * 1000 for s in seen if s is not None]
-    span = last_seen - made[0] if made else 0.0
+    both = total = 0
+    first = min((made[0] for made, _ in origins if made), default=0.0)
+    last_seen = first
+    complete = True
+    for made, watched in origins:
+        total += len(made)
+        complete = complete and all(w["complete"] for w in watched)
+        for i, made_at in enumerate(made):
+            seen = [w["seen"][i] for w in watched if i < len(w["seen"])]
+            if len(seen) == len(watched) and all(s is not None for s in seen):
+                both += 1
+                last_seen = max(last_seen, *seen)
+            latencies += [(s - made_at) * 1000 for s in seen if s is not None]
+    span = last_seen - first
     return Step(
         asked=rate,
-        made=len(made) / duration,
+        made=total / duration,
         converged=both / span if span > 0 else 0.0,
         p50_ms=percentile(latencies, 0.5),
         p99_ms=percentile(latencies, 0.99),
-        complete=all(w["complete"] for w in watched) and both == len(made),
-        seen_share=both / len(made) if made else 0.0,
+        complete=complete and both == total,
+        seen_share=both / total if total else 0.0,
     )
 
 
@@ -119,18 +171,25 @@ def plan_next(steps: list[Step], args: argparse.Namespace) -> float | None:
     return min(todo) if todo else None
 
 
-def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
-    steps = sorted(steps, key=lambda s: s.asked)
+def table(steps: list[Step], args: argparse.Namespace) -> list[str]:
+    """One row per step, by asked rate."""
     header = (
         f"{'asked /s':>9} {'made /s':>9} {'converged /s':>13} {'p50 ms':>9} {'p99 ms':>9} "
-        f"{'seen':>6}  keeps up"
+        f"{'seen':>6} {'upd/frame':>9} {'cpu us/upd':>10}  keeps up"
     )
     lines = [header, "-" * len(header)]
-    for s in steps:
+    for s in sorted(steps, key=lambda s: s.asked):
         lines.append(
             f"{s.asked:>9,.0f} {s.made:>9,.0f} {s.converged:>13,.0f} {s.p50_ms:>9.1f} "
-            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
+            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%} {s.updates_per_frame:>9.1f} "
+            f"{s.cpu_per_update_us:>10.0f}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
         )
+    return lines
+
+
+def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
+    steps = sorted(steps, key=lambda s: s.asked)
+    lines = table(steps, args)
     ok = [s for s in steps if s.keeps_up(args.max_p99)]
     first_bad = next((s for s in steps if not s.keeps_up(args.max_p99)), None)
     lines.append("")
@@ -140,7 +199,8 @@ def report(steps: list[Step], args: argparse.Namespace) -> list[str]:
         lines.append(f"saturated at every rate asked, down to {steps[0].asked:,.0f}/s")
     else:
         best = max(ok, key=lambda s: s.asked)
-        beyond = min((s for s in steps if s.asked > best.asked), key=lambda s: s.asked)
+        above = [s for s in steps if s.asked > best.asked]  # none if a rate ran twice
+        beyond = min(above, key=lambda s: s.asked) if above else first_bad
         lines.append(
             f"saturation: the highest asked rate that kept up was {best.asked:,.0f}/s "
             f"(made {best.made:,.0f}/s); the next step, {beyond.asked:,.0f}/s, did not"
@@ -204,14 +264,23 @@ async def main(args: argparse.Namespace) -> int:
         flush=True,
     )
     steps: list[Step] = []
+    baseline: list[Step] = []
+    runs = 2 if args.baseline else 1
     began = time.monotonic()
     while (rate := plan_next(steps, args)) is not None:
-        if time.monotonic() - began + per_step > args.max_seconds:
+        if time.monotonic() - began + runs * per_step > args.max_seconds:
             print(f"(stopped at the time bound before {rate:,.0f}/s)")
             break
         progress(f"step {len(steps) + 1}: asked {rate:,.0f} updates/s for {args.duration:g} s")
+        if args.baseline:  # alternating, so both see the same load on a shared machine
+            baseline.append(await run_step(rate, args, library=args.baseline))
         steps.append(await run_step(rate, args))
     print()
+    if baseline:
+        print(f"baseline (the library at {args.baseline}), the same steps just before each:")
+        for line in table(baseline, args):
+            print(line)
+        print("\nthis checkout:")
     if steps:
         for line in report(steps, args):
             print(line)
@@ -229,6 +298,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: [float(r) for r in s.split(",")],
         help="asked rates /s to run, comma-separated, instead of the ramp",
     )
+    parser.add_argument(
+        "--updaters",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="nodes making the updates: 1 (the others watch it) or 3 (each makes a third of the "
+        "asked rate and watches the two others)",
+    )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per step")
     parser.add_argument("--grace", type=float, default=10.0, help="watchers' extra wait, s")
     parser.add_argument(
@@ -242,6 +319,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-seconds", type=float, default=300.0, help="no step starts past this many seconds"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run every step, just before, with the library of the checkout at DIR "
+        "(e.g. main's), and print its curve first",
     )
     parser.add_argument("--quick", action="store_true", help="two short steps (CI)")
     args = parser.parse_args(argv)

@@ -1,16 +1,18 @@
 """One replica process of the saturation benchmark (run by `bench_saturation.py`, not by hand).
 
-The `updater` makes update i at `start + i / rate` for `duration` seconds, cycling through a
-PNCounter increment (i % 3 == 0), an AWSet add of i that also drops i - 3 * WINDOW (1), and an
-ORMap[str, int] put of i under one of KEYS keys (2), so that all three objects stay small and
-the run measures the mesh, not the state's size. When behind schedule it runs updates back to
-back and stops at the deadline; then it writes `done` = the number made. A `watcher` learns
-from each Change how far each object has got (the counter's value, the set's and the map's
-largest i), which, as one origin's groups arrive in order, tells when every update was seen.
+A node with `--update` makes update i at `start + i / rate` for `duration` seconds, cycling
+through a PNCounter increment (i % 3 == 0), an AWSet add of i that also drops i - 3 * WINDOW
+(1), and an ORMap[str, int] put of i under one of KEYS keys (2), so that all three objects stay
+small and the run measures the mesh, not the state's size. When behind schedule it runs updates
+back to back and stops at the deadline; then it writes `done` = the number made. Its objects
+are named after it (`hits/<id>`), so several nodes can update at once. For each `--watch`ed
+node, a node learns from each Change how far that node's objects have got (the counter's value,
+the set's and the map's largest i), which, as one origin's groups arrive in order, tells when
+every update was seen.
 
 Times are `time.monotonic()`, one clock for every process on Linux. Prints a JSON line with
-its URL, one when its peers are connected, and one with its measurements (the updater then
-keeps serving until killed).
+its URL, one when its peers are connected, and one with its measurements (then keeps serving
+until killed, so that its peers can finish).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import trio
 
 from crdtstate import AWSet, LWWRegister, ORMap, PNCounter, Replica
-from transport import open_mesh
+from transport import Mesh, open_mesh
 
 WINDOW = 16  # set elements kept
 KEYS = 16  # map keys written in turn
@@ -36,9 +38,10 @@ def emit(**fields: Any) -> None:
 
 
 async def make_updates(replica: Replica, rate: float, duration: float) -> list[float]:
-    hits = replica.container("hits", PNCounter)
-    tags = replica.container("tags", AWSet)
-    config = replica.container("config", ORMap[str, int])
+    me = replica.id
+    hits = replica.container(f"hits/{me}", PNCounter)
+    tags = replica.container(f"tags/{me}", AWSet)
+    config = replica.container(f"config/{me}", ORMap[str, int])
 
     def tag(s: Any, i: int) -> None:
         s.add(i)
@@ -52,7 +55,8 @@ async def make_updates(replica: Replica, rate: float, duration: float) -> list[f
         due = start + i / rate
         if due >= deadline or trio.current_time() >= deadline:
             break
-        await trio.sleep_until(due)
+        if due > trio.current_time():  # behind schedule: no sleep (a past deadline is costly)
+            await trio.sleep_until(due)
         if i % 3 == 0:
             await hits.update(lambda c: c.increment())
         elif i % 3 == 1:
@@ -61,7 +65,8 @@ async def make_updates(replica: Replica, rate: float, duration: float) -> list[f
             await config.update(lambda m, i=i: m.__setitem__(f"k{(i // 3) % KEYS}", i))
         made.append(time.monotonic())
         i += 1
-    await replica.container("done", LWWRegister[int]).update(lambda r: r.assign(len(made)))
+    done = replica.container(f"done/{me}", LWWRegister[int])
+    await done.update(lambda r: r.assign(len(made)))
     return made
 
 
@@ -97,13 +102,14 @@ def _last_of_kind(total: int, kind: int) -> int:
     return last
 
 
-async def watch(replica: Replica, capacity: int, wait: float) -> Progress:
+async def watch(replica: Replica, origin: str, capacity: int, wait: float) -> Progress:
+    """How far the updates of node `origin` got here, waiting at most `wait` s for all."""
     progress = Progress(capacity)
     followers: list[tuple[Any, Callable[[Any], None]]] = [
-        (replica.container("hits", PNCounter), lambda v: progress.reach(0, 3 * (v - 1))),
-        (replica.container("tags", AWSet), lambda v: v and progress.reach(1, max(v))),
+        (replica.container(f"hits/{origin}", PNCounter), lambda v: progress.reach(0, 3 * (v - 1))),
+        (replica.container(f"tags/{origin}", AWSet), lambda v: v and progress.reach(1, max(v))),
         (
-            replica.container("config", ORMap[str, int]),
+            replica.container(f"config/{origin}", ORMap[str, int]),
             lambda v: v and progress.reach(2, max(v.values())),
         ),
     ]
@@ -114,7 +120,7 @@ async def watch(replica: Replica, capacity: int, wait: float) -> Progress:
                 on_value(change.value)
 
     async def follow_done() -> None:
-        async with replica.container("done", LWWRegister[int]).subscribe(1) as changes:
+        async with replica.container(f"done/{origin}", LWWRegister[int]).subscribe(1) as changes:
             async for change in changes:
                 progress.done = change.value
                 progress.changed.set()
@@ -130,28 +136,59 @@ async def watch(replica: Replica, capacity: int, wait: float) -> Progress:
     return progress
 
 
+def traffic(mesh: Mesh, cpu_since: float) -> dict[str, float]:
+    """Frames and bytes this node sent and received (all peers), and its CPU seconds."""
+    stats = mesh.stats()
+    return {
+        "frames_out": sum(s.frames_out for s in stats),
+        "frames_in": sum(s.frames_in for s in stats),
+        "bytes_out": sum(s.bytes_out for s in stats),
+        "bytes_in": sum(s.bytes_in for s in stats),
+        "cpu": time.process_time() - cpu_since,
+    }
+
+
 async def run(args: argparse.Namespace) -> None:
     async with Replica.open(args.id) as replica, open_mesh(replica, peers=args.peer) as mesh:
         emit(url=mesh.url)
         with trio.fail_after(30):
             await mesh.wait_for_peers(2)
         emit(ready=True)
-        if args.role == "updater":
-            await trio.sleep(0.5)  # let the watchers see their peers too
-            made = await make_updates(replica, args.rate, args.duration)
-            emit(id=args.id, made=made)
-            await trio.sleep_forever()
-        capacity = math.ceil(args.rate * args.duration) + 3
-        progress = await watch(replica, capacity, args.duration + args.grace)
-        emit(id=args.id, seen=progress.seen, done=progress.done, complete=progress.complete())
+        cpu = time.process_time()
+        made: list[float] = []
+        watched: dict[str, Progress] = {}
+
+        async def update() -> None:
+            await trio.sleep(0.5)  # let the other nodes see their peers too
+            made.extend(await make_updates(replica, args.rate, args.duration))
+
+        async def follow(origin: str) -> None:
+            capacity = math.ceil(args.rate * args.duration) + 3
+            watched[origin] = await watch(replica, origin, capacity, args.duration + args.grace)
+
+        async with trio.open_nursery() as nursery:
+            if args.update:
+                nursery.start_soon(update)
+            for origin in args.watch:
+                nursery.start_soon(follow, origin)
+        emit(
+            id=args.id,
+            made=made,
+            seen={o: p.seen for o, p in watched.items()},
+            done={o: p.done for o, p in watched.items()},
+            complete={o: p.complete() for o, p in watched.items()},
+            **traffic(mesh, cpu),
+        )
+        await trio.sleep_forever()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--id", required=True)
-    parser.add_argument("--role", choices=["updater", "watcher"], required=True)
+    parser.add_argument("--update", action="store_true", help="make updates at --rate")
+    parser.add_argument("--watch", action="append", default=[], help="a node to watch")
     parser.add_argument("--peer", action="append", default=[])
-    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--rate", type=float, required=True, help="this node's updates/s")
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--grace", type=float, default=10.0)
     trio.run(run, parser.parse_args())

@@ -79,6 +79,7 @@ class SessionDriver:
             max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
+            max_pushes_in_flight=self.limits.max_pushes_in_flight,
         )
         self.ended = trio.Event()
         self.closed_by: SessionClosed | None = None
@@ -86,6 +87,7 @@ class SessionDriver:
         self._on_progress = on_progress
         self._on_presence = on_presence
         self._kick = trio.Event()
+        self._heard = trio.Event()  # set by every frame from the peer (an ack frees a push)
 
     @property
     def peer(self) -> str | None:
@@ -136,6 +138,7 @@ class SessionDriver:
             if self._on_progress is not None:
                 self._on_progress()
             self.kick()
+            self._heard.set()
 
     def _handle(self, event: Event) -> None:
         """What this driver does beyond the shared duties (`antientropy.duties`)."""
@@ -191,10 +194,17 @@ class SessionDriver:
             self.kick()
 
     async def _watch_replica(self) -> None:
+        """Kick the send loop when the replica grows, but not while the session may not push
+        (its pushes in flight are at the cap): the ack that frees it kicks the send loop
+        anyway, so a busy replica costs no wake-up per update."""
         seen = self.replica.buffer.sequence
+        cap = self.limits.max_pushes_in_flight
         while not self.replica.closed:
             seen = await self.replica.wait_beyond(seen)
             self.kick()
+            while self.session.window.full(cap):
+                self._heard = trio.Event()
+                await self._heard.wait()
 
     async def _flush_and_close(self) -> None:
         """Send what the session still has (a bye, acks), then close with a fitting code."""

@@ -20,6 +20,8 @@ class Limits:
     - `max_peers`: connections beyond this are refused with 1013 (try again later).
     - `keepalive_interval` / `keepalive_timeout`: websocket pings that detect dead peers.
     - `ack_delay`: an ack waits this long to ride on a delta instead of taking a frame.
+    - `max_pushes_in_flight`: a push waits while this many are unacknowledged, so under load
+      the deltas made meanwhile go out joined in one larger frame (None: push eagerly).
     """
 
     max_frame_bytes: int = 16 * 1024 * 1024
@@ -31,6 +33,7 @@ class Limits:
     keepalive_timeout: float | None = 20.0
     retransmit_after: float = 5.0
     ack_delay: float = 0.005
+    max_pushes_in_flight: int | None = 1
 
 
 @dataclass(frozen=True, slots=True)

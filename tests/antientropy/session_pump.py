@@ -147,6 +147,8 @@ class Network:
         retransmit_after: float = 5.0,
         max_frame_bytes: int = 16 * 1024 * 1024,
         ordered: bool = False,
+        max_pushes_in_flight: int | None = None,
+        ack_delay: float = 0.0,
     ) -> None:
         self.rng = rng if rng is not None else random.Random(0)
         self.drop = drop
@@ -155,6 +157,8 @@ class Network:
         self.retransmit_after = retransmit_after
         self.max_frame_bytes = max_frame_bytes
         self.ordered = ordered
+        self.max_pushes_in_flight = max_pushes_in_flight
+        self.ack_delay = ack_delay
         self.now = 0.0
         self.links: list[Link] = []
         self.log: list[Frame] = []
@@ -178,6 +182,8 @@ class Network:
             retransmit_after=self.retransmit_after,
             max_frame_bytes=self.max_frame_bytes,
             ordered=self.ordered,
+            max_pushes_in_flight=self.max_pushes_in_flight,
+            ack_delay=self.ack_delay,
         )
 
     def connect(

@@ -36,7 +36,8 @@ from antientropy import (
     collect_garbage,
 )
 from antientropy.messages import decode_message, encode_message
-from crdtstate import AWSet, Crdt, GCounter, PNCounter, codec
+from crdtstate import AWSet, Crdt, GCounter, ORMap, PNCounter, codec
+from crdtstate.replica_ids import writer_name
 
 from .session_pump import DATA_FRAMES, Endpoint, Link, Network, Replica
 
@@ -610,6 +611,31 @@ def test_updates_between_frames_coalesce_into_one_push() -> None:
     assert value(b, "set") == set(range(10))
 
 
+def pushes_of_one_update_per_round(net: Network) -> list[Delta]:
+    """The pushes a made to b when it made one update per round, ten rounds in a row."""
+    a, b = Replica("a"), Replica("b")
+    connected(a, b, net=net)
+    before = len(sent_deltas(net, "a", "b"))
+    for i in range(10):
+        add(a, i)
+        net.step()
+    net.run()
+    assert value(b, "set") == set(range(10))
+    return sent_deltas(net, "a", "b")[before:]
+
+
+def test_a_push_cap_makes_updates_made_meanwhile_go_out_joined() -> None:
+    """With one push in flight at most, the updates made while it waits for its ack leave
+    together in the next push: fewer, larger frames, whose ranges still chain up."""
+    eager = pushes_of_one_update_per_round(Network())
+    capped = pushes_of_one_update_per_round(Network(max_pushes_in_flight=1))
+    assert len(eager) == 10
+    assert len(capped) <= len(eager) // 2 + 1  # a push every other round, and the last
+    assert [p.since for p in capped[1:]] == [p.upto for p in capped[:-1]]
+    assert capped[-1].upto == eager[-1].upto
+    assert max(len(entry_states(p)["set"].value) for p in capped) > 1
+
+
 def test_bp_never_sends_a_group_back_to_its_origin() -> None:
     """In a chain a-b-c, b relays a's groups to c and c's to a, never back where they came from."""
     a, b, c = Replica("a"), Replica("b"), Replica("c")
@@ -632,6 +658,61 @@ def test_bp_never_sends_a_group_back_to_its_origin() -> None:
             for state in entry_states(delta).values():
                 assert receiver.writer not in replicas_in(state), (sender, receiver.id, delta)
     assert ab.right.session.acked == bc.left.session.acked == b.buffer.sequence
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_an_ack_waits_for_a_push_to_ride_on_unless_our_pushes_are_at_the_cap(
+    cap: int | None,
+) -> None:
+    """Both sides push at once; each then owes the other an ack. Without a cap the acks wait
+    (`ack_delay`) for a push to ride on; at the cap no push of ours can go before the peer's
+    ack, so ours goes at once (else both would wait out the delay on every exchange)."""
+    a, b = Replica("a"), Replica("b")
+    net, (link,) = connected(a, b, net=Network(max_pushes_in_flight=cap, ack_delay=1.0))
+    add(a, "from a")
+    add(b, "from b")
+    net.run()  # no time passes
+    ends = [end.session for end, _ in link.ends()]
+    assert value(a, "set") == value(b, "set") == {"from a", "from b"}
+    if cap is None:
+        assert all(s.acked < s.sent for s in ends)  # the acks wait out the delay
+    else:
+        assert all(s.acked == s.sent > 0 and not s.window.pushes for s in ends)
+
+
+class RunReplica(Replica):
+    """Writes under its run's name, as an in-memory `crdtstate.Replica` does."""
+
+    @property
+    def writer(self) -> str:
+        return writer_name(self.id, self.incarnation)
+
+
+def test_a_peer_is_never_pushed_back_what_its_run_wrote() -> None:
+    """In a triangle where a's push to b is lost, b first gets a's update relayed by c (so
+    from origin c): it does not push it to a, which wrote it, and all three converge."""
+    a, b, c = RunReplica("a"), RunReplica("b"), RunReplica("c")
+    net = Network()
+    for x, y in [(a, b), (b, c), (a, c)]:
+        net.connect(x, y)
+    net.run()
+    lost: list[Delta] = []
+
+    def fate(sender: str, receiver: str, message: Any) -> int:
+        if (sender, receiver) == ("a", "b") and isinstance(message, Delta) and not lost:
+            lost.append(message)
+            return 0
+        return 1
+
+    net.fate = fate
+    before = len(sent_deltas(net, "b", "a"))
+    add(a, "x")
+    count(a, 2)
+    net.settle()
+    assert lost and value(b, "set") == {"x"} and value(b, "counter") == 2
+    assert a.digest() == b.digest() == c.digest()
+    for delta in sent_deltas(net, "b", "a")[before:]:
+        assert not entry_states(delta), delta  # acks only: nothing of a's own goes back
 
 
 def test_bp_sends_nothing_when_every_new_group_came_from_the_peer() -> None:
@@ -768,6 +849,35 @@ def test_a_kind_conflict_closes_the_session_and_leaves_the_replica(when: str) ->
     assert (b.digest(), b.buffer.sequence, b.names()) == before
     assert value(b, "x") == {"mine"} and value(b, "y") is None
     assert value(a, "x") == 1 and value(a, "counter") == (7 if when == "push" else None)
+
+
+def test_a_delta_for_a_declared_object_arrives_as_its_declared_class() -> None:
+    """The receiving session reads an entry straight into the local object's declared class
+    (each element validated once, by the declaration), not loosely first."""
+    a, b = Replica("a"), Replica("b")
+    b.container("config", ORMap[str, int])
+    net, _ = connected(a, b)
+    a.container("config", ORMap[str, int]).update(lambda m: m.__setitem__("port", 80))
+    net.run()
+    (received,) = [e for e in net.links[0].right.events if isinstance(e, DeltasReceived)][-1:]
+    assert type(received.deltas["config"]) is ORMap[str, int]
+    assert value(b, "config") == {"port": 80}
+
+
+def test_a_delta_that_breaks_the_declaration_closes_the_session_and_leaves_the_replica() -> None:
+    """A peer's map of strings where this replica declared a map of ints: the entry fails
+    to decode into the declaration, the session ends with a protocol error, nothing changes."""
+    a, b = Replica("a"), Replica("b")
+    b.container("config", ORMap[str, int]).update(lambda m: m.__setitem__("port", 80))
+    a.container("config", ORMap[str, str]).update(lambda m: m.__setitem__("port", "eighty"))
+    before = (b.digest(), b.buffer.sequence)
+    net = Network()
+    link = net.connect(a, b)
+    net.run()
+    (closed,) = closes(link.right)
+    assert closed.kind is CloseKind.PROTOCOL and "'config'" in closed.reason
+    assert (b.digest(), b.buffer.sequence) == before
+    assert value(b, "config") == {"port": 80}
 
 
 def test_a_kind_conflict_on_a_long_name_still_closes_with_a_bye() -> None:
@@ -978,13 +1088,25 @@ def run_chain(
     drop: float,
     duplicate: float,
     faulty: tuple[type, ...] = DATA_FRAMES,
+    max_pushes_in_flight: int | None = None,
+    triangle: bool = False,
 ) -> None:
-    """Run `operations` on the chain a <-> b <-> c, heal the links, and check convergence to
-    the join of every update's delta."""
-    replicas = {rid: Replica(rid) for rid in REPLICA_IDS}
-    net = Network(rng=random.Random(seed), drop=drop, duplicate=duplicate, faulty=faulty)
+    """Run `operations` on the chain a <-> b <-> c (closed into a triangle of replicas writing
+    under their run's name, with `triangle`), heal the links, and check convergence to the
+    join of every update's delta."""
+    kind = RunReplica if triangle else Replica
+    replicas = {rid: kind(rid) for rid in REPLICA_IDS}
+    net = Network(
+        rng=random.Random(seed),
+        drop=drop,
+        duplicate=duplicate,
+        faulty=faulty,
+        max_pushes_in_flight=max_pushes_in_flight,
+    )
     net.connect(replicas["a"], replicas["b"])
     net.connect(replicas["b"], replicas["c"])
+    if triangle:
+        net.connect(replicas["a"], replicas["c"])
     reference: dict[str, Crdt] = {"set": AWSet(), "counter": PNCounter()}
     acked: dict[PeerSession, int] = {}
 
@@ -1039,6 +1161,26 @@ def test_a_chain_converges_despite_lost_frames(
     """Random Delta and Ack frames are lost; once the links heal, retransmission after the
     timeout brings all three replicas to the join of every update's delta."""
     run_chain(operations, seed=seed, drop=drop, duplicate=0.1)
+
+
+@CHAIN
+@given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
+def test_a_chain_with_one_push_in_flight_converges_despite_lost_frames(
+    operations: list[tuple[str, str, int]], seed: int, drop: float
+) -> None:
+    """A push waits for the previous one's ack: a lost ack or push holds the next back only
+    until retransmission, and the chain still converges to the join of every update."""
+    run_chain(operations, seed=seed, drop=drop, duplicate=0.1, max_pushes_in_flight=1)
+
+
+@CHAIN
+@given(ops, st.integers(0, 2**32), st.floats(0.05, 0.5))
+def test_a_triangle_converges_despite_lost_frames(
+    operations: list[tuple[str, str, int]], seed: int, drop: float
+) -> None:
+    """Every replica a peer of the two others, so updates also arrive relayed (and a peer's
+    own writes are not pushed back to it): lost frames heal and all three converge."""
+    run_chain(operations, seed=seed, drop=drop, duplicate=0.1, triangle=True)
 
 
 @CHAIN

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from simulations import bench_saturation, bench_scale
-from simulations.bench_saturation import Step, plan_next, report, summarize
+from simulations.bench_saturation import Step, plan_next, report, summarize, summarize_mesh
 from simulations.bench_scale import Cell, ops_to_run, table, verdict
 from simulations.saturation_node import Progress, _last_of_kind
 
@@ -165,6 +165,20 @@ def test_summarize_counts_only_updates_both_watchers_saw() -> None:
     assert step.p99_ms == pytest.approx(20.0, abs=1e-6)
 
 
+def test_summarize_mesh_counts_each_makers_updates_against_its_own_watchers() -> None:
+    """Three nodes each making updates: an update converged once both others saw it."""
+    a = ([10.0, 10.1], [{"seen": [10.01, 10.11], "complete": True}] * 2)
+    b = ([10.05], [{"seen": [10.06], "complete": True}, {"seen": [None], "complete": False}])
+    c = ([10.2], [{"seen": [10.25], "complete": True}, {"seen": [10.3], "complete": True}])
+    step = summarize_mesh(3.0, 1.0, [a, b, c])
+    assert step.made == 4.0
+    assert step.seen_share == 0.75  # b's one update was missed by one of its watchers
+    assert not step.complete
+    assert step.converged == pytest.approx(3 / (10.3 - 10.0))
+    assert step.p99_ms == pytest.approx(100.0, abs=1e-6)  # c's update seen 0.1 s later
+    assert summarize_mesh(3.0, 1.0, [a, c]).complete
+
+
 def _args(**overrides: object) -> argparse.Namespace:
     base = {"rates": None, "start": 500.0, "floor": 25.0, "max_p99": 1000.0, "tolerance": 0.1}
     return argparse.Namespace(**{**base, **overrides})
@@ -193,6 +207,13 @@ def test_the_ramp_doubles_until_saturation_then_goes_to_three_times_it() -> None
     assert "next step, 1,500/s, did not" in text
     assert "DROPS below the peak" in text  # 900 is below 90% of the 1,300 peak
     assert "p99 under 50 ms: 1,000/s" in text
+
+
+def test_the_report_takes_a_rate_run_twice_that_kept_up_once() -> None:
+    steps = [_step(1000, 1000), _step(3000, 3000), _step(3000, 2000, complete=False)]
+    text = "\n".join(report(steps, _args(rates=[1000.0, 3000.0, 3000.0])))
+    assert "highest asked rate that kept up was 3,000/s" in text
+    assert "next step, 3,000/s, did not" in text
 
 
 def test_saturation_targets_judge_the_rate_and_the_drop_past_saturation() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from crdtstate.types import Crdt
+from crdtstate.types.causal import CausalCrdt
 
 
 class BufferedGroup(Protocol):
@@ -66,3 +67,53 @@ def _contains(big: Crdt | None, small: Crdt) -> bool:
         return False
     part = big.novel(small)
     return part is None or part.is_bottom()
+
+
+class SentByPeer:
+    """The join of the causal deltas the peer sent us since our last push.
+
+    Everything a peer sends is part of its state, so this join X is a lower bound of it, and a
+    push need only carry `X.novel(D)` instead of D: X ⊔ X.novel(D) = X ⊔ D (the RR step), so the
+    peer, holding X, ends up with the same state. In a mesh this strips from a relayed group
+    what the peer itself just pushed to us (its own changes, or a third replica's that reached
+    it first); whole groups it holds are left out by the marks above. Forgotten at each push,
+    and after `limit` received deltas without one, so it stays small.
+    """
+
+    __slots__ = ("_joined", "_learned", "limit")
+
+    def __init__(self, limit: int = 256) -> None:
+        self._joined: dict[str, Crdt] = {}
+        self._learned = 0
+        self.limit = limit
+
+    def learn(self, received: dict[str, Crdt]) -> None:
+        self._learned += 1
+        if self._learned > self.limit:
+            self.forget()
+            return
+        for name, delta in received.items():
+            if not isinstance(delta, CausalCrdt):
+                continue  # documents: pycrdt may hold parts back, no exact novel part
+            known = self._joined.get(name)
+            if known is None:
+                self._joined[name] = delta.copy()  # the driver applies `delta` itself
+            elif known.kind == delta.kind:
+                known.merge(delta)
+
+    def trim(self, deltas: dict[str, Crdt]) -> dict[str, Crdt]:
+        """`deltas` less what the peer is known to hold (objects it holds whole dropped)."""
+        if not self._joined:
+            return deltas
+        trimmed: dict[str, Crdt] = {}
+        for name, delta in deltas.items():
+            known = self._joined.get(name)
+            if known is None or known.kind != delta.kind:
+                trimmed[name] = delta  # (a declared class here, the wire's class there)
+            elif (part := known.novel(delta)) is not None:
+                trimmed[name] = part
+        return trimmed
+
+    def forget(self) -> None:
+        self._joined = {}
+        self._learned = 0

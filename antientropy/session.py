@@ -23,7 +23,7 @@ from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import Crdt
 
-from .backprop import HeldGroups
+from .backprop import HeldGroups, SentByPeer
 from .events import (
     CloseKind,
     DeltasReceived,
@@ -125,6 +125,7 @@ class PeerSession(Handshake, Retransmission):
         self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
         self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
+        self._sent_by_peer = SentByPeer()  # a lower bound of the peer's state, to trim pushes
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -234,6 +235,7 @@ class PeerSession(Handshake, Retransmission):
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
             self._held.learn(self.source.groups_after(self.window.acked), self.peer, deltas)
+            self._sent_by_peer.learn(deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
         return [DeltasReceived(deltas, message.upto, message.since)]
@@ -346,6 +348,9 @@ class PeerSession(Handshake, Retransmission):
             return
         exclude = self.peer if self._back_propagation else None
         deltas = source.collect(start, exclude_origin=exclude, held=self._held)
+        if self._back_propagation:
+            deltas = self._sent_by_peer.trim(deltas)
+            self._sent_by_peer.forget()
         window.considered_through(upto, found=bool(deltas))
         if not deltas:
             # Every new group is held by the peer: no frame. The next frame's range starts

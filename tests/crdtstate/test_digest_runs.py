@@ -192,6 +192,6 @@ def test_more_runs_than_the_limit_are_refused_before_any_is_built(
     ok = [[0, 1, 1, 1], [1, 1]]
     assert codec.digest_from_wire("awset", [WRITERS, SEEN, ok]).held.dot_count() == 3
     with pytest.raises(DecodeError, match="more than 5 runs"):
-        codec.digest_from_wire("awset", [WRITERS, SEEN, [ok[0], [1, 1, 1, 1]]])
+        codec.digest_from_wire("awset", [WRITERS, SEEN, [[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]])
     with pytest.raises(DecodeError, match="more than 5 runs"):
         codec.digest_from_wire("awset", [WRITERS, [[0, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1]], ok])

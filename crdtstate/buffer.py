@@ -27,7 +27,7 @@ from . import codec
 from .types import Crdt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-DEFAULT_MAX_GROUPS = 4096
+DEFAULT_MAX_GROUPS = 1024
 MIXED_ORIGIN = ""  # a fold of groups from several origins (no replica id is empty)
 
 

@@ -26,7 +26,7 @@ def run(ops: list[Op], buffer: DeltaBuffer) -> tuple[ORMap, list[ORMap]]:
     state, deltas = ORMap(), []
     for replica, key, put in ops:
         if put:
-            delta = state.apply(f"k{key}", lambda reg, r=replica: reg.assign(key, replica=r))
+            delta = state.apply(f"k{key}", lambda reg, r=replica, v=key: reg.assign(v, replica=r))
         else:
             delta = state.remove(f"k{key}", replica=replica)
         deltas.append(delta.copy())
@@ -81,10 +81,10 @@ def test_a_mark_on_a_folded_sequence_does_not_hide_the_fold() -> None:
     """Marks (groups the peer holds) name single groups: a fold covering a marked sequence
     still holds the others, so it is sent."""
     buffer = DeltaBuffer(max_groups=4)
-    run([("a", i, True) for i in range(5)], buffer)
+    state, _ = run([("a", i, True) for i in range(5)], buffer)
     fold = buffer.groups_after(0)[0]
     assert fold.folded
-    assert "m" in buffer.collect(0, held={fold.sequence})
+    assert buffer.collect(0, held={fold.sequence})["m"] == state
 
 
 def test_the_byte_bound_drops_the_fold_first_and_says_so() -> None:

@@ -253,3 +253,16 @@ def test_scale_verdict_and_growth() -> None:
     cells[("pycrdt", 1_000)] = Cell("pycrdt", 1_000, error="boom")
     assert not bench_scale.targets(cells, sizes, ops)["every cell ran (failed: pycrdt at 1,000)"]
     assert "1.5x" in table(cells, sizes, ["crdtstate"], ops)
+
+
+def test_bench_buffer_quick_prints_memory_beside_the_baseline() -> None:
+    result = run_module("simulations.bench_buffer", "--quick")
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("(takes about ")
+    rows = [line for line in lines if line.startswith(("byte bound only", "folding"))]
+    assert len(rows) == 4
+    baseline, folded = rows[2].split(), rows[3].split()
+    assert number(baseline[-4]) > number(folded[-4]) > 0  # memory MiB, at 4,000 updates
+    assert number(folded[-3]) > 0  # the folded buffer folded
+    assert_verdicts(result, ["folded, memory after 4,000 updates within 1.5x of after 1,000"])

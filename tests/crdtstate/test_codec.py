@@ -230,6 +230,37 @@ context_like = st.one_of(
     ).map(list),
     msgpack_values,
 )
+# Format 2: [writers, store, runs per writer], dots [writer index, counter].
+writers_like = st.one_of(st.lists(st.sampled_from(["a", "b", "c", ""]), max_size=3), msgpack_values)
+index_dot_like = st.one_of(
+    st.tuples(small_counts, small_counts).map(list),
+    st.lists(small_counts | msgpack_values, max_size=3),
+)
+runs_like = (
+    st.lists(st.lists(small_counts, max_size=5) | msgpack_values, max_size=3) | msgpack_values
+)
+writer_table_payload = st.tuples(
+    writers_like,
+    st.lists(
+        st.tuples(msgpack_values, st.lists(index_dot_like, max_size=3)).map(list) | msgpack_values,
+        max_size=3,
+    ),
+    runs_like,
+).map(list)
+ormap_writer_table_payload = st.tuples(
+    writers_like,
+    st.tuples(
+        st.lists(st.sampled_from(["lwwregister", "awset", "ormap", "gcounter"]), max_size=2)
+        | msgpack_values,
+        st.lists(
+            st.tuples(
+                msgpack_values, small_counts, st.lists(index_dot_like | msgpack_values, max_size=2)
+            ).map(list),
+            max_size=3,
+        ),
+    ).map(list),
+    runs_like,
+).map(list)
 payloads = {
     "gcounter": st.one_of(
         st.dictionaries(st.sampled_from(["a", "b", ""]), msgpack_values, max_size=3),
@@ -253,8 +284,10 @@ payloads = {
             ),
             context_like,
         ).map(list),
+        writer_table_payload,
         msgpack_values,
     ),
+    "ormap": st.one_of(ormap_writer_table_payload, msgpack_values),
 }
 
 
@@ -263,9 +296,9 @@ payloads = {
 def test_structured_garbage_raises_only_decode_error(data: st.DataObject) -> None:
     """Payloads shaped almost like valid ones, with any field of any type or range, decode to
     a valid state or raise DecodeError, never anything else."""
-    kind = data.draw(st.sampled_from(KIND_NAMES))
+    kind = data.draw(st.sampled_from(sorted(payloads)))
     payload = data.draw(payloads[kind])
-    version = data.draw(st.sampled_from([FORMAT_VERSION, FORMAT_VERSION, 0, 2, None]))
+    version = data.draw(st.sampled_from([FORMAT_VERSION, FORMAT_VERSION, LEGACY, 0, 3, None]))
     decode_or_reject(envelope(kind, payload, version))
     decode_or_reject(envelope(kind, payload), kind)
 

@@ -111,9 +111,16 @@ class SentByPeer:
             if known is None or known.kind != delta.kind:
                 trimmed[name] = delta  # (a declared class here, the wire's class there)
             elif (part := known.novel(delta)) is not None:
-                trimmed[name] = part
+                # in the delta's class, so a declared map encodes its keys as declared
+                trimmed[name] = part if type(part) is type(delta) else rewrap(delta, part)
         return trimmed
 
     def forget(self) -> None:
         self._joined = {}
         self._learned = 0
+
+
+def rewrap(like: Crdt, part: Crdt) -> Crdt:
+    """`part` (a causal value of the wire's class) as `like`'s class: same store and context."""
+    assert isinstance(part, CausalCrdt)
+    return type(like)(part.store, part.context)  # type: ignore[call-arg]

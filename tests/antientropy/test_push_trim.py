@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from antientropy import DeltasReceived, PeerSession
 from antientropy.backprop import SentByPeer
+from crdtstate import codec
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import ORMap
 from crdtstate.types.causal import CausalCrdt
@@ -78,3 +79,18 @@ def test_a_relayed_group_reaches_a_peer_without_what_that_peer_pushed_first() ->
     assert frames and all(b"x" * 40 in f for f in frames if b"from" in f)
     assert not any(b"y" * 40 in f for f in frames)
     assert a.objects["m"] == b.objects["m"]
+
+
+def test_a_trimmed_delta_keeps_its_declared_class() -> None:
+    """What the peer sent arrives in the wire's class (`ormap`); our buffered delta is declared
+    (`ORMap[str, int]`): the trimmed part is declared too, so it encodes as declared."""
+    ours = ORMap[str, int]()
+    theirs = ours.apply("k1", lambda reg: reg.assign(1, replica="b"))
+    mine = ours.apply("k2", lambda reg: reg.assign(2, replica="a"))
+    both = joined(theirs, mine)
+    known = SentByPeer()
+    known.learn({"m": codec.decode(codec.encode(theirs))})  # as a session decodes it
+    trimmed = known.trim({"m": both})["m"]
+    assert type(trimmed) is ORMap[str, int]
+    assert set(trimmed.value) == {"k2"}
+    assert joined(theirs, trimmed) == both

@@ -90,12 +90,17 @@ class CausalCrdt(Crdt):
         the same set, on ranges: O(ranges + our store), however many dots the peer claims.
         """
         seen, held = digest
+        missing = self.context.minus(seen)  # our store's dots the peer lacks are all in here
+        store = self.empty_store() if missing.is_empty() else self.store.part_among(missing, seen)
         if held.is_empty():
-            context = self.context.minus(seen)
+            return type(self)(store, missing)
+        # held and seen by us, but not held by us: removals the peer missed
+        candidates = held.minus(held.minus(self.context))
+        if candidates.dot_count() <= self.store.dot_total():
+            stale = CausalContext.of(d for d in candidates.dots() if not self.store.holds(d))
         else:
-            stale = held.minus(CausalContext.of(self.store.dots()))  # held, but not by us
-            context = self.context.minus(seen.minus(stale))
-        return type(self)(self.store.unseen_by(seen), context)
+            stale = candidates.minus(CausalContext.of(self.store.dots()))
+        return type(self)(store, self.context.minus(seen.minus(stale)))
 
     def novel(self, delta: Self) -> Self | None:
         """The part of `delta` not in self (dot by dot, for the reason in `delta_since`)."""

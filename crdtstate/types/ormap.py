@@ -21,6 +21,7 @@ from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
+from .kernel import held_among
 from .registers import LWWRegister
 from .snapshots import MapSnapshot, SnapshotCache
 from .values import KeySpec, sort_key, type_name
@@ -145,6 +146,17 @@ class MapStore:
     def unseen_by(self, ctx: CausalContext) -> MapStore:
         store = MapStore(self.value_cls)
         for key, value in self.entries.items():
+            store.put(key, type(value)(value.store.unseen_by(ctx), None))
+        return store
+
+    def part_among(self, dots: CausalContext, ctx: CausalContext) -> MapStore:
+        """`unseen_by(ctx)` visiting only the keys holding one of `dots` (our context less
+        `ctx`), found through the index: O(dots + their keys' values), not O(map)."""
+        if dots.dot_count() >= len(self.owner):
+            return self.unseen_by(ctx)
+        store = MapStore(self.value_cls)
+        for key in {self.owner[d] for d in held_among(self, dots)}:
+            value = self.entries[key]
             store.put(key, type(value)(value.store.unseen_by(ctx), None))
         return store
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from . import codec
 from .types import Crdt
+from .types.causal import CausalCrdt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
@@ -155,7 +156,8 @@ class DeltaBuffer:
             self._bytes -= group.size
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
-        deltas = {name: type(ds[0]).join(ds) for name, ds in parts.items()}
+        previous = folded[0].deltas if folded[0].folded else {}  # a fold's deltas are its own
+        deltas = {name: _join(ds, owned=name in previous) for name, ds in parts.items()}
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
@@ -174,3 +176,16 @@ class DeltaBuffer:
         group = self._groups.popleft()
         self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
+
+
+def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:
+    """The join of `deltas`, never changing one of them, except the first when `owned` (a
+    previous fold's own join: no copy of a fold as big as the state). A document's join
+    stays `Document.join`, which keeps every update side by side."""
+    first = deltas[0]
+    if not isinstance(first, CausalCrdt):
+        return type(first).join(deltas)
+    joined = first if owned else first.copy()
+    for delta in deltas[1:]:
+        joined.merge(delta)
+    return joined

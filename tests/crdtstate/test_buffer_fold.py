@@ -123,3 +123,20 @@ def test_folding_bounds_the_memory_of_many_small_groups() -> None:
     folded = buffer_memory(64, 5_000)
     assert folded * 5 < unfolded
     assert buffer_memory(64, 10_000) < 2 * folded  # twice the puts, not twice the memory
+
+
+def test_folding_never_changes_a_delta_it_was_given() -> None:
+    """Folds join into their own copies: the deltas appended (which a container or a session
+    may still hold) stay as they were, also for an object a previous fold lacked."""
+    buffer = DeltaBuffer(max_groups=3)
+    given: list[tuple[ORMap, ORMap]] = []
+    m, n = ORMap(), ORMap()
+    for i in range(30):
+        state, name = (m, "m") if i < 10 or i % 2 else (n, "n")
+        delta = state.apply(f"k{i % 4}", lambda reg, v=i: reg.assign(v, replica="a"))
+        given.append((delta, delta.copy()))
+        buffer.append("a", {name: delta})
+    assert buffer.folds > 5
+    assert all(delta == saved for delta, saved in given)
+    collected = buffer.collect(0)
+    assert collected["m"] == m and collected["n"] == n

@@ -253,6 +253,7 @@ class ORMap(CausalCrdt):
         part = MapStore(self.value_cls)
         if not delta.store.is_empty():
             part.entries[key] = delta
+            part.index(key, delta.store.dots())  # `holds` on the delta reads the index
         return type(self)(part, delta.context)
 
     def remove(self, key: Any, *, replica: str) -> Self:

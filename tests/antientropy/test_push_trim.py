@@ -94,3 +94,15 @@ def test_a_trimmed_delta_keeps_its_declared_class() -> None:
     assert type(trimmed) is ORMap[str, int]
     assert set(trimmed.value) == {"k2"}
     assert joined(theirs, trimmed) == both
+
+
+def test_a_delta_fresh_from_a_mutator_that_the_peer_sent_back_is_left_out_not_removed() -> None:
+    """A map delta as `apply` returns it (buffered as is) must know the dots it holds: the peer
+    relayed our write back, so the push is empty, and never a removal of that write (found by
+    the expiring-map fault test: `novel` read an unindexed delta as holding nothing)."""
+    ours = ORMap[str, int]()
+    delta = ours.apply("x", lambda reg: reg.assign(1, replica="a"))
+    known = SentByPeer()
+    known.learn({"m": codec.decode(codec.encode(delta))})  # b relayed it back to us
+    assert known.trim({"m": delta}) == {}
+    assert delta.store.holds(next(iter(delta.context.dots())))

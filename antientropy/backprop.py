@@ -10,7 +10,7 @@ acknowledgement covers them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from typing import Protocol
 
 from crdtstate.replica_ids import writer_name
@@ -28,6 +28,16 @@ class BufferedGroup(Protocol):
 
     @property
     def deltas(self) -> dict[str, Crdt]: ...
+
+
+class PushSource(Protocol):
+    """The part of a session's `SyncSource` a push is collected from."""
+
+    def groups_after(self, after: int) -> Sequence[BufferedGroup]: ...
+
+    def collect(
+        self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
+    ) -> dict[str, Crdt]: ...
 
 
 class HeldGroups:
@@ -94,3 +104,80 @@ def _contains(big: Crdt | None, small: Crdt) -> bool:
         return False
     part = big.novel(small)
     return part is None or part.is_bottom()
+
+
+class SentByPeer:
+    """The join of the causal deltas the peer sent us since our last push.
+
+    Everything a peer sends is part of its state, so this join X is a lower bound of it, and a
+    push need only carry `X.novel(D)` instead of D: X ⊔ X.novel(D) = X ⊔ D (the RR step), so the
+    peer, holding X, ends up with the same state. In a mesh this strips from a relayed group
+    what the peer itself just pushed to us (its own changes, or a third replica's that reached
+    it first); whole groups it holds are left out by the marks above. Forgotten at each push,
+    and after `limit` received deltas without one, so it stays small.
+    """
+
+    __slots__ = ("_joined", "_learned", "limit")
+
+    def __init__(self, limit: int = 256) -> None:
+        self._joined: dict[str, Crdt] = {}
+        self._learned = 0
+        self.limit = limit
+
+    def learn(self, received: dict[str, Crdt]) -> None:
+        self._learned += 1
+        if self._learned > self.limit:
+            self.forget()
+            return
+        for name, delta in received.items():
+            if not isinstance(delta, CausalCrdt):
+                continue  # documents: pycrdt may hold parts back, no exact novel part
+            known = self._joined.get(name)
+            if known is None:
+                self._joined[name] = delta.copy()  # the driver applies `delta` itself
+            elif known.kind == delta.kind:
+                known.merge(delta)
+
+    def trim(self, deltas: dict[str, Crdt]) -> dict[str, Crdt]:
+        """`deltas` less what the peer is known to hold (objects it holds whole dropped)."""
+        if not self._joined:
+            return deltas
+        trimmed: dict[str, Crdt] = {}
+        for name, delta in deltas.items():
+            known = self._joined.get(name)
+            if known is None or known.kind != delta.kind:
+                trimmed[name] = delta  # (a declared class here, the wire's class there)
+            elif (part := known.novel(delta)) is not None:
+                # in the delta's class, so a declared map encodes its keys as declared
+                trimmed[name] = part if type(part) is type(delta) else rewrap(delta, part)
+        return trimmed
+
+    def forget(self) -> None:
+        self._joined = {}
+        self._learned = 0
+
+
+def rewrap(like: Crdt, part: Crdt) -> Crdt:
+    """`part` (a causal value of the wire's class) as `like`'s class: same store and context."""
+    assert isinstance(part, CausalCrdt)
+    return type(like)(part.store, part.context)  # type: ignore[call-arg]
+
+
+def push_part(
+    source: PushSource,
+    start: int,
+    peer: str | None,
+    incarnation: str | None,
+    held: HeldGroups,
+    sent: SentByPeer,
+) -> dict[str, Crdt]:
+    """What a push to `peer` carries: the groups after `start`, less what back-propagation
+    knows the peer holds (its own groups, its current run's writes, what it just sent us).
+    `peer` None: no back-propagation, everything after `start`."""
+    if peer is None:
+        return source.collect(start)
+    if incarnation is not None:  # the peer's own writes
+        held.mark_own_writes(source.groups_after(start), peer, incarnation)
+    deltas = sent.trim(source.collect(start, exclude_origin=peer, held=held))
+    sent.forget()
+    return deltas

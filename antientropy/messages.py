@@ -29,7 +29,7 @@ from crdtstate.replica_ids import check_replica_id
 
 # 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
 # lost, duplicated and reordered frames.
-PROTOCOL_VERSION = 3  # 3: the hello no longer lists kinds (each delta entry names its own)
+PROTOCOL_VERSION = 4  # 4: causal payloads in format 2 (writer tables); 3: the hello lists no kinds
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, AfterValidator(check_replica_id)]  # the rule of local ids

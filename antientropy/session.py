@@ -23,7 +23,7 @@ from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import Crdt
 
-from .backprop import HeldGroups
+from .backprop import HeldGroups, SentByPeer, push_part
 from .events import (
     CloseKind,
     DeltasReceived,
@@ -120,14 +120,13 @@ class PeerSession(Handshake, Retransmission):
         # milliseconds cost nothing.
         self._ack_delay = ack_delay
         self._ack_due_since: float | None = None
-        # A digest answer is queued: computed from the replica's state, which on a durable
-        # replica may hold updates still being committed; the driver waits for them first.
-        self.answer_pending = False
+        self.answer_pending = False  # a digest answer is queued: the driver awaits commits first
         self._clock = RetransmitClock(retransmit_after, max_retransmit_after)
         self._outbox: list[bytes] = []
         self._presence = PresenceOutbox()  # Yjs awareness for the peer (ephemeral, coalesced)
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
         self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
+        self._sent_by_peer = SentByPeer()  # a lower bound of the peer's state, to trim pushes
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -237,6 +236,7 @@ class PeerSession(Handshake, Retransmission):
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
             self._held.learn(self.source.groups_after(self.window.start()), self.peer, deltas)
+            self._sent_by_peer.learn(deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
         return [DeltasReceived(deltas, message.upto, message.since)]
@@ -349,10 +349,10 @@ class PeerSession(Handshake, Retransmission):
         if not source.can_serve(start):
             self._resync(now)  # the groups this peer still needs were dropped
             return
-        exclude = self.peer if self._back_propagation else None
-        if exclude is not None and self.peer_incarnation is not None:  # the peer's own writes
-            self._held.mark_own_writes(source.groups_after(start), exclude, self.peer_incarnation)
-        deltas = source.collect(start, exclude_origin=exclude, held=self._held)
+        peer = self.peer if self._back_propagation else None
+        deltas = push_part(
+            source, start, peer, self.peer_incarnation, self._held, self._sent_by_peer
+        )
         window.considered_through(upto, found=bool(deltas))
         if not deltas:  # every new group is held by the peer: no frame (the next frame's range
             return  # starts at the last one's end, so it covers these and acks stay whole)

@@ -7,6 +7,12 @@ from content (`antientropy.backprop`). Groups every peer has acknowledged are dr
 are the oldest groups once the buffer holds more than `max_bytes`: memory stays bounded, and a
 peer whose acknowledgement falls below what is kept is served by digest exchange instead.
 
+Memory, not only bytes: a small delta costs far more as Python objects than encoded (a map put
+of ~80 bytes on the wire holds a map, a store, a context and a register: kilobytes), so with no
+peer acknowledging, the groups, not their bytes, are what fills memory. Past `max_groups` the
+oldest half is folded into one group, their join (overwrites of the same keys collapse), and
+the byte bound then drops the fold first: peers behind it resynchronise by digests.
+
 The sequence counter lives here, not in the replica, so that a durable replica can start the
 buffer at its stored counter (`DeltaBuffer(start=...)`) and never reuse a number.
 
@@ -27,8 +33,11 @@ from itertools import islice
 
 from . import codec
 from .types import Crdt
+from .types.causal import CausalCrdt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_GROUPS = 1024
+MIXED_ORIGIN = ""  # a fold of groups from several origins (no replica id is empty)
 
 
 ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
@@ -41,6 +50,11 @@ class DeltaGroup:
     origin: str
     deltas: dict[str, Crdt]
     size: int | None  # encoded bytes, for the byte bound (None until measured)
+    first: int = 0  # a fold holds the groups first..sequence; 0: just `sequence`
+
+    @property
+    def folded(self) -> bool:
+        return 0 < self.first < self.sequence
 
 
 def encoded_size(deltas: dict[str, Crdt]) -> int:
@@ -53,16 +67,28 @@ def encoded_size(deltas: dict[str, Crdt]) -> int:
 
 
 class DeltaBuffer:
-    def __init__(self, start: int = 0, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        start: int = 0,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_groups: int | None = DEFAULT_MAX_GROUPS,
+    ) -> None:
+        """`max_groups=None` never folds (the byte bound alone: the baseline of the memory
+        benchmark, `simulations.bench_buffer`)."""
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
+        if max_groups is not None and max_groups < 2:
+            raise ValueError("max_groups must be >= 2")
         self._groups: deque[DeltaGroup] = deque()
         self._sequence = start
         self._floor = start  # every group with sequence <= floor has been dropped
         self._bytes = 0  # of the measured groups
         self._unmeasured = 0  # the newest groups, not yet measured
         self.max_bytes = max_bytes
+        self.max_groups = max_groups
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
+        self.folds = 0  # times the oldest groups were folded into one
 
     @property
     def sequence(self) -> int:
@@ -88,6 +114,8 @@ class DeltaBuffer:
         self._sequence += 1
         self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
         self._unmeasured += 1
+        if self.max_groups is not None and len(self._groups) > self.max_groups:
+            self._fold(max(2, len(self._groups) // 2))
         if not deferred or self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
         return self._sequence
@@ -118,7 +146,7 @@ class DeltaBuffer:
         """
         parts: dict[str, list[Crdt]] = {}
         for group in self._groups_after(after):
-            if group.origin == exclude_origin or group.sequence in held:
+            if group.origin == exclude_origin or (group.sequence in held and not group.folded):
                 continue
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
@@ -129,10 +157,39 @@ class DeltaBuffer:
         return self._groups_after(after)
 
     def _groups_after(self, after: int) -> list[DeltaGroup]:
+        """Only the oldest group can be a fold; every later one holds one sequence."""
         if not self._groups or after >= self._sequence:
             return []
-        skip = max(0, after - self._groups[0].sequence + 1)
+        head = self._groups[0]
+        if head.folded and after < head.sequence:
+            return list(self._groups)
+        base = 1 if head.folded else 0
+        skip = max(base, after - self._groups[base].sequence + 1 + base)
         return [self._groups[i] for i in range(skip, len(self._groups))]
+
+    def _fold(self, count: int) -> None:
+        """Replace the `count` oldest groups by one holding their join, per object.
+
+        A peer served from it receives some groups it already holds (joins are idempotent);
+        BP still leaves it out for its origin when all its groups came from one."""
+        folded = [self._groups.popleft() for _ in range(count)]
+        parts: dict[str, list[Crdt]] = {}
+        for group in folded:
+            if group.size is None:
+                self._unmeasured -= 1
+            else:
+                self._bytes -= group.size
+            for name, delta in group.deltas.items():
+                parts.setdefault(name, []).append(delta)
+        previous = folded[0].deltas if folded[0].folded else {}  # a fold's deltas are its own
+        deltas = {name: _join(ds, owned=name in previous) for name, ds in parts.items()}
+        origins = {group.origin for group in folded}
+        origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
+        first = folded[0].first or folded[0].sequence
+        fold = DeltaGroup(folded[-1].sequence, origin, deltas, encoded_size(deltas), first)
+        self._groups.appendleft(fold)
+        self._bytes += fold.size
+        self.folds += 1
 
     def discard_through(self, sequence: int) -> None:
         """Drop the groups with sequence <= `sequence` (all peers have them)."""
@@ -147,3 +204,16 @@ class DeltaBuffer:
         else:
             self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
+
+
+def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:
+    """The join of `deltas`, never changing one of them, except the first when `owned` (a
+    previous fold's own join: no copy of a fold as big as the state). A document's join
+    stays `Document.join`, which keeps every update side by side."""
+    first = deltas[0]
+    if not isinstance(first, CausalCrdt):
+        return type(first).join(deltas)
+    joined = first if owned else first.copy()
+    for delta in deltas[1:]:
+        joined.merge(delta)
+    return joined

@@ -13,7 +13,7 @@ import msgpack
 
 from .errors import CrdtStateError, DecodeError
 from .types import Crdt, kind_class
-from .types.base import FORMAT_VERSION
+from .types.base import FORMAT_VERSION, LEGACY_FORMAT_VERSION
 
 MAX_ENCODED_BYTES = 64 * 1024 * 1024
 _LIMITS = dict(
@@ -66,12 +66,12 @@ def from_wire(obj: Any, kind: str | type[Crdt] | None = None) -> Crdt:
     if not isinstance(obj, list) or len(obj) != 3:
         raise DecodeError("not a crdtstate encoding: expected [version, kind, payload]")
     version, encoded_kind, payload = obj
-    if type(version) is not int or version != FORMAT_VERSION:
+    if type(version) is not int or version not in (FORMAT_VERSION, LEGACY_FORMAT_VERSION):
         raise DecodeError(f"unsupported format version {version!r} (this is {FORMAT_VERSION})")
     if expected is not None and encoded_kind != expected:
         raise DecodeError(f"expected kind {expected!r}, got {encoded_kind!r}")
     cls = kind if isinstance(kind, type) else kind_class(encoded_kind)
-    return _guarded(cls.from_wire, payload)
+    return _guarded(cls.from_wire if version == FORMAT_VERSION else cls.from_legacy_wire, payload)
 
 
 def to_wire(obj: Crdt) -> list[Any]:

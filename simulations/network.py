@@ -20,7 +20,7 @@ from typing import Any
 
 from antientropy import PeerSession, SessionClosed, collect_garbage
 from antientropy.duties import deliver
-from crdtstate.buffer import DEFAULT_MAX_BYTES
+from crdtstate.buffer import DEFAULT_MAX_BYTES, DEFAULT_MAX_GROUPS
 from crdtstate.types import Crdt
 
 from .links import RELIABLE, LinkModel
@@ -60,6 +60,7 @@ class Network:
         max_retransmit_after: float | None = None,
         sync_interval: float | None = None,
         buffer_bytes: int = DEFAULT_MAX_BYTES,
+        buffer_groups: int | None = DEFAULT_MAX_GROUPS,
         back_propagation: bool = True,
         remove_redundant: bool = True,
     ) -> None:
@@ -74,6 +75,7 @@ class Network:
         self._max_retransmit_after = max_retransmit_after
         self._sync_interval = sync_interval
         self._buffer_bytes = buffer_bytes
+        self._buffer_groups = buffer_groups
         self._bp = back_propagation
         self._rr = remove_redundant
         self._queue: list[tuple[float, int, str, Any]] = []
@@ -85,7 +87,11 @@ class Network:
 
     def add_replica(self, replica_id: str) -> SimReplica:
         node = SimReplica.fresh(
-            replica_id, self.rng, max_bytes=self._buffer_bytes, relay_redundant=not self._rr
+            replica_id,
+            self.rng,
+            max_bytes=self._buffer_bytes,
+            max_groups=self._buffer_groups,
+            relay_redundant=not self._rr,
         )
         self.replicas[replica_id] = node
         if self._sync_interval is not None:

@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from antientropy import PeerSession
-from crdtstate.buffer import DeltaBuffer
+from crdtstate.buffer import DEFAULT_MAX_GROUPS, DeltaBuffer
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import Crdt
 
@@ -35,11 +35,17 @@ class SimReplica:
 
     @classmethod
     def fresh(
-        cls, replica_id: str, rng: random.Random, *, max_bytes: int, relay_redundant: bool
+        cls,
+        replica_id: str,
+        rng: random.Random,
+        *,
+        max_bytes: int,
+        relay_redundant: bool,
+        max_groups: int | None = DEFAULT_MAX_GROUPS,
     ) -> SimReplica:
         state = ReplicaState(
             replica_id,
-            buffer=DeltaBuffer(max_bytes=max_bytes),
+            buffer=DeltaBuffer(max_bytes=max_bytes, max_groups=max_groups),
             incarnation=rng.getrandbits(63),
             relay_redundant=relay_redundant,
         )
@@ -56,7 +62,11 @@ class SimReplica:
         disk: dict[str, Crdt] = {name: obj.copy() for name, obj in old.objects.items()}
         self.state = ReplicaState(
             self.id,
-            buffer=DeltaBuffer(start=old.buffer.sequence, max_bytes=old.buffer.max_bytes),
+            buffer=DeltaBuffer(
+                start=old.buffer.sequence,
+                max_bytes=old.buffer.max_bytes,
+                max_groups=old.buffer.max_groups,
+            ),
             incarnation=rng.getrandbits(63),
             relay_redundant=old.relay_redundant,
         )

@@ -27,6 +27,8 @@ COMMANDS = {
     "bench_scale": ["-m", "simulations.bench_scale"],
     "bench_registry": ["-m", "simulations.bench_registry"],
     "bench_saturation": ["-m", "simulations.bench_saturation"],
+    "bench_buffer": ["-m", "simulations.bench_buffer"],
+    "bench_digests": ["-m", "simulations.bench_digests"],
     "simulations faults": ["-m", "simulations", "faults"],
     "mcp server": ["examples/mcp_replicas/server.py"],
     "mcp client": ["examples/mcp_replicas/client.py"],

@@ -11,6 +11,7 @@ from .clocks import CausalContext, Dot
 from .kernel import KeyedDots
 from .snapshots import SetSnapshot
 from .values import Element, check_element, element_from_wire
+from .writers import DotClaims, WriterIndex
 
 
 class ElementSet(CausalCrdt):
@@ -36,14 +37,12 @@ class ElementSet(CausalCrdt):
     def __contains__(self, element: object) -> bool:
         return element in self.store.entries
 
-    def store_to_wire(self) -> list[Any]:
-        return keyed_to_wire(self.store, lambda e: e)
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        return keyed_to_wire(self.store, lambda e: e, index)
 
     @classmethod
-    def store_from_wire(
-        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
-    ) -> KeyedDots[Element]:
-        return keyed_from_wire(obj, ctx, seen, element_from_wire, cls.kind)
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> KeyedDots[Element]:
+        return keyed_from_wire(obj, claims, element_from_wire, cls.kind)
 
 
 class AWSet(ElementSet):

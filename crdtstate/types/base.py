@@ -15,8 +15,10 @@ from .clocks import VersionVector
 if TYPE_CHECKING:
     from .yjs.clientids import ClientIdAllocator
 
-#: The version of the wire form `[version, kind, payload]` (see `crdtstate.codec`).
-FORMAT_VERSION = 1
+#: The version of the wire form `[version, kind, payload]` (see `crdtstate.codec`). 2: causal
+#: payloads name their writers once (`crdtstate.types.writers`); format 1 still decodes.
+FORMAT_VERSION = 2
+LEGACY_FORMAT_VERSION = 1
 KINDS: dict[str, type[Crdt]] = {}
 
 
@@ -89,6 +91,11 @@ class Crdt(ABC):
     @abstractmethod
     def from_wire(cls, obj: Any) -> Self:
         """Inverse of `to_wire`; raises `DecodeError` on anything malformed."""
+
+    @classmethod
+    def from_legacy_wire(cls, obj: Any) -> Self:
+        """A payload of format 1; the same as format 2 except for the causal kinds."""
+        return cls.from_wire(obj)
 
     @staticmethod
     @abstractmethod

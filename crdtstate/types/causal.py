@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, NamedTuple, Self
 
 from ..errors import DecodeError
-from . import runs, wire
+from . import wire, writers
 from .base import Crdt, Savepoint
 from .clocks import CausalContext, Dot, VersionVector
 from .kernel import DotFun, KeyedDots, novel_context
@@ -100,12 +100,17 @@ class CausalCrdt(Crdt):
         the same set, on ranges: O(ranges + our store), however many dots the peer claims.
         """
         seen, held = digest
+        missing = self.context.minus(seen)  # our store's dots the peer lacks are all in here
+        store = self.empty_store() if missing.is_empty() else self.store.part_among(missing, seen)
         if held.is_empty():
-            context = self.context.minus(seen)
+            return type(self)(store, missing)
+        # held and seen by us, but not held by us: removals the peer missed
+        candidates = held.minus(held.minus(self.context))
+        if candidates.dot_count() <= self.store.dot_total():
+            stale = CausalContext.of(d for d in candidates.dots() if not self.store.holds(d))
         else:
-            stale = held.minus(CausalContext.of(self.store.dots()))  # held, but not by us
-            context = self.context.minus(seen.minus(stale))
-        return type(self)(self.store.unseen_by(seen), context)
+            stale = candidates.minus(CausalContext.of(self.store.dots()))
+        return type(self)(store, self.context.minus(seen.minus(stale)))
 
     def novel(self, delta: Self) -> Self | None:
         """The part of `delta` not in self (dot by dot, for the reason in `delta_since`)."""
@@ -155,60 +160,66 @@ class CausalCrdt(Crdt):
     # -- wire ---------------------------------------------------------------------------------
 
     def to_wire(self) -> list[Any]:
-        return [self.store_to_wire(), self.context.to_wire()]
+        """[writers, store, context] (format 2, `crdtstate.types.writers`)."""
+        names, index, context = writers.context_to_wire(self.context)
+        return [names, self.store_to_wire(index), context]
 
-    def store_to_wire(self) -> Any:
+    def store_to_wire(self, index: writers.WriterIndex) -> Any:
+        """The store, each dot as [writer index, counter] (`index`: the payload's table)."""
         raise NotImplementedError
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
-        """Validate and build a store; every dot must be in `ctx` and unseen so far."""
+    def store_from_wire(cls, obj: Any, claims: writers.DotClaims, depth: int) -> Any:
+        """Validate and build a store; every dot must be in the context and unseen so far
+        (`claims.claim`)."""
         raise NotImplementedError
 
     @classmethod
     def from_wire(cls, obj: Any) -> Self:
+        names, store, context = wire.expect_list(obj, cls.kind, length=3)
+        names, ctx = writers.context_from_wire(names, context, cls.kind)
+        return cls(cls.store_from_wire(store, writers.DotClaims(ctx, names), 0), ctx)
+
+    @classmethod
+    def from_legacy_wire(cls, obj: Any) -> Self:
+        """Format 1 ([store, context], replica names in every dot): journals and snapshots
+        written before format 2 still load."""
         store, context = wire.expect_list(obj, cls.kind, length=2)
         ctx = wire.causal_context(context)
-        return cls(cls.store_from_wire(store, ctx, set(), 0), ctx)
+        return cls(cls.store_from_wire(store, writers.DotClaims(ctx, None), 0), ctx)
 
     @staticmethod
     def digest_to_wire(digest: CausalDigest) -> list[Any]:
-        """[context, held as runs (`crdtstate.types.runs`)]: O(replicas + runs) bytes."""
-        return [digest.context.to_wire(), runs.to_wire(digest.held)]
+        """[writers, seen as runs, held as runs]: O(writers + runs) bytes, each name once."""
+        names, _, seen = writers.context_to_wire(digest.context)
+        return [names, seen, writers.dots_to_wire(digest.held, names)]
 
     @staticmethod
     def digest_from_wire(obj: Any) -> CausalDigest:
-        context, held = wire.expect_list(obj, "digest", length=2)
+        names, seen, held = wire.expect_list(obj, "digest", length=3)
+        names, context = writers.context_from_wire(names, seen, "digest")
         digest = CausalDigest(
-            wire.causal_context(context, "digest"), runs.from_wire(held, "digest held dots")
+            context, writers.dots_from_wire(held, names, "digest held dots", every=False)
         )
         if not digest.context.covers(digest.held):
             raise DecodeError("digest: it holds dots its context has not seen")
         return digest
 
 
-def claim_dot(raw: Any, ctx: CausalContext, seen: set[Dot]) -> Dot:
-    """A dot from the wire that is in the context and not already used elsewhere."""
-    d = wire.dot(raw)
-    if d in seen or not ctx.contains(d):
-        raise DecodeError("a dot is repeated or outside the context")
-    seen.add(d)
-    return d
-
-
-def keyed_to_wire(store: KeyedDots[Any], encode_key: Any) -> list[Any]:
+def keyed_to_wire(store: KeyedDots[Any], encode_key: Any, index: writers.WriterIndex) -> list[Any]:
     """[[key, [dots...]], ...] in a canonical order (same state, same bytes)."""
     from .values import sort_key
 
     pairs = [
-        [encode_key(k), sorted([d.replica, d.counter] for d in dots)] for k, dots in store.pairs()
+        [encode_key(k), sorted([index[d.replica], d.counter] for d in dots)]
+        for k, dots in store.pairs()
     ]
     pairs.sort(key=lambda pair: sort_key(pair[0]))
     return pairs
 
 
 def keyed_from_wire(
-    obj: Any, ctx: CausalContext, seen: set[Dot], decode_key: Any, what: str
+    obj: Any, claims: writers.DotClaims, decode_key: Any, what: str
 ) -> KeyedDots[Any]:
     store: KeyedDots[Any] = KeyedDots()
     for pair in wire.expect_list(obj, what):
@@ -220,21 +231,19 @@ def keyed_from_wire(
         if not raw_dots:
             raise DecodeError(f"{what}: a key without dots")
         for raw in raw_dots:
-            store.put(key, claim_dot(raw, ctx, seen))
+            store.put(key, claims.claim(raw))
     return store
 
 
-def fun_to_wire(store: DotFun[Any], encode_value: Any) -> list[Any]:
-    return [[d.replica, d.counter, encode_value(v)] for d, v in sorted(store.values.items())]
+def fun_to_wire(store: DotFun[Any], encode_value: Any, index: writers.WriterIndex) -> list[Any]:
+    return [[index[d.replica], d.counter, encode_value(v)] for d, v in sorted(store.values.items())]
 
 
-def fun_from_wire(
-    obj: Any, ctx: CausalContext, seen: set[Dot], decode_value: Any, what: str
-) -> DotFun[Any]:
+def fun_from_wire(obj: Any, claims: writers.DotClaims, decode_value: Any, what: str) -> DotFun[Any]:
     store: DotFun[Any] = DotFun()
     for item in wire.expect_list(obj, what):
-        replica, counter, raw = wire.expect_list(item, what, length=3)
-        d = claim_dot([replica, counter], ctx, seen)
+        writer, counter, raw = wire.expect_list(item, what, length=3)
+        d = claims.claim([writer, counter])
         store.values[d] = decode_value(raw)
     return store
 

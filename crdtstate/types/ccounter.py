@@ -13,9 +13,10 @@ from typing import Any, ClassVar, Self
 
 from ..errors import DecodeError, InvalidValueError
 from .causal import CausalCrdt, fun_from_wire, fun_to_wire
-from .clocks import CausalContext, Dot
+from .clocks import CausalContext
 from .counters import _check_amount
 from .kernel import DotFun
+from .writers import DotClaims, WriterIndex
 
 LIMIT = 2**63 - 1
 
@@ -55,12 +56,12 @@ class CausalCounter(CausalCrdt):
     def reset(self, *, replica: str) -> Self:
         return self._removal(self.store.pop_all(), replica)
 
-    def store_to_wire(self) -> list[Any]:
-        return fun_to_wire(self.store, lambda n: n)
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        return fun_to_wire(self.store, lambda n: n, index)
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
-        return fun_from_wire(obj, ctx, seen, cls._total, cls.kind)
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> Any:
+        return fun_from_wire(obj, claims, cls._total, cls.kind)
 
     @classmethod
     def _total(cls, obj: Any) -> int:

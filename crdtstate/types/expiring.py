@@ -25,12 +25,13 @@ from typing import Any, ClassVar, Self
 from ..errors import InvalidValueError
 from . import wire
 from .causal import CausalCrdt, declared_class, fun_from_wire, fun_to_wire
-from .clocks import CausalContext, Dot
+from .clocks import Dot
 from .hlc import HybridLogicalClock, Timestamp, process_clock
 from .kernel import DotFun
 from .ormap import ORMap
 from .registers import _Register
 from .values import KeySpec, type_name
+from .writers import DotClaims, WriterIndex
 
 NEVER = 0  # the deadline of a write without a time to live
 Write = tuple[int, int, int, Any]  # (l, c, deadline, value)
@@ -124,12 +125,12 @@ class ExpiringRegister(_Register):
             del self.store.values[d]
         return len(gone)
 
-    def store_to_wire(self) -> list[Any]:
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
         spec = self.value_spec
-        return fun_to_wire(self.store, lambda w: [w[0], w[1], w[2], spec.to_wire(w[3])])
+        return fun_to_wire(self.store, lambda w: [w[0], w[1], w[2], spec.to_wire(w[3])], index)
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> Any:
         spec = cls.value_spec
 
         def write(raw: Any) -> Write:
@@ -141,7 +142,7 @@ class ExpiringRegister(_Register):
                 spec.from_wire(value),
             )
 
-        return fun_from_wire(obj, ctx, seen, write, cls.kind)
+        return fun_from_wire(obj, claims, write, cls.kind)
 
 
 class ExpiringMap(ORMap):

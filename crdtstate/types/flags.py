@@ -12,8 +12,9 @@ from typing import Any, Self
 
 from ..errors import DecodeError
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
-from .clocks import CausalContext, Dot
+from .clocks import CausalContext
 from .kernel import KeyedDots
+from .writers import DotClaims, WriterIndex
 
 
 class _Flag(CausalCrdt):
@@ -30,14 +31,12 @@ class _Flag(CausalCrdt):
         self.store.put(key, dot)
         return type(self)(KeyedDots.from_pairs([(key, [dot])]), CausalContext.of([*observed, dot]))
 
-    def store_to_wire(self) -> list[Any]:
-        return keyed_to_wire(self.store, lambda key: key)
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        return keyed_to_wire(self.store, lambda key: key, index)
 
     @classmethod
-    def store_from_wire(
-        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
-    ) -> KeyedDots[bool]:
-        return keyed_from_wire(obj, ctx, seen, cls._flag_key, cls.kind)
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> KeyedDots[bool]:
+        return keyed_from_wire(obj, claims, cls._flag_key, cls.kind)
 
     @classmethod
     def _flag_key(cls, obj: Any) -> bool:

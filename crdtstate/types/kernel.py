@@ -30,6 +30,13 @@ class DotStore(Protocol):
     def dot_total(self) -> int: ...
     def is_empty(self) -> bool: ...
     def unseen_by(self, ctx: CausalContext) -> Self: ...
+    def part_among(self, dots: CausalContext, ctx: CausalContext) -> Self: ...
+
+
+def held_among(store: DotStore, dots: CausalContext) -> Iterator[Dot]:
+    """The dots of `dots` that `store` holds, one by one: callers check first that `dots` is
+    the smaller side (`dots.dot_count()` against `store.dot_total()`)."""
+    return (d for d in dots.dots() if store.holds(d))
 
 
 def seen_dots(store: DotStore, ctx: CausalContext) -> list[Dot]:
@@ -188,6 +195,13 @@ class KeyedDots(Generic[K]):
 
     unseen_by = restricted_to_unseen
 
+    def part_among(self, dots: CausalContext, ctx: CausalContext) -> KeyedDots[K]:
+        """`unseen_by(ctx)` when the dots we hold unseen by `ctx` are all in `dots` (our
+        context less `ctx`): O(dots), not O(store), when `dots` is the smaller side."""
+        if dots.dot_count() >= len(self.owner):
+            return self.restricted_to_unseen(ctx)
+        return KeyedDots.from_pairs((self.owner[d], [d]) for d in held_among(self, dots))
+
     def pairs(self) -> Iterator[tuple[K, set[Dot]]]:
         return iter(self.entries.items())
 
@@ -242,6 +256,12 @@ class DotFun(Generic[V]):
 
     def unseen_by(self, ctx: CausalContext) -> DotFun[V]:
         return DotFun({d: v for d, v in self.values.items() if not ctx.contains(d)})
+
+    def part_among(self, dots: CausalContext, ctx: CausalContext) -> DotFun[V]:
+        """As `KeyedDots.part_among`."""
+        if dots.dot_count() >= len(self.values):
+            return self.unseen_by(ctx)
+        return DotFun({d: self.values[d] for d in held_among(self, dots)})
 
     def __repr__(self) -> str:
         return f"DotFun({self.values!r})"

@@ -10,6 +10,7 @@ seen survive (observed reset). Counters are held as causal counters for that rea
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Self
 
@@ -20,9 +21,11 @@ from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
+from .kernel import held_among
 from .registers import LWWRegister
 from .snapshots import MapSnapshot, SnapshotCache
 from .values import KeySpec, sort_key, type_name
+from .writers import DotClaims, WriterIndex
 
 ANY_KEY = KeySpec()
 
@@ -146,6 +149,17 @@ class MapStore:
             store.put(key, type(value)(value.store.unseen_by(ctx), None))
         return store
 
+    def part_among(self, dots: CausalContext, ctx: CausalContext) -> MapStore:
+        """`unseen_by(ctx)` visiting only the keys holding one of `dots` (our context less
+        `ctx`), found through the index: O(dots + their keys' values), not O(map)."""
+        if dots.dot_count() >= len(self.owner):
+            return self.unseen_by(ctx)
+        store = MapStore(self.value_cls)
+        for key in {self.owner[d] for d in held_among(self, dots)}:
+            value = self.entries[key]
+            store.put(key, type(value)(value.store.unseen_by(ctx), None))
+        return store
+
     def snapshot_key(self, key: Any) -> CausalCrdt | None:
         value = self.entries.get(key)
         return None if value is None else value.copy_into(value.context)
@@ -239,6 +253,7 @@ class ORMap(CausalCrdt):
         part = MapStore(self.value_cls)
         if not delta.store.is_empty():
             part.entries[key] = delta  # it already shares `delta.context`, the map delta's
+            part.index(key, delta.store.dots())  # `holds` on the delta reads the index
         return type(self)._of(part, delta.context)
 
     def remove(self, key: Any, *, replica: str) -> Self:
@@ -261,29 +276,50 @@ class ORMap(CausalCrdt):
             value.store = type(value).empty_store()
         return self._removal(observed, replica)
 
-    def store_to_wire(self) -> list[Any]:
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        """[kinds, entries]: the value kinds once, sorted, and entries [key, kind index,
+        value store] in key order (a kind name in every entry was a tenth of a map's bytes)."""
+        kinds = sorted({value.kind for value in self.store.entries.values()})
+        position = {kind: i for i, kind in enumerate(kinds)}
         entries = [
-            [self.key_spec.to_wire(key), value.kind, value.store_to_wire()]
+            [self.key_spec.to_wire(key), position[value.kind], value.store_to_wire(index)]
             for key, value in self.store.entries.items()
         ]
         entries.sort(key=lambda entry: sort_key(entry[0]))
-        return entries
+        return [kinds, entries]
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> Any:
         if depth >= MAX_DEPTH:
             raise DecodeError(f"ormap: nested deeper than {MAX_DEPTH}")
+        if claims.names is None:  # format 1: the kind in every entry
+            kinds, raw_entries = None, obj
+        else:
+            raw_kinds, raw_entries = wire.expect_list(obj, "ormap store", length=2)
+            kinds = [cls._held_class(tag) for tag in wire.expect_list(raw_kinds, "ormap kinds")]
+            if any(a.kind >= b.kind for a, b in itertools.pairwise(kinds)):
+                raise DecodeError("ormap: value kinds are repeated or out of order")
         store = MapStore(cls.value_cls)
-        for entry in wire.expect_list(obj, "ormap entries"):
+        used: set[int] = set()
+        for entry in wire.expect_list(raw_entries, "ormap entries"):
             raw_key, tag, raw_store = wire.expect_list(entry, "ormap entry", length=3)
             key = cls.key_spec.from_wire(raw_key)
             if key in store.entries:
                 raise DecodeError("ormap: repeated key")
-            held = cls._held_class(tag)
-            nested = held.store_from_wire(raw_store, ctx, seen, depth + 1)
+            if kinds is None:
+                held = cls._held_class(tag)
+            else:
+                position = wire.expect_count(tag, "ormap kind index")
+                if position >= len(kinds):
+                    raise DecodeError(f"ormap: kind {position} is not in the table")
+                held = kinds[position]
+                used.add(position)
+            nested = held.store_from_wire(raw_store, claims, depth + 1)
             if nested.is_empty():
                 raise DecodeError("ormap: a key with an empty value")
-            store.put(key, held(nested, ctx))
+            store.put(key, held(nested, claims.ctx))
+        if kinds is not None and len(used) != len(kinds):
+            raise DecodeError("ormap: a value kind no entry uses")
         return store
 
     @classmethod

@@ -17,6 +17,7 @@ from .clocks import CausalContext, Dot
 from .hlc import HybridLogicalClock, Timestamp, process_clock
 from .kernel import DotFun
 from .values import ValueSpec, sort_key, type_name
+from .writers import DotClaims, WriterIndex
 
 ANY = ValueSpec()
 
@@ -60,12 +61,12 @@ class MVRegister(_Register):
     def assign(self, value: Any, *, replica: str) -> Self:
         return self._write(self.value_spec.check(value), replica)
 
-    def store_to_wire(self) -> list[Any]:
-        return fun_to_wire(self.store, self.value_spec.to_wire)
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        return fun_to_wire(self.store, self.value_spec.to_wire, index)
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
-        return fun_from_wire(obj, ctx, seen, cls.value_spec.from_wire, cls.kind)
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> Any:
+        return fun_from_wire(obj, claims, cls.value_spec.from_wire, cls.kind)
 
 
 class LWWRegister(_Register):
@@ -108,12 +109,12 @@ class LWWRegister(_Register):
         stamp = clock.now(replica) if won is None else clock.update(won[1], replica)
         return self._write((stamp.l, stamp.c, stored), replica)
 
-    def store_to_wire(self) -> list[Any]:
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
         spec = self.value_spec
-        return fun_to_wire(self.store, lambda w: [w[0], w[1], spec.to_wire(w[2])])
+        return fun_to_wire(self.store, lambda w: [w[0], w[1], spec.to_wire(w[2])], index)
 
     @classmethod
-    def store_from_wire(cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int) -> Any:
+    def store_from_wire(cls, obj: Any, claims: DotClaims, depth: int) -> Any:
         spec = cls.value_spec
 
         def write(raw: Any) -> tuple[int, int, Any]:
@@ -124,7 +125,7 @@ class LWWRegister(_Register):
                 spec.from_wire(value),
             )
 
-        return fun_from_wire(obj, ctx, seen, write, cls.kind)
+        return fun_from_wire(obj, claims, write, cls.kind)
 
 
 def _stamp(write: tuple[Dot, tuple[int, int, Any]]) -> tuple[int, int, str]:

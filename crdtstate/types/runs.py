@@ -14,21 +14,42 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DecodeError
-from . import wire
+from . import intervals, wire
 from .clocks import CausalContext
+
+
+def flat(ranges: intervals.Ranges) -> list[int]:
+    """Sorted, non-adjacent ranges as [gap, length, ...] (the first gap counts from 0)."""
+    out: list[int] = []
+    end = 0
+    for lo, hi in ranges:
+        out += (lo - end - 1, hi - lo + 1)
+        end = hi
+    return out
+
+
+def add_flat(dots: CausalContext, replica: str, runs: list[Any], what: str) -> None:
+    """Add `replica`'s dots given as canonical flat runs; anything else raises `DecodeError`."""
+    if not runs or len(runs) % 2:
+        raise DecodeError(f"{what}: {replica!r} needs (gap, length) pairs, got {len(runs)}")
+    end = 0
+    for i in range(0, len(runs), 2):
+        gap = wire.expect_count(runs[i], what)
+        length = wire.expect_count(runs[i + 1], what)
+        if i and gap == 0:
+            raise DecodeError(f"{what}: runs of {replica!r} touch (not canonical)")
+        if length == 0:
+            raise DecodeError(f"{what}: an empty run of {replica!r}")
+        lo = end + gap + 1
+        end = lo + length - 1
+        if end > wire.MAX_COUNTER:
+            raise DecodeError(f"{what}: a run of {replica!r} passes the largest counter")
+        dots.add_range(replica, lo, end)
 
 
 def to_wire(dots: CausalContext) -> list[list[Any]]:
     """The canonical run form of `dots` (same set, same bytes)."""
-    encoded: list[list[Any]] = []
-    for replica in sorted(dots.replicas()):
-        flat: list[int] = []
-        end = 0
-        for lo, hi in dots.ranges(replica):
-            flat += (lo - end - 1, hi - lo + 1)
-            end = hi
-        encoded.append([replica, flat])
-    return encoded
+    return [[replica, flat(dots.ranges(replica))] for replica in sorted(dots.replicas())]
 
 
 def from_wire(obj: Any, what: str = "dot runs") -> CausalContext:
@@ -44,20 +65,5 @@ def from_wire(obj: Any, what: str = "dot runs") -> CausalContext:
         if previous is not None and replica <= previous:
             raise DecodeError(f"{what}: replica {replica!r} is repeated or out of order")
         previous = replica
-        runs = wire.expect_list(raw_runs, what)
-        if not runs or len(runs) % 2:
-            raise DecodeError(f"{what}: {replica!r} needs (gap, length) pairs, got {len(runs)}")
-        end = 0
-        for i in range(0, len(runs), 2):
-            gap = wire.expect_count(runs[i], what)
-            length = wire.expect_count(runs[i + 1], what)
-            if i and gap == 0:
-                raise DecodeError(f"{what}: runs of {replica!r} touch (not canonical)")
-            if length == 0:
-                raise DecodeError(f"{what}: an empty run of {replica!r}")
-            lo = end + gap + 1
-            end = lo + length - 1
-            if end > wire.MAX_COUNTER:
-                raise DecodeError(f"{what}: a run of {replica!r} passes the largest counter")
-            dots.add_range(replica, lo, end)
+        add_flat(dots, replica, wire.expect_list(raw_runs, what), what)
     return dots

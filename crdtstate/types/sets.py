@@ -17,9 +17,10 @@ from ..errors import DecodeError
 from . import wire
 from .awset import ElementSet
 from .causal import CausalCrdt, keyed_from_wire, keyed_to_wire
-from .clocks import CausalContext, Dot
+from .clocks import CausalContext
 from .kernel import KeyedDots
 from .values import Element, check_element, element_from_wire
+from .writers import DotClaims, WriterIndex
 
 
 class GSet(ElementSet):
@@ -84,14 +85,14 @@ class RWSet(CausalCrdt):
             CausalContext.of([*observed, dot]),
         )
 
-    def store_to_wire(self) -> list[Any]:
-        return keyed_to_wire(self.store, lambda key: [key[0], key[1]])
+    def store_to_wire(self, index: WriterIndex) -> list[Any]:
+        return keyed_to_wire(self.store, lambda key: [key[0], key[1]], index)
 
     @classmethod
     def store_from_wire(
-        cls, obj: Any, ctx: CausalContext, seen: set[Dot], depth: int
+        cls, obj: Any, claims: DotClaims, depth: int
     ) -> KeyedDots[tuple[Element, bool]]:
-        return keyed_from_wire(obj, ctx, seen, _marked_element, cls.kind)
+        return keyed_from_wire(obj, claims, _marked_element, cls.kind)
 
 
 def _marked_element(obj: Any) -> tuple[Element, bool]:

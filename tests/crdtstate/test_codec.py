@@ -20,6 +20,7 @@ from crdtstate import AWSet, CausalContext, Crdt, DecodeError, Dot, GCounter, PN
 from crdtstate.codec import FORMAT_VERSION, MAX_ENCODED_BYTES, pack
 from crdtstate.errors import InvalidValueError
 from crdtstate.types import kind_class, wire
+from crdtstate.types.base import LEGACY_FORMAT_VERSION as LEGACY
 from crdtstate.types.values import MAX_ELEMENT_DEPTH
 
 from .strategies import HISTORY_LAWS, KINDS, LAWS, histories, join_all, states
@@ -229,6 +230,37 @@ context_like = st.one_of(
     ).map(list),
     msgpack_values,
 )
+# Format 2: [writers, store, runs per writer], dots [writer index, counter].
+writers_like = st.one_of(st.lists(st.sampled_from(["a", "b", "c", ""]), max_size=3), msgpack_values)
+index_dot_like = st.one_of(
+    st.tuples(small_counts, small_counts).map(list),
+    st.lists(small_counts | msgpack_values, max_size=3),
+)
+runs_like = (
+    st.lists(st.lists(small_counts, max_size=5) | msgpack_values, max_size=3) | msgpack_values
+)
+writer_table_payload = st.tuples(
+    writers_like,
+    st.lists(
+        st.tuples(msgpack_values, st.lists(index_dot_like, max_size=3)).map(list) | msgpack_values,
+        max_size=3,
+    ),
+    runs_like,
+).map(list)
+ormap_writer_table_payload = st.tuples(
+    writers_like,
+    st.tuples(
+        st.lists(st.sampled_from(["lwwregister", "awset", "ormap", "gcounter"]), max_size=2)
+        | msgpack_values,
+        st.lists(
+            st.tuples(
+                msgpack_values, small_counts, st.lists(index_dot_like | msgpack_values, max_size=2)
+            ).map(list),
+            max_size=3,
+        ),
+    ).map(list),
+    runs_like,
+).map(list)
 payloads = {
     "gcounter": st.one_of(
         st.dictionaries(st.sampled_from(["a", "b", ""]), msgpack_values, max_size=3),
@@ -252,8 +284,10 @@ payloads = {
             ),
             context_like,
         ).map(list),
+        writer_table_payload,
         msgpack_values,
     ),
+    "ormap": st.one_of(ormap_writer_table_payload, msgpack_values),
 }
 
 
@@ -262,9 +296,9 @@ payloads = {
 def test_structured_garbage_raises_only_decode_error(data: st.DataObject) -> None:
     """Payloads shaped almost like valid ones, with any field of any type or range, decode to
     a valid state or raise DecodeError, never anything else."""
-    kind = data.draw(st.sampled_from(KIND_NAMES))
+    kind = data.draw(st.sampled_from(sorted(payloads)))
     payload = data.draw(payloads[kind])
-    version = data.draw(st.sampled_from([FORMAT_VERSION, FORMAT_VERSION, 0, 2, None]))
+    version = data.draw(st.sampled_from([FORMAT_VERSION, FORMAT_VERSION, LEGACY, 0, 3, None]))
     decode_or_reject(envelope(kind, payload, version))
     decode_or_reject(envelope(kind, payload), kind)
 
@@ -303,10 +337,10 @@ def test_truncated_encodings_are_rejected(kind: type[Crdt], data: st.DataObject)
         codec.decode(encoded + trailing)
 
 
-@pytest.mark.parametrize("version", [0, 2, -1, 2**64 - 1, "1", None, [1], 1.5, b"\x01"], ids=repr)
+@pytest.mark.parametrize("version", [0, 3, -1, 2**64 - 1, "1", None, [1], 1.5, b"\x01"], ids=repr)
 @by_kind
 def test_wrong_format_version_is_rejected(kind: type[Crdt], version: Any) -> None:
-    """Any format version other than the current one is rejected."""
+    """Any format version other than the current one (or format 1, still read) is rejected."""
     with pytest.raises(DecodeError):
         codec.decode(envelope(kind.kind, kind().to_wire(), version))
 
@@ -431,9 +465,73 @@ BAD_PAYLOADS: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("kind", "payload"), BAD_PAYLOADS, ids=repr)
 def test_wrong_field_types_and_ranges_are_rejected(kind: str, payload: Any) -> None:
-    """A payload with a field of the wrong type, shape or range is rejected."""
+    """A payload with a field of the wrong type, shape or range is rejected (the causal ones
+    here in format 1, the form journals written before writer tables hold)."""
+    with pytest.raises(DecodeError):
+        codec.decode(envelope(kind, payload, LEGACY))
+
+
+# Format 2: causal payloads are [writers, store, context runs per writer].
+WRITE = [[0, 1, [1, 0, "v"]]]  # a register's store: writer 0's dot 1 wrote "v"
+
+
+def ormap_payload(kinds: list[Any], entries: list[Any]) -> list[Any]:
+    return [["a"], [kinds, entries], [[0, 1]]]
+
+
+BAD_WRITER_TABLE_PAYLOADS: list[tuple[str, Any]] = [
+    ("awset", [[], [], [[]]]),  # a context list for no writer
+    ("awset", [["a"], [], []]),  # a writer without a context list
+    ("awset", [["a"], [], [[]]]),  # a writer the context never saw
+    ("awset", [["b", "a"], [], [[0, 1], [0, 1]]]),  # writers out of order
+    ("awset", [["a", "a"], [], [[0, 1], [0, 1]]]),  # a writer repeated
+    ("awset", [[""], [], [[0, 1]]]),  # an empty replica id
+    ("awset", [[7], [], [[0, 1]]]),  # a writer that is no string
+    ("awset", [["a"], [], [[0, 1, 0, 1]]]),  # runs that touch: not canonical
+    ("awset", [["a"], [], [[0, 0]]]),  # an empty run
+    ("awset", [["a"], [], [[-1, 1]]]),  # a negative gap
+    ("awset", [["a"], [["x", [[1, 1]]]], [[0, 1]]]),  # writer 1 is not in the table
+    ("awset", [["a"], [["x", [[0, 2]]]], [[0, 1]]]),  # a dot outside the context
+    ("awset", [["a"], [["x", [[0, 0]]]], [[0, 1]]]),  # counter 0
+    ("awset", [["a"], [["x", [["a", 1]]]], [[0, 1]]]),  # a name where an index belongs
+    ("awset", [["a"], [["x", [[0, 1]]], ["y", [[0, 1]]]], [[0, 1]]]),  # a repeated dot
+    ("awset", [["a"], [["x", [[0, 1]]]], {"a": 1}]),  # a context in the old form
+    ("awset", [["a"], [["x", [[0, 1]]]]]),  # format 1's shape under format 2
+    ("lwwregister", [["a"], [[0, 1, [1, 0, "v"], 9]], [[0, 1]]]),  # a write of 4 fields
+    ("ormap", ormap_payload(["lwwregister"], [["k", 1, WRITE]])),  # kind 1 is not in the table
+    ("ormap", ormap_payload(["lwwregister"], [["k", "lwwregister", WRITE]])),  # a name, no index
+    ("ormap", ormap_payload(["lwwregister", "awset"], [["k", 0, WRITE]])),  # a kind left unused
+    ("ormap", ormap_payload(["lwwregister", "lwwregister"], [])),  # a kind repeated
+    ("ormap", ormap_payload(["gcounter"], [["k", 0, {"a": 1}]])),  # not a kind a map holds
+    ("ormap", [["a"], [["k", "lwwregister", WRITE]], [[0, 1]]]),  # format 1's entries
+]
+
+
+@pytest.mark.parametrize(("kind", "payload"), BAD_WRITER_TABLE_PAYLOADS, ids=repr)
+def test_malformed_writer_tables_are_rejected(kind: str, payload: Any) -> None:
     with pytest.raises(DecodeError):
         codec.decode(envelope(kind, payload))
+
+
+def test_format_1_still_decodes_to_the_same_state() -> None:
+    """Journals and snapshots written before writer tables load unchanged."""
+    legacy = [
+        [["x", [["a~q", 1]]], ["y", [["a~q", 2], ["b", 1]]]],
+        [{"a~q": 2, "b": 1}, []],
+    ]
+    expected = AWSet.of(["x"], replica="a~q")
+    expected.merge(AWSet.of(["y"], replica="b"))
+    both = AWSet()
+    both.store.put("x", Dot("a~q", 1))
+    both.store.put("y", Dot("a~q", 2))
+    both.store.put("y", Dot("b", 1))
+    both.context.merge(CausalContext({"a~q": 2, "b": 1}))
+    decoded = codec.decode(envelope("awset", legacy, LEGACY))
+    assert decoded == both
+    assert codec.decode(codec.encode(decoded)) == both
+    store = [["x", [[0, 1]]], ["y", [[0, 2], [1, 1]]]]
+    payload = [["a~q", "b"], store, [[0, 2], [0, 1]]]
+    assert codec.encode(decoded) == pack([FORMAT_VERSION, "awset", payload])
 
 
 BAD_DIGESTS: list[tuple[str, Any]] = [
@@ -478,7 +576,7 @@ def test_valid_but_non_compact_context_decodes_compacted() -> None:
         [["x", [["a", 1]]], ["y", [["a", 2]]]],
         [{}, [["a", 2, 2], ["a", 1, 1]]],
     ]
-    decoded = codec.decode(envelope("awset", sent))
+    decoded = codec.decode(envelope("awset", sent, LEGACY))
     assert decoded == expected
     assert decoded.context == CausalContext({"a": 2})
     assert decoded.context.vector == {"a": 2}

@@ -141,7 +141,7 @@ def test_a_digest_claiming_2_to_the_62_held_dots_is_answered_from_our_own_ranges
 
 
 def test_a_thirty_byte_hostile_digest_decodes_and_is_answered_in_o_ranges() -> None:
-    raw = codec.pack([[{"a": 2**62}, []], [["a", [0, 2**62]]]])
+    raw = codec.pack([["a"], [[0, 2**62]], [[0, 2**62]]])
     assert len(raw) <= 30
     digest = codec.digest_from_wire("awset", codec.unpack(raw))
     assert digest.held.dot_count() == 2**62
@@ -152,38 +152,46 @@ def test_a_thirty_byte_hostile_digest_decodes_and_is_answered_in_o_ranges() -> N
     assert empty_answer.is_bottom()
 
 
-CONTEXT = [{"a": 9, "b": 9}, []]
+WRITERS = ["a", "b"]
+SEEN = [[0, 9], [0, 9]]  # a1..a9, b1..b9
 
 
 @pytest.mark.parametrize(
-    "held",
+    "digest",
     [
-        {"a": [1, 2, 3]},  # the old form (a counter per dot) is refused, not misread
-        [["a", [0, 1, 1, 1]], "b"],  # an entry is not a pair
-        [["a", [0, 1, 1]]],  # an odd number of integers
-        [["a", []]],  # a replica without runs
-        [["a", [0, 2, 0, 2]]],  # runs that touch (1..2, 3..4): not canonical
-        [["a", [0, 3, -2, 2]]],  # a run that reaches back into the previous one
-        [["a", [0, 0]]],  # an empty run
-        [["b", [0, 1]], ["a", [0, 1]]],  # replicas out of order
-        [["a", [0, 1]], ["a", [3, 1]]],  # a replica repeated
-        [["", [0, 1]]],  # an empty replica id
-        [["a", [0, True]]],  # not an integer
-        [["a", [2**63 - 1, 1]]],  # beyond the largest counter
-        [["a", [0, 10]]],  # holds a10, which its own context has not seen
-        [["c", [0, 1]]],  # holds dots of a replica its context has never seen
+        [[{"a": 9, "b": 9}, []], [["a", [0, 1]]]],  # the form before writer tables
+        [WRITERS, SEEN, {"a": [1, 2, 3]}],  # held dots as a map, not runs per writer
+        [WRITERS, SEEN, [[0, 1, 1, 1]]],  # fewer lists than writers
+        [WRITERS, SEEN, [[0, 1, 1, 1], [], []]],  # more lists than writers
+        [WRITERS, SEEN, [[0, 1, 1], []]],  # an odd number of integers
+        [WRITERS, SEEN, [[0, 2, 0, 2], []]],  # runs that touch (1..2, 3..4): not canonical
+        [WRITERS, SEEN, [[0, 3, -2, 2], []]],  # a run that reaches back into the previous one
+        [WRITERS, SEEN, [[0, 0], []]],  # an empty run
+        [WRITERS, SEEN, [[0, True], []]],  # not an integer
+        [WRITERS, SEEN, [[2**63 - 1, 1], []]],  # beyond the largest counter
+        [WRITERS, SEEN, [[0, 10], []]],  # holds a10, which its own context has not seen
+        [WRITERS, SEEN, "held"],  # not a list
+        [["b", "a"], SEEN, [[], []]],  # writers out of order
+        [["a", "a"], SEEN, [[], []]],  # a writer repeated
+        [["", "b"], SEEN, [[], []]],  # an empty replica id
+        [[1, "b"], SEEN, [[], []]],  # a writer that is no string
+        [WRITERS, [[0, 9], []], [[], []]],  # a writer the context never saw
+        [WRITERS, [[0, 9]], [[], []]],  # fewer context lists than writers
+        [WRITERS, SEEN],  # no held part
     ],
 )
-def test_malformed_held_dots_are_refused(held: Any) -> None:
+def test_malformed_digests_are_refused(digest: Any) -> None:
     with pytest.raises(DecodeError):
-        codec.digest_from_wire("awset", codec.unpack(codec.pack([CONTEXT, held])))
+        codec.digest_from_wire("awset", codec.unpack(codec.pack(digest)))
 
 
 def test_more_runs_than_the_limit_are_refused_before_any_is_built(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(wire, "MAX_CLOUD_RANGES", 3)
-    ok = [["a", [0, 1, 1, 1]], ["b", [1, 1]]]
-    assert codec.digest_from_wire("awset", [CONTEXT, ok]).held.dot_count() == 3
-    with pytest.raises(DecodeError, match="more than 3 runs"):
-        codec.digest_from_wire("awset", [CONTEXT, [*ok[:1], ["b", [1, 1, 1, 1]]]])
+    monkeypatch.setattr(wire, "MAX_CLOUD_RANGES", 5)
+    ok = [[0, 1, 1, 1], [1, 1]]
+    assert codec.digest_from_wire("awset", [WRITERS, SEEN, ok]).held.dot_count() == 3
+    with pytest.raises(DecodeError, match="more than 5 runs"):
+        codec.digest_from_wire("awset", [WRITERS, SEEN, [[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]])
+    with pytest.raises(DecodeError, match="more than 5 runs"):
+        codec.digest_from_wire("awset", [WRITERS, [[0, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1]], ok])

@@ -134,14 +134,15 @@ def test_maps_nested_beyond_the_limit_are_rejected_and_within_it_accepted() -> N
 def test_a_state_with_a_dot_outside_its_context_or_repeated_is_rejected() -> None:
     m = ORMap[str, PNCounter]()
     m.apply("k", lambda c: c.increment(1, replica="a"))
-    version, kind, (store, context) = codec.to_wire(m)
+    version, kind, (writers, (kinds, entries), context) = codec.to_wire(m)
+    assert codec.decode(codec.pack([version, kind, [writers, [kinds, entries], context]])) == m
     with pytest.raises(DecodeError):
-        codec.decode(codec.pack([version, kind, [store, [{}, []]]]))
-    twice = [store[0], ["l", store[0][1], store[0][2]]]
+        codec.decode(codec.pack([version, kind, [[], [kinds, entries], []]]))
+    twice = [entries[0], ["l", entries[0][1], entries[0][2]]]
     with pytest.raises(DecodeError):
-        codec.decode(codec.pack([version, kind, [twice, context]]))
-    with pytest.raises(DecodeError):
-        codec.decode(codec.pack([2, kind, [store, context]]))  # unknown format version
+        codec.decode(codec.pack([version, kind, [writers, [kinds, twice], context]]))
+    with pytest.raises(DecodeError):  # unknown format version
+        codec.decode(codec.pack([3, kind, [writers, [kinds, entries], context]]))
 
 
 def test_msgpack_itself_refuses_what_we_bound() -> None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from crdtstate.buffer import DEFAULT_MAX_GROUPS
 from crdtstate.types import Crdt
 from simulations.links import LinkModel
 from simulations.network import Network
@@ -55,13 +56,15 @@ class ConvergenceMachine(RuleBasedStateMachine):
         seed=st.integers(0, 2**32 - 1),
         fifo=st.booleans(),
         bound=st.sampled_from([300, 2_000, 1 << 24]),
+        groups=st.sampled_from([3, 8, DEFAULT_MAX_GROUPS]),  # few: the buffer folds often
     )
-    def build(self, n: int, topology: str, seed: int, fifo: bool, bound: int) -> None:
+    def build(self, n: int, topology: str, seed: int, fifo: bool, bound: int, groups: int) -> None:
         self.bound = bound
         self.net = Network(
             seed,
             retransmit_after=0.2,
             buffer_bytes=bound,
+            buffer_groups=groups,
             back_propagation=self.back_propagation,
             remove_redundant=self.remove_redundant,
         )

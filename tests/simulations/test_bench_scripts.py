@@ -274,3 +274,27 @@ def test_scale_verdict_and_growth() -> None:
     cells[("pycrdt", 1_000)] = Cell("pycrdt", 1_000, error="boom")
     assert not bench_scale.targets(cells, sizes, ops)["every cell ran (failed: pycrdt at 1,000)"]
     assert "1.5x" in table(cells, sizes, ["crdtstate"], ops)
+
+
+def test_bench_buffer_quick_prints_memory_beside_the_baseline() -> None:
+    result = run_module("simulations.bench_buffer", "--quick")
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("(takes about ")
+    rows = [line for line in lines if line.startswith(("byte bound only", "folding"))]
+    assert len(rows) == 4
+    baseline, folded = rows[2].split(), rows[3].split()
+    assert number(baseline[-4]) > number(folded[-4]) > 0  # memory MiB, at 4,000 updates
+    assert number(folded[-3]) > 0  # the folded buffer folded
+    assert_verdicts(result, ["folded, memory after 4,000 updates within 1.5x of after 1,000"])
+
+
+def test_bench_digests_quick_prints_a_round_per_size_beside_format_1_and_scanning() -> None:
+    result = run_module("simulations.bench_digests", "--quick")
+    assert result.returncode == 0, result.stderr[-3000:]  # it checks no target
+    rows = [line.split() for line in result.stdout.splitlines() if line[:9].strip()[:1].isdigit()]
+    assert [number(row[0]) for row in rows] == [200, 2_000]
+    for row in rows:
+        digests, old_digests, answers, old_answers = (number(x) for x in row[1:5])
+        assert 0 < digests <= old_digests and 0 < answers < old_answers
+    assert_verdicts(result, [])

@@ -60,22 +60,25 @@ def connect(url: str, **options: Any) -> AbstractAsyncContextManager[Any]:
     return websockets.asyncio.client.connect(url, **options)
 
 
+def reading_paused(connection: Any) -> bool:
+    """Whether websockets stopped reading the connection (more than `max_queue` unread)."""
+    return connection.recv_messages.paused
+
+
 async def close_connection(connection: Any, code: int, reason: str) -> None:
-    """Close with `code` and `reason`, also when reading was paused by a full `max_queue`
-    (websockets never resumes reading a closed connection, so the close would not be seen)."""
+    """Close with `code` and `reason`, also when reading was paused by a full `max_queue`:
+    websockets never resumes reading a closed connection, so the peer's close frame would
+    never be read (trio: the reader then waits forever; asyncio: the close waits out its
+    timeout). Unread frames no longer matter: read on, without a bound, to reach it."""
+    messages = connection.recv_messages
+    if messages.paused:
+        messages.high = None
+        messages.paused = False
+        messages.resume()
     if isinstance(connection, websockets.asyncio.connection.Connection):
-        try:
-            await connection.close(code, reason)
-        finally:
-            if connection.recv_messages.paused:
-                connection.recv_messages.paused = False
-                connection.transport.resume_reading()
-        return
-    try:
+        await connection.close(code, reason)
+    else:
         await connection.aclose(code, reason)
-    finally:
-        if connection.recv_flow_control is not None:
-            connection.resume_reading()  # its reader then sees the close and ends
 
 
 async def bind(host: str, port: int) -> Listening:
@@ -128,15 +131,13 @@ class Listening:
 
 
 async def _close_servers(servers: list[websockets.asyncio.server.Server]) -> None:
-    """Stop listening, close every connection (1001) and wait for the handlers, which run as
-    asyncio tasks of the server: none outlives the `serve` call. One that does not end within
-    `HANDLER_GRACE` seconds is cancelled."""
+    """Stop listening, close every connection (1001) and cancel the handlers, which run as
+    asyncio tasks of the server, as trio cancels a nursery's: none outlives `serve`."""
     with anyio.CancelScope(shield=True):
         for server in servers:
             server.close()
+            for task in server.handler_tasks:
+                task.cancel()
         with anyio.move_on_after(HANDLER_GRACE):
             for server in servers:
                 await server.wait_closed()
-        for server in servers:
-            for task in server.handler_tasks:
-                task.cancel()

@@ -120,9 +120,11 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
         for p in procs:
             await p.line()  # ready
         results = {}
+        cpu = {}
         for p in procs:
             line = await p.line()
             results[line["id"]] = line["times"]
+            cpu[line["id"]] = line["cpu"]
     finally:
         for p in procs:
             await p.stop()
@@ -139,6 +141,9 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
         "lag": max(lags),
         "achieved": achieved,
         "complete": all(len(results[w]) == len(made) for w in ("w1", "w2")),
+        # CPU microseconds per update: in the updater, and in the busier watcher.
+        "cpu_updater": cpu["u"] / max(1, len(made)) * 1e6,
+        "cpu_watcher": max(cpu["w1"], cpu["w2"]) / max(1, len(made)) * 1e6,
     }
 
 
@@ -171,6 +176,10 @@ async def main(args: argparse.Namespace) -> int:
     for b in backends:
         mean = statistics.mean(runs[b]["latencies"])
         print(f"  {b}: p50 / echo round trip {latency[b][0] / floors[b][0]:.2f}x (mean {mean:.3f})")
+    print("CPU per update (us; not inflated by a busy machine as latency is):")
+    for b in backends:
+        r = runs[b]
+        print(f"  {b:<8} updater {r['cpu_updater']:>8.0f}   watcher {r['cpu_watcher']:>8.0f}")
 
     print(f"\nsustained rate (watchers' lag at the end under {args.max_lag:.0f} ms):")
     print(
@@ -210,6 +219,9 @@ async def main(args: argparse.Namespace) -> int:
         print(f"\ntrio / asyncio sustained rate: {rate_ratio:.2f}x (target <= {WITHIN}x)")
         at = f"@ {args.rate:.0f}/s"
         print(f"asyncio / trio p99 latency {at}: {p99_ratio:.2f}x (target <= {WITHIN}x)")
+        for role in ("updater", "watcher"):
+            ratio = runs["asyncio"][f"cpu_{role}"] / runs["trio"][f"cpu_{role}"]
+            print(f"asyncio / trio CPU per update in the {role}: {ratio:.2f}x")
         targets[f"asyncio's sustained rate within {WITHIN}x of trio's"] = rate_ratio <= WITHIN
         targets[f"asyncio's p99 latency within {WITHIN}x of trio's"] = p99_ratio <= WITHIN
     return finish(started, targets)

@@ -3,7 +3,8 @@
 Roles: `updater` increments a PNCounter at a fixed rate and records when each value was made;
 `watcher` subscribes to it and records when each value became visible. Times are
 `time.monotonic()`, which on Linux is one clock for every process, so they can be subtracted.
-Prints one JSON line with its URL when listening and one with its measurements at the end.
+Prints one JSON line with its URL when listening and one with its measurements at the end
+(including the CPU time it used, which a busy machine does not inflate as it does latency).
 `--backend` picks the event loop (trio or asyncio), so the benchmark can compare them.
 """
 
@@ -27,6 +28,7 @@ async def run(args: argparse.Namespace) -> None:
             await mesh.wait_for_peers(args.expect_peers)
         print(json.dumps({"ready": True}), flush=True)
         times: list[float] = []
+        cpu_at_start = time.process_time()
         if args.role == "updater":
             await anyio.sleep(0.5)  # let the watchers see the peers too
             interval = 1.0 / args.rate
@@ -45,7 +47,8 @@ async def run(args: argparse.Namespace) -> None:
                         times.extend([now] * (change.value - len(times)))
                         if len(times) >= total:
                             break
-        print(json.dumps({"id": args.id, "times": times}), flush=True)
+        cpu = time.process_time() - cpu_at_start  # this process's CPU seconds for the run
+        print(json.dumps({"id": args.id, "times": times, "cpu": cpu}), flush=True)
 
 
 if __name__ == "__main__":

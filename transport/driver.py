@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 
 import anyio
+import anyio.lowlevel
 
 from antientropy import (
     CloseKind,
@@ -183,6 +184,10 @@ class SessionDriver:
             deadline = self.session.next_deadline()
             with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
                 await self._kick.wait()
+            # Let the tasks woken with us run first: under asyncio's FIFO scheduling the send
+            # loop would otherwise run right after every update and ship one frame each (trio
+            # batches runnable tasks, so there deltas coalesce anyway).
+            await anyio.lowlevel.checkpoint()
 
     async def _enforce_handshake_timeout(self) -> None:
         await anyio.sleep(self.limits.handshake_timeout)

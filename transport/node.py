@@ -18,6 +18,7 @@ from crdtstate.errors import ListenError, StorageError
 from crdtstate.replica import Replica
 
 from .mesh import open_mesh
+from .websocket import running_backend
 
 if TYPE_CHECKING:
     from .yjs import YjsRooms
@@ -105,11 +106,12 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 await nursery.start(export_metrics, mesh, config.metrics_port)
             where = f" (database {replica.path})" if replica.path else ""
             log.info(
-                "replica %s serving on %s, peers %s%s",
+                "replica %s serving on %s, peers %s%s, on %s",
                 replica.id,
                 mesh.url,
                 config.peers or "-",
                 where,
+                running_backend(),
             )
             if config.yjs_token:
                 log.info("Yjs clients: %s%s<document>?token=...", mesh.url, config.yjs_prefix)

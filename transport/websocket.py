@@ -9,6 +9,7 @@ same connection API (`send`, `recv`, `request`), except closing (`aclose` under 
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -89,7 +90,13 @@ async def bind(host: str, port: int) -> Listening:
         return Listening([listener.socket for listener in listeners], trio_listeners=listeners)
     listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
     parts = getattr(listener, "listeners", [listener])  # a MultiListener for several addresses
-    return Listening([part.extra(SocketAttribute.raw_socket) for part in parts])
+    sockets = [part.extra(SocketAttribute.raw_socket) for part in parts]
+    for sock in sockets:
+        # asyncio turns Nagle off only for sockets made with proto=IPPROTO_TCP, and anyio's are
+        # made with proto=0: without this, accepted connections (which inherit the option)
+        # hold a small frame until the peer's next ACK, milliseconds later (trio turns it off).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return Listening(sockets)
 
 
 class Listening:

@@ -3,6 +3,9 @@ its `anyio_backend`, and a mesh's sessions ride websockets' implementation for t
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 import pytest
 import sniffio
 
@@ -31,3 +34,22 @@ async def test_a_mesh_uses_the_websockets_implementation_of_the_running_loop(
             await a.container("hits", PNCounter).update(lambda n: n.increment(3))
             await converge([a, b])
             assert await b.container("hits", PNCounter).get() == 3
+
+
+def _socket_of(connection: Any) -> Any:
+    transport = getattr(connection, "transport", None)  # websockets.asyncio
+    return transport.get_extra_info("socket") if transport else connection.stream.socket
+
+
+async def test_both_ends_of_a_session_send_small_frames_at_once(anyio_backend: str) -> None:
+    """Nagle is off on the dialed and on the accepted socket (asyncio leaves it on for the
+    listener's sockets anyio makes): else a delta waits for the peer's next ACK."""
+    async with Replica.open("a") as a, Replica.open("b") as b:
+        async with open_mesh(a) as mesh_a, open_mesh(b, peers=[mesh_a.url]) as mesh_b:
+            await mesh_b.wait_for_peers({"a"}, timeout=10)
+            await mesh_a.wait_for_peers({"b"}, timeout=10)
+            for mesh in (mesh_a, mesh_b):
+                channel = next(iter(mesh._sessions.values())).channel
+                assert isinstance(channel, WebSocketChannel)
+                sock = _socket_of(channel.connection)
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -1,6 +1,6 @@
 """When a burst of local updates lets other tasks run.
 
-A trio schedule point costs several microseconds (a pass through the scheduler and an epoll
+A schedule point costs several microseconds (a pass through the scheduler and an epoll
 poll), which is most of what a small update costs once the update itself is O(change). So
 `update` is always a cancellation point, but a schedule point only once `interval` seconds
 have passed since this replica's last one: a task making updates in a tight loop still hands
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-import trio
+import anyio
 
 SCHEDULE_INTERVAL = 0.001  # seconds a burst of updates may run between schedule points
 
@@ -29,7 +29,7 @@ class SchedulePacer:
     async def checkpoint(self) -> None:
         """A cancellation point always; a schedule point when `interval` has passed."""
         if time.perf_counter() - self._last < self.interval:
-            await trio.lowlevel.checkpoint_if_cancelled()
+            await anyio.lowlevel.checkpoint_if_cancelled()
             return
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         self._last = time.perf_counter()

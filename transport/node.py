@@ -12,12 +12,13 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import trio
+import anyio
 
 from crdtstate.errors import ListenError, StorageError
 from crdtstate.replica import Replica
 
 from .mesh import open_mesh
+from .websocket import running_backend
 
 if TYPE_CHECKING:
     from .yjs import YjsRooms
@@ -86,7 +87,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 async def _serve(replica: Replica, config: NodeConfig) -> None:
     rooms = yjs_rooms(replica, config)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (
             open_mesh(
                 replica,
@@ -97,7 +98,7 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 client_ssl_context=client_context(config),
                 routes=rooms.routes() if rooms else None,
             ) as mesh,
-            trio.open_nursery() as nursery,
+            anyio.create_task_group() as nursery,
         ):
             if config.metrics_port is not None:
                 from .metrics import export_metrics
@@ -105,11 +106,12 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 await nursery.start(export_metrics, mesh, config.metrics_port)
             where = f" (database {replica.path})" if replica.path else ""
             log.info(
-                "replica %s serving on %s, peers %s%s",
+                "replica %s serving on %s, peers %s%s, on %s",
                 replica.id,
                 mesh.url,
                 config.peers or "-",
                 where,
+                running_backend(),
             )
             if config.yjs_token:
                 log.info("Yjs clients: %s%s<document>?token=...", mesh.url, config.yjs_prefix)

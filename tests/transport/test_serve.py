@@ -1,5 +1,5 @@
 """`crdtstate serve` as a real process: a relay between replicas that never meet, metrics,
-and a clean exit on SIGTERM."""
+and a clean exit on SIGTERM; the node on trio and on asyncio (`--backend`), its peers on trio."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
 import trio
 
 from crdtstate import AWSet, Replica
@@ -23,13 +24,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_serve_relays_between_replicas_that_never_meet_and_exports_metrics(tmp_path) -> None:
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+async def test_serve_relays_between_replicas_that_never_meet_and_exports_metrics(
+    tmp_path, backend: str
+) -> None:
     port, metrics_port = free_port(), free_port()
     secret_file = tmp_path / "secret"
     secret_file.write_text("s3cret\n")
     node = await trio.lowlevel.open_process(
         [
-            sys.executable, "-m", "crdtstate", "serve", "--id", "relay",
+            sys.executable, "-m", "crdtstate", "--backend", backend, "serve", "--id", "relay",
             "--listen", f"127.0.0.1:{port}", "--secret-file", str(secret_file),
             "--metrics-port", str(metrics_port),
         ],
@@ -73,3 +77,4 @@ async def test_serve_relays_between_replicas_that_never_meet_and_exports_metrics
     assert node.stderr is not None
     log = (await node.stderr.receive_some(1 << 20)).decode()
     assert "received SIGTERM" in log
+    assert f", on {backend}\n" in log  # the loop the node really ran on

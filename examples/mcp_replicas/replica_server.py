@@ -329,6 +329,19 @@ async def report(state: SharedState, mcp_url: str, out: TextIO) -> None:
         await anyio.sleep(0.1)
 
 
+async def until_listening(host: str, port: int) -> None:
+    """Return once a TCP connection to `host:port` succeeds (a server started in the
+    background a moment ago, or not yet bound, is waited for)."""
+    while True:
+        try:
+            probe = await anyio.connect_tcp(host, port)
+        except OSError:
+            await anyio.sleep(0.05)
+            continue
+        await probe.aclose()
+        return
+
+
 def read_secret(path: Path) -> bytes:
     """The shared secret in `path` (without its trailing newline); SystemExit if empty."""
     secret = path.read_bytes().rstrip(b"\r\n")

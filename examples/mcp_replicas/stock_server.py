@@ -27,6 +27,7 @@ from replica_server import (
     finish_arguments,
     open_shared_state,
     report,
+    until_listening,
 )
 
 
@@ -54,14 +55,7 @@ async def report_when_listening(
     state: SharedState, mcp_url: str, out: TextIO, listening: tuple[str, int] | None
 ) -> None:
     if listening is not None:
-        while True:
-            try:
-                probe = await anyio.connect_tcp(*listening)
-            except OSError:
-                await anyio.sleep(0.02)
-                continue
-            await probe.aclose()
-            break
+        await until_listening(*listening)
     await report(state, mcp_url, out)
 
 

@@ -47,6 +47,12 @@ def port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crdtstate", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    parser.add_argument(
+        "--backend",
+        choices=("trio", "asyncio"),
+        default="trio",
+        help="the event loop to run on (anyio backend; default trio)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -113,17 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    import trio
+    import anyio
 
     if args.command == "demo":
-        return trio.run(run_demo, args.updates)
+        return anyio.run(run_demo, args.updates, backend=args.backend)
     if args.command == "inspect":
         return run_inspect(args.path, as_json=args.json)
     from transport.node import run_node
 
     assert config is not None
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    return trio.run(run_node, config)
+    return anyio.run(run_node, config, backend=args.backend)
 
 
 def serve_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> NodeConfig:
@@ -232,7 +238,7 @@ def run_inspect(path: str, *, as_json: bool) -> int:
 
 async def run_demo(updates: int) -> int:
     """Three replicas on loopback make concurrent updates; print their values converging."""
-    import trio
+    import anyio
 
     from transport import open_mesh
 
@@ -264,15 +270,15 @@ async def run_demo(updates: int) -> int:
                     await tools.update(lambda s, i=i: s.add(f"{replica.id}-tool-{i % 3}"))
                 await tools.update(lambda s: s.discard(f"{replica.id}-tool-0"))
 
-            started = trio.current_time()
-            async with trio.open_nursery() as nursery:
+            started = anyio.current_time()
+            async with anyio.create_task_group() as nursery:
                 for replica in replicas:
                     nursery.start_soon(work, replica)
             await _print_values(replicas, "right after the updates (sync in flight)")
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while len({r.digest() for r in replicas}) > 1:
-                    await trio.sleep(0.005)
-            elapsed = (trio.current_time() - started) * 1000
+                    await anyio.sleep(0.005)
+            elapsed = (anyio.current_time() - started) * 1000
             await _print_values(replicas, f"converged {elapsed:.0f} ms after the first update")
             expected = 3 * updates
             total = await a.container("requests", PNCounter).get()

@@ -21,7 +21,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import trio
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
 
 from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
@@ -73,8 +75,8 @@ class Replica:
         self.path: Path | None = None  # the database of a durable replica
         self._submitted = 0  # local groups handed to the journal
         self._committed = 0  # local groups the journal has committed
-        self._commit_progress = trio.Event()
-        self._grew = trio.Event()
+        self._commit_progress = anyio.Event()
+        self._grew = anyio.Event()
         self._waiting = 0  # tasks in wait_beyond
         self._closed = False
 
@@ -109,7 +111,7 @@ class Replica:
             finally:
                 replica.close()
             return
-        store, stored = await trio.to_thread.run_sync(
+        store, stored = await anyio.to_thread.run_sync(
             Store.open, path, replica_id, Durability(durability)
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
@@ -124,7 +126,7 @@ class Replica:
             journal_groups=stored.journal_groups,
             journal_bytes=stored.journal_bytes,
         )
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(journal.run)
             try:
                 yield replica
@@ -219,7 +221,7 @@ class Replica:
             if change is not None:
                 self._containers[name].feed.publish(change)
             self._wake()
-            await trio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
             return
         self._submitted += 1
         publish = partial(self._publish_local, name, delta, change)
@@ -229,7 +231,7 @@ class Replica:
         """A local group is committed: buffer it (peers may now see it) and announce it."""
         self._committed += 1
         self._commit_progress.set()
-        self._commit_progress = trio.Event()
+        self._commit_progress = anyio.Event()
         self._buffer(sequence, {name: delta})
         if change is not None:
             self._containers[name].feed.publish(change)
@@ -256,13 +258,13 @@ class Replica:
         self.check_open()
         remote = self.state.novel_part(deltas)
         if remote is None:
-            await trio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
             return None
         if self._journal is not None:
             publish = partial(self._publish_remote, remote, origin)
             return await self._journal.submit(origin, remote.parts, publish)
         self._publish_remote(remote, origin, None)
-        await trio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
         return self.state.sequence
 
     def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
@@ -354,7 +356,7 @@ class Replica:
     def _wake(self) -> None:
         if self._waiting:  # a fresh event per wake only when someone waits (the hot path)
             self._grew.set()
-            self._grew = trio.Event()
+            self._grew = anyio.Event()
 
     async def wait_beyond(self, sequence: int) -> int:
         """Wait until the buffer holds a group after `sequence` (or the replica closes)."""

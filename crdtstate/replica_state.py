@@ -1,6 +1,6 @@
 """The synchronous core of a replica: its named CRDT objects and the delta buffer they feed.
 
-`Replica` wraps this with trio (containers, subscribers, waiting for growth, the journal of a
+`Replica` wraps this with anyio (containers, subscribers, waiting for growth, the journal of a
 durable replica); the simulator drives it directly with no event loop. Everything that decides
 *what* state a replica holds and *what* anti-entropy ships (the RR step, the one sequence
 counter, digests, `deltas_since`) lives here, once.

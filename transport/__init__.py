@@ -1,4 +1,4 @@
-"""I/O for crdtstate: anti-entropy sessions over websockets (and in-memory links) under trio."""
+"""I/O for crdtstate: anti-entropy sessions over websockets and in-memory links (trio, asyncio)."""
 
 from .channel import (
     ChannelClosed,

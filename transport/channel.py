@@ -1,6 +1,6 @@
 """Frame channels: the two things a session driver needs from a connection.
 
-`WebSocketChannel` adapts a `websockets.trio` connection; `memory_channel_pair` links two
+`WebSocketChannel` adapts a websockets connection (trio or asyncio); `memory_channel_pair` links two
 drivers in one process (tests, the simulator). Both report a closed connection the same way.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-import trio
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from websockets.exceptions import ConnectionClosed
-from websockets.trio.connection import Connection
+
+from .websocket import Connection, close_connection
 
 
 class ChannelClosed(Exception):
@@ -43,18 +45,16 @@ class WebSocketChannel:
             raise ChannelClosed(str(exc)) from exc
 
     async def close(self, code: int, reason: str) -> None:
-        try:
-            await self.connection.aclose(code, reason[:120])
-        finally:  # websockets never resumes reading a closed connection paused by max_queue
-            if self.connection.recv_flow_control is not None:
-                self.connection.resume_reading()  # its reader then sees the close and ends
+        await close_connection(self.connection, code, reason[:120])
 
 
 class MemoryChannel:
     """One end of an in-process link: frames go into the other end's receive queue."""
 
     def __init__(
-        self, outgoing: trio.MemorySendChannel[bytes], incoming: trio.MemoryReceiveChannel[bytes]
+        self,
+        outgoing: MemoryObjectSendStream[bytes],
+        incoming: MemoryObjectReceiveStream[bytes],
     ) -> None:
         self._outgoing = outgoing
         self._incoming = incoming
@@ -63,13 +63,13 @@ class MemoryChannel:
     async def send(self, frame: bytes) -> None:
         try:
             await self._outgoing.send(frame)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             raise ChannelClosed("peer closed the link") from exc
 
     async def receive(self) -> bytes:
         try:
             return await self._incoming.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError) as exc:
+        except (anyio.EndOfStream, anyio.ClosedResourceError) as exc:
             raise ChannelClosed("link closed") from exc
 
     async def close(self, code: int, reason: str) -> None:
@@ -79,6 +79,6 @@ class MemoryChannel:
 
 
 def memory_channel_pair(capacity: float = math.inf) -> tuple[MemoryChannel, MemoryChannel]:
-    a_out, b_in = trio.open_memory_channel[bytes](capacity)
-    b_out, a_in = trio.open_memory_channel[bytes](capacity)
+    a_out, b_in = anyio.create_memory_object_stream[bytes](capacity)
+    b_out, a_in = anyio.create_memory_object_stream[bytes](capacity)
     return MemoryChannel(a_out, a_in), MemoryChannel(b_out, b_in)

@@ -1,6 +1,6 @@
-"""Drive one `PeerSession` over one frame channel under trio.
+"""Drive one `PeerSession` over one frame channel (anyio: under trio or asyncio).
 
-Three tasks share the session, which is safe because trio switches tasks only at awaits: the
+Three tasks share the session, which is safe because tasks switch only at awaits: the
 receive loop feeds frames in and applies deltas to the replica, the send loop writes whatever
 the session has to say (eagerly: a push goes out as soon as the previous frame is written, so
 deltas made meanwhile coalesce), and a watcher wakes the send loop when the replica grows.
@@ -13,7 +13,7 @@ import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 
-import trio
+import anyio
 
 from antientropy import (
     CloseKind,
@@ -74,18 +74,18 @@ class SessionDriver:
             replica,
             nonce=secrets.token_bytes(32),
             secret=secret,
-            now=trio.current_time(),
+            now=anyio.current_time(),
             retransmit_after=self.limits.retransmit_after,
             max_frame_bytes=min(self.limits.max_frame_bytes, self.limits.max_pending_bytes),
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
         )
-        self.ended = trio.Event()
+        self.ended = anyio.Event()
         self.closed_by: SessionClosed | None = None
         self._on_ready = on_ready
         self._on_progress = on_progress
         self._on_presence = on_presence
-        self._kick = trio.Event()
+        self._kick = anyio.Event()
 
     @property
     def peer(self) -> str | None:
@@ -106,7 +106,7 @@ class SessionDriver:
 
     async def run(self) -> SessionClosed | None:
         try:
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(self._send_loop, nursery.cancel_scope)
                 nursery.start_soon(self._watch_replica)
                 nursery.start_soon(self._enforce_handshake_timeout)
@@ -129,7 +129,7 @@ class SessionDriver:
                     self.session.abort("text frames are not part of the protocol")
                 ]
             else:
-                received = self.session.receive_data(frame, trio.current_time())
+                received = self.session.receive_data(frame, anyio.current_time())
                 events = await deliver_async(self.session, received, self.replica.apply_remote)
             for event in events:
                 self._handle(event)
@@ -152,17 +152,17 @@ class SessionDriver:
         elif isinstance(event, SessionClosed):
             self.closed_by = event
 
-    async def _send_loop(self, scope: trio.CancelScope) -> None:
+    async def _send_loop(self, scope: anyio.CancelScope) -> None:
         while True:
-            self._kick = trio.Event()
+            self._kick = anyio.Event()
             if self.session.answer_pending:
                 # A digest answer is computed from the state, which on a durable replica may
                 # hold updates still being committed: no peer may see those before they are.
                 await self.replica.wait_durable()
-            frames = self.session.data_to_send(trio.current_time())
+            frames = self.session.data_to_send(anyio.current_time())
             try:
                 for frame in frames:
-                    with trio.move_on_after(self.limits.send_timeout) as send_scope:
+                    with anyio.move_on_after(self.limits.send_timeout) as send_scope:
                         await self.channel.send(frame)
                     if send_scope.cancelled_caught:
                         self.closed_by = self.session.abort("peer stalled: a frame was not written")
@@ -181,11 +181,11 @@ class SessionDriver:
             if self.session.wants_to_send():
                 continue
             deadline = self.session.next_deadline()
-            with trio.move_on_at(math.inf if deadline is None else deadline):
+            with anyio.CancelScope(deadline=math.inf if deadline is None else deadline):
                 await self._kick.wait()
 
     async def _enforce_handshake_timeout(self) -> None:
-        await trio.sleep(self.limits.handshake_timeout)
+        await anyio.sleep(self.limits.handshake_timeout)
         if self.session.state in (SessionState.AWAIT_HELLO, SessionState.AWAIT_AUTH):
             self.closed_by = self.session.abort("handshake timed out")
             self.kick()
@@ -198,10 +198,10 @@ class SessionDriver:
 
     async def _flush_and_close(self) -> None:
         """Send what the session still has (a bye, acks), then close with a fitting code."""
-        with trio.move_on_after(FLUSH_TIMEOUT) as scope:
+        with anyio.move_on_after(FLUSH_TIMEOUT) as scope:
             scope.shield = True
             try:
-                for frame in self.session.data_to_send(trio.current_time()):
+                for frame in self.session.data_to_send(anyio.current_time()):
                     await self.channel.send(frame)
             except ChannelClosed:
                 pass

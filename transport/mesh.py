@@ -1,9 +1,9 @@
-"""A replica's place in a mesh of peers over `websockets.trio`: listen, dial, keep one session
-per peer, and release buffered deltas every connected peer has acknowledged."""
+"""A replica's place in a mesh of peers over websockets (its trio or asyncio implementation,
+whichever runs): listen, dial, keep one session per peer, and release buffered deltas every
+connected peer has acknowledged."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import ssl
@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import trio
-from websockets.exceptions import InvalidHandshake, InvalidURI
-from websockets.trio.client import connect
-from websockets.trio.server import ServerConnection, serve
+import anyio
+import anyio.abc
+from websockets.exceptions import InvalidURI
 
 from antientropy import collect_garbage
 from crdtstate.errors import InvalidArgumentError, ListenError, PeersMissingError
@@ -25,6 +24,7 @@ from .channel import WebSocketChannel
 from .driver import SessionDriver
 from .limits import Backoff, Limits
 from .presence import PresenceHub, hub_for
+from .websocket import DIAL_ERRORS, ServerConnection, bind, close_connection, connect
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Mesh:
     def __init__(
         self,
         replica: Replica,
-        nursery: trio.Nursery,
+        nursery: anyio.abc.TaskGroup,
         *,
         secret: bytes | None,
         limits: Limits,
@@ -78,7 +78,7 @@ class Mesh:
         self._connections = 0  # open websocket connections, in handshake or in session
         self._history: dict[str, PeerStatus] = {}
         self._dial_errors: dict[str, str] = {}  # peer URL -> why the last dial failed
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
 
     # -- what users read --------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class Mesh:
         if isinstance(peers, str | bytes):
             raise InvalidArgumentError(f"wait_for_peers({peers!r}): pass a set of peer ids")
         wanted: int | frozenset[str] = peers if isinstance(peers, int) else frozenset(peers)
-        with trio.move_on_after(math.inf if timeout is None else timeout):
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
             while True:
                 if isinstance(wanted, int):
                     if len(self._sessions) >= wanted:
@@ -154,7 +154,7 @@ class Mesh:
 
     def _notify(self) -> None:
         self._changed.set()
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
 
     def _admit(self, driver: SessionDriver) -> bool:
         """Keep one session per peer: the one dialed by the smaller replica id."""
@@ -215,7 +215,7 @@ class Mesh:
                 self.replica.id,
                 self.limits.max_peers,
             )
-            await connection.aclose(CLOSE_TRY_AGAIN_LATER, "too many peers")
+            await close_connection(connection, CLOSE_TRY_AGAIN_LATER, "too many peers")
             return
         route = self._route(connection)
         if route is not None:
@@ -256,18 +256,12 @@ class Mesh:
                     kept = self._sessions.get(driver.peer) if driver.peer else None
                 if kept is not None:
                     await kept.ended.wait()  # the peer's own connection to us is the one kept
-            except (
-                OSError,
-                InvalidHandshake,
-                TimeoutError,
-                trio.BrokenResourceError,
-                ssl.SSLError,
-            ) as exc:
+            except DIAL_ERRORS as exc:
                 self._dial_failed(url, exc)
             except InvalidURI:
                 log.error("%s: peer address %s is not a websocket URL", self.replica.id, url)
                 return
-            await trio.sleep(self._backoff.delay(attempt))
+            await anyio.sleep(self._backoff.delay(attempt))
             attempt += 1
 
     def _dial_failed(self, url: str, exc: BaseException) -> None:
@@ -311,13 +305,13 @@ async def open_mesh(
     address = parse_listen(listen) if listen is not None else None
     if client_ssl_context is None and any(p.startswith("wss://") for p in peers):
         client_ssl_context = ssl.create_default_context()
-    listeners = None
+    listening = None
     if address is not None:  # bound before the nursery, so a taken port is a plain error
         try:
-            listeners = await trio.open_tcp_listeners(address[1], host=address[0])
+            listening = await bind(address[0], address[1])
         except OSError as exc:
             raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-    async with trio.open_nursery() as nursery:
+    async with anyio.create_task_group() as nursery:
         mesh = Mesh(
             replica,
             nursery,
@@ -329,12 +323,11 @@ async def open_mesh(
             presence=presence,
         )
         nursery.start_soon(mesh.presence.run)
-        if listeners is not None:
-            server = await nursery.start(
-                functools.partial(
-                    serve,
+        if listening is not None:
+            await nursery.start(
+                lambda task_status: listening.serve(
                     mesh._serve_one,
-                    listeners=listeners,
+                    task_status=task_status,
                     ssl=ssl_context,
                     max_size=limits.max_frame_bytes,
                     compression=None,
@@ -343,10 +336,10 @@ async def open_mesh(
                     ping_timeout=limits.keepalive_timeout,
                 )
             )
-            sockname = server.listeners[0].socket.getsockname()
-            shown = f"[{sockname[0]}]" if ":" in sockname[0] else sockname[0]
+            host, port = listening.address
+            shown = f"[{host}]" if ":" in host else host
             scheme = "wss" if ssl_context is not None else "ws"
-            mesh.url = f"{scheme}://{shown}:{sockname[1]}"
+            mesh.url = f"{scheme}://{shown}:{port}"
         for peer in peers:
             nursery.start_soon(mesh._dial_forever, peer)
         try:
@@ -354,7 +347,7 @@ async def open_mesh(
         finally:
             for driver in list(mesh._sessions.values()):
                 driver.close("replica shutting down")
-            with trio.move_on_after(2) as scope:
+            with anyio.move_on_after(2) as scope:
                 scope.shield = True
                 for driver in list(mesh._sessions.values()):
                     await driver.ended.wait()

@@ -1,6 +1,6 @@
 """Prometheus metrics for a mesh (optional: needs the `metrics` extra, prometheus-client).
 
-A trio task copies `mesh.stats()` into gauges once per `interval`, so the exporter's HTTP
+A task copies `mesh.stats()` into gauges once per `interval`, so the exporter's HTTP
 thread only ever reads finished numbers and never touches the mesh itself.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-import trio
+import anyio
+import anyio.abc
 
 from crdtstate.errors import ListenError
 
@@ -23,7 +24,7 @@ async def export_metrics(
     *,
     host: str = "127.0.0.1",
     interval: float = 1.0,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve /metrics on `host:port` (0 picks a port, reported through `task_status`)."""
     from prometheus_client import CollectorRegistry, Gauge, start_http_server
@@ -89,6 +90,6 @@ async def export_metrics(
             sequence.labels(replica).set(mesh.replica.buffer.sequence)
             buffered.labels(replica).set(len(mesh.replica.buffer))
             connections.labels(replica).set(mesh.connections)
-            await trio.sleep(interval)
+            await anyio.sleep(interval)
     finally:
         server.shutdown()

@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import trio
+import anyio
 
 from crdtstate.errors import ListenError, StorageError
 from crdtstate.replica import Replica
@@ -86,7 +86,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 async def _serve(replica: Replica, config: NodeConfig) -> None:
     rooms = yjs_rooms(replica, config)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with (
             open_mesh(
                 replica,
@@ -97,7 +97,7 @@ async def _serve(replica: Replica, config: NodeConfig) -> None:
                 client_ssl_context=client_context(config),
                 routes=rooms.routes() if rooms else None,
             ) as mesh,
-            trio.open_nursery() as nursery,
+            anyio.create_task_group() as nursery,
         ):
             if config.metrics_port is not None:
                 from .metrics import export_metrics

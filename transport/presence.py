@@ -1,4 +1,4 @@
-"""Yjs awareness shared by a replica's rooms and its peers, under trio (in memory only).
+"""Yjs awareness shared by a replica's rooms and its peers (in memory only).
 
 A `PresenceHub` joins what this replica's Yjs clients announce (through `YjsRooms`) and what
 peers send (through the mesh's sessions) into one `PresenceTable`, then hands what changed to
@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import trio
+import anyio
 
 from antientropy.presence import PRESENCE_TIMEOUT, PresenceTable, Rooms
 from antientropy.yprotocol import AwarenessEntry
@@ -45,7 +45,7 @@ class PresenceHub:
         self.table = PresenceTable(timeout=timeout)
         self._listeners: list[Deliver] = []
         self._peers: dict[str, Send] = {}
-        self._changed = trio.Event()
+        self._changed = anyio.Event()
 
     def listen(self, deliver: Deliver) -> None:
         """Call `deliver(room, entries)` with every change (the rooms' Yjs clients)."""
@@ -55,13 +55,13 @@ class PresenceHub:
 
     def publish(self, room: str, entries: Iterable[AwarenessEntry]) -> list[AwarenessEntry]:
         """A Yjs client of ours announced `entries`; ProtocolError if they cannot be relayed."""
-        changed = self.table.apply(room, entries, source=None, now=trio.current_time())
+        changed = self.table.apply(room, entries, source=None, now=anyio.current_time())
         self._spread(room, changed, source=None)
         return changed
 
     def remove(self, room: str, clients: Iterable[int]) -> list[AwarenessEntry]:
         """Yjs clients of ours left: everyone learns it (their clock bumped, state null)."""
-        gone = self.table.remove(room, clients, now=trio.current_time())
+        gone = self.table.remove(room, clients, now=anyio.current_time())
         self._spread(room, gone, source=None)
         return gone
 
@@ -81,7 +81,7 @@ class PresenceHub:
 
     def receive(self, peer: str, rooms: Rooms) -> None:
         """Entries from `peer`: deliver and relay whatever is news."""
-        now = trio.current_time()
+        now = anyio.current_time()
         for room, entries in rooms.items():
             changed = self.table.apply(room, entries, source=peer, now=now)
             self._spread(room, changed, source=peer)
@@ -91,12 +91,12 @@ class PresenceHub:
         while True:
             due = self.table.next_expiry()
             if due is None:  # nothing can expire until something changes
-                self._changed = trio.Event()
+                self._changed = anyio.Event()
                 await self._changed.wait()
                 continue
             # A change only ever adds a later expiry than this one: no need to wake for it.
-            await trio.sleep_until(due)
-            for room, removed in self.table.expire(trio.current_time()).items():
+            await anyio.sleep_until(due)
+            for room, removed in self.table.expire(anyio.current_time()).items():
                 log.debug("awareness of %d client(s) in %r expired", len(removed), room)
                 for deliver in list(self._listeners):
                     deliver(room, removed)

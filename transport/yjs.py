@@ -30,9 +30,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import trio
+import anyio
 from websockets.exceptions import ConnectionClosed
-from websockets.trio.server import ServerConnection
 
 from antientropy import yprotocol as yp
 from crdtstate import Document, Replica
@@ -41,6 +40,7 @@ from crdtstate.errors import CrdtStateError, DecodeError, ProtocolError
 
 from .limits import Limits
 from .presence import PresenceHub, hub_for
+from .websocket import ServerConnection, close_connection
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,12 @@ class YjsRooms:
         name = unquote(target.path[len(self.prefix) :])
         if not self._authorized(target.query):
             log.warning("%s: refusing a Yjs client: bad token", self.replica.id)
-            await connection.aclose(CLOSE_POLICY_VIOLATION, "unauthorized")
+            await close_connection(connection, CLOSE_POLICY_VIOLATION, "unauthorized")
             return
         try:
             document = self.replica.container(name, Document)
         except CrdtStateError as exc:
-            await connection.aclose(CLOSE_POLICY_VIOLATION, str(exc)[:120])
+            await close_connection(connection, CLOSE_POLICY_VIOLATION, str(exc)[:120])
             return
         room = self._rooms.setdefault(name, Room())
         client = YjsClient(self, name, document, connection, f"yjs:{next(self._ids)}")
@@ -145,7 +145,7 @@ class YjsClient:
         self.awareness_ids: set[int] = set()
         self._queue: list[bytes] = []
         self._queued_bytes = 0
-        self._wake = trio.Event()
+        self._wake = anyio.Event()
         self._overflow = False
 
     def push(self, frame: bytes) -> None:
@@ -163,7 +163,7 @@ class YjsClient:
             present = self.rooms.presence.table.entries(self.name)
             if present:
                 self.push(yp.awareness_frame(present))
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(self._send_loop, nursery.cancel_scope)
                 error = await self._receive_loop()
                 nursery.cancel_scope.cancel()
@@ -171,7 +171,7 @@ class YjsClient:
             stop_listening()
         if error is not None:
             log.warning("%s: Yjs client %s: %s", self.rooms.replica.id, self.origin, error)
-            await self.connection.aclose(1002, error[:120])
+            await close_connection(self.connection, 1002, error[:120])
 
     async def _receive_loop(self) -> str | None:
         """Feed frames in until the client leaves (None) or breaks the protocol (why)."""
@@ -179,7 +179,7 @@ class YjsClient:
         first = True
         while True:
             try:
-                with trio.fail_after(limits.handshake_timeout) if first else _forever():
+                with anyio.fail_after(limits.handshake_timeout) if first else _forever():
                     frame = await self.connection.recv()
                 first = False
                 await self._handle(yp.decode_frame(frame))
@@ -210,25 +210,25 @@ class YjsClient:
         elif isinstance(message, yp.QueryAwareness):
             self.push(yp.awareness_frame(self.rooms.presence.table.entries(self.name)))
 
-    async def _send_loop(self, scope: trio.CancelScope) -> None:
+    async def _send_loop(self, scope: anyio.CancelScope) -> None:
         limits = self.rooms.limits
         while True:
             await self._wake.wait()
-            self._wake = trio.Event()
+            self._wake = anyio.Event()
             if self._overflow:
                 log.warning("%s: Yjs client %s is too slow", self.rooms.replica.id, self.origin)
-                await self.connection.aclose(CLOSE_TRY_AGAIN_LATER, "too far behind")
+                await close_connection(self.connection, CLOSE_TRY_AGAIN_LATER, "too far behind")
                 scope.cancel()
                 return
             frames, self._queue, self._queued_bytes = self._queue, [], 0
             try:
                 for frame in frames:
-                    with trio.fail_after(limits.send_timeout):
+                    with anyio.fail_after(limits.send_timeout):
                         await self.connection.send(frame)
             except (ConnectionClosed, TimeoutError):
                 scope.cancel()
                 return
 
 
-def _forever() -> trio.CancelScope:
-    return trio.CancelScope()
+def _forever() -> anyio.CancelScope:
+    return anyio.CancelScope()

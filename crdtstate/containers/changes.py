@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import trio
+import anyio
 
 from ..types.clocks import VersionVector
 from ..types.snapshots import KeyChanges
@@ -48,7 +48,7 @@ class Subscription:
     def __init__(self, maxsize: int) -> None:
         self._queue: deque[Change] = deque()
         self._maxsize = max(1, maxsize)
-        self._ready = trio.Event()
+        self._ready = anyio.Event()
         self.closed = False
 
     def _offer(self, change: Change) -> None:
@@ -71,7 +71,7 @@ class Subscription:
             if self.closed:
                 raise StopAsyncIteration
             await self._ready.wait()
-            self._ready = trio.Event()
+            self._ready = anyio.Event()
         return self._queue.popleft()
 
     def pending(self) -> int:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-import trio
+import anyio
 
 from ..types.expiring import ExpiringMap, ExpiringRegister, hlc_reading
 from ..types.hlc import HybridLogicalClock, process_clock
@@ -145,7 +145,7 @@ async def run_collector(
         dropped = collect_expired(containers, clock)
         if dropped:
             log.debug("collected %d lapsed writes", dropped)
-        await trio.sleep(interval)
+        await anyio.sleep(interval)
 
 
 register_handle(ExpiringRegister, ExpiringRegisterHandle)

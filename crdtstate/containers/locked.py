@@ -1,6 +1,6 @@
 """The lock-based baseline container of the seed `state-container-pattern.md`.
 
-A plain Python value behind a `trio.Lock`, with version, history, compare-and-swap and
+A plain Python value behind a `anyio.Lock`, with version, history, compare-and-swap and
 rollback. Replicated containers keep its `get` / `update` / `subscribe` / `version` shape, so
 code written against this one runs unchanged against them.
 """
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
-import trio
+import anyio
 
 from ..errors import NoHistoryError
 from ..types.clocks import VersionVector
@@ -38,7 +38,7 @@ class LockedContainer(Generic[S]):
 
     def __init__(self, initial: S, *, history_size: int = 100, replica_id: str = "local") -> None:
         self._value: S = initial
-        self._lock = trio.Lock()
+        self._lock = anyio.Lock()
         self._feed = ChangeFeed()
         self._history: deque[S] = deque(maxlen=history_size)
         self._replica_id = replica_id

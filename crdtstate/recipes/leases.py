@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import trio
+import anyio
+import anyio.abc
 
 from ..containers.expiry import collect_expired, hlc_reading
 from ..replica import Replica
@@ -98,10 +99,12 @@ class SessionLeases:
         ids = sorted(self.container.local_state().value_at(now))
         return [r for sid in ids if (r := self.get(sid)) is not None]
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Renew held leases every `ttl / 3` and collect lapsed records, until cancelled."""
         task_status.started()
         while True:
             await self.renew()
             collect_expired([self.container], self.clock)
-            await trio.sleep(self.ttl / 3)
+            await anyio.sleep(self.ttl / 3)

@@ -28,7 +28,8 @@ import logging
 import math
 from typing import Any
 
-import trio
+import anyio
+import anyio.abc
 
 from ..containers.expiry import hlc_reading
 from ..replica import Replica
@@ -124,13 +125,13 @@ class QuotaLimiter:
         without, ask the other replicas and wait up to `wait` seconds for a grant. False when
         the window's cap is used up (as far as this replica knows) or no grant came."""
         container = self.counter(client)
-        deadline = trio.current_time() + wait
+        deadline = anyio.current_time() + wait
         async with container.subscribe() as changes:
             while True:
                 outcome = await self._try_acquire(container, n)
                 if outcome is not None:
                     return outcome
-                with trio.move_on_at(deadline):
+                with anyio.CancelScope(deadline=deadline):
                     await changes.__anext__()
                     continue
                 return False
@@ -184,10 +185,10 @@ class QuotaLimiter:
         self,
         interval: float = 0.05,
         *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Grant every `interval` seconds until cancelled."""
         task_status.started()
         while True:
             await self.grant_once()
-            await trio.sleep(interval if math.isfinite(interval) else 1.0)
+            await anyio.sleep(interval if math.isfinite(interval) else 1.0)

@@ -2,7 +2,7 @@
 
 `schema` knows the file format and recognises our files; `records` encodes what a row holds;
 `reader` validates and loads a database read-only; `store` is the one read-write connection;
-`committer` batches concurrent delta-groups into shared transactions under trio.
+`committer` batches concurrent delta-groups into shared transactions (anyio).
 """
 
 from .committer import GroupCommitter, SnapshotPolicy, SnapshotRow

@@ -2,7 +2,7 @@
 
 One task owns the store. It takes everything queued, numbers the groups (so sequence numbers
 follow commit order), writes them in one transaction on a worker thread, and only then, back
-on the trio thread and in commit order, runs each group's `publish` (which puts it in the
+on the event loop thread and in commit order, runs each group's `publish` (which puts it in the
 replica's buffer, where peers can see it) and wakes its submitter. Periodically it folds the
 journal into a snapshot. A write that fails fails every waiting group and every later submit:
 memory and disk may disagree from then on, so the replica must be reopened.
@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import trio
+import anyio
+import anyio.to_thread
 
 from ..errors import ReplicaClosedError, StorageError
 from ..types import Crdt
@@ -32,7 +33,7 @@ class PendingGroup:
     deltas: dict[str, Crdt]
     blob: bytes
     publish: Callable[[int], None]
-    done: trio.Event = field(default_factory=trio.Event)
+    done: anyio.Event = field(default_factory=anyio.Event)
     sequence: int = 0
     error: StorageError | None = None
 
@@ -70,9 +71,9 @@ class GroupCommitter:
         self._journal_groups = journal_groups
         self._journal_bytes = journal_bytes
         self._queue: list[PendingGroup] = []
-        self._wakeup = trio.Event()
+        self._wakeup = anyio.Event()
         self._closing = False
-        self._stopped = trio.Event()
+        self._stopped = anyio.Event()
 
     @property
     def sequence(self) -> int:
@@ -117,7 +118,7 @@ class GroupCommitter:
                     if self._closing:
                         break
                     await self._wakeup.wait()
-                    self._wakeup = trio.Event()
+                    self._wakeup = anyio.Event()
                     continue
                 batch, self._queue = self._queue, []
                 await self._commit(batch)
@@ -132,9 +133,9 @@ class GroupCommitter:
         """Stop accepting groups, commit what is queued, fold the journal, close the store."""
         self._closing = True
         self._wakeup.set()
-        with trio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
             await self._stopped.wait()
-            await trio.to_thread.run_sync(self._store.close)
+            await anyio.to_thread.run_sync(self._store.close)
 
     async def _commit(self, batch: list[PendingGroup]) -> None:
         rows = []
@@ -144,8 +145,8 @@ class GroupCommitter:
             group.sequence = last
             rows.append((group.sequence, group.origin, group.blob, records.checksum(group.blob)))
         try:
-            with trio.CancelScope(shield=True):  # committed rows are always published
-                await trio.to_thread.run_sync(self._store.append, rows, last)
+            with anyio.CancelScope(shield=True):  # committed rows are always published
+                await anyio.to_thread.run_sync(self._store.append, rows, last)
         except Exception as exc:
             self._fail(f"journal write failed: {exc}", [*batch, *self._queue], exc)
             return
@@ -178,8 +179,8 @@ class GroupCommitter:
             return len(states)
 
         try:
-            with trio.CancelScope(shield=True):
-                written = await trio.to_thread.run_sync(write)
+            with anyio.CancelScope(shield=True):
+                written = await anyio.to_thread.run_sync(write)
         except Exception as exc:
             self._fail(f"snapshot write failed: {exc}", self._queue, exc)
             return

@@ -1,6 +1,6 @@
 """The replica's database: one read-write SQLite connection, used from worker threads.
 
-Every method blocks on disk I/O, so the replica calls them through `trio.to_thread.run_sync`;
+Every method blocks on disk I/O, so the replica calls them through `anyio.to_thread.run_sync`;
 a lock serialises them, so the one connection (`check_same_thread=False`) is never used by
 two threads at once. A new database is built under a temporary name and linked into place
 only when complete, so a crash during creation never leaves a half-made file at `path`. While

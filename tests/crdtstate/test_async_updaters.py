@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-import trio
 
 from crdtstate import (
     AsyncUpdaterError,
@@ -27,9 +27,11 @@ from crdtstate import (
     Replica,
 )
 
+pytestmark = pytest.mark.anyio
+
 
 async def add_later(s: Any) -> None:
-    await trio.sleep(0)
+    await anyio.sleep(0)
     s.add("x")
 
 
@@ -87,7 +89,7 @@ async def test_a_replicated_container_refuses_an_async_updater(
             assert replica.buffer.sequence == 0
             # The container still works, and the first change its subscriber sees is this one.
             await container.update(sync_updater)
-            with trio.fail_after(2):
+            with anyio.fail_after(2):
                 change = await anext(changes)
             assert change.value != before
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from crdtstate import InsufficientRightsError, Replica
 from crdtstate.types import BoundedCounter
 
+pytestmark = pytest.mark.anyio
+
 REPLICAS = ("a", "b", "c")
 PAIRS = [(x, y) for x in REPLICAS for y in REPLICAS if x != y]
 

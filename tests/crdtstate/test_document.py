@@ -17,6 +17,8 @@ from crdtstate.types.yjs import ybinary
 from crdtstate.types.yjs.clientids import ClientIdAllocator
 from crdtstate.types.yjs.document import COMPACT_MIN_BYTES
 
+pytestmark = pytest.mark.anyio
+
 
 def edit(doc: Document, client: int, rng: random.Random, n: int = 3) -> Document:
     """Apply `n` random text edits as one local transaction; return the delta."""

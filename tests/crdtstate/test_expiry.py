@@ -10,6 +10,8 @@ from crdtstate.errors import InvalidValueError
 from crdtstate.types import ExpiringMap, ExpiringRegister
 from crdtstate.types.hlc import HybridLogicalClock
 
+pytestmark = pytest.mark.anyio
+
 S = 1_000_000  # microseconds per second: the HLC's unit
 
 

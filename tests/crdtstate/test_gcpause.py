@@ -5,8 +5,12 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
+
 from crdtstate import AWSet, Document, Replica, codec
 from crdtstate.gcpause import gc_paused
+
+pytestmark = pytest.mark.anyio
 
 
 def test_pauses_nest_and_restore_the_collector_only_if_it_was_enabled() -> None:

@@ -13,6 +13,8 @@ from crdtstate.recipes.leases import SessionLeases
 from crdtstate.recipes.ratelimit import QuotaLimiter, WindowLimiter
 from crdtstate.types.hlc import HybridLogicalClock
 
+pytestmark = pytest.mark.anyio
+
 S = 1_000_000
 
 

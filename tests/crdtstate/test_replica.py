@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableSet
 from typing import Any
 
+import anyio
 import pytest
 import trio
 from hypothesis import given
@@ -41,6 +42,8 @@ from .strategies import (
     mutations,
 )
 
+pytestmark = pytest.mark.anyio
+
 
 class Boom(Exception):
     """Raised by test updaters."""
@@ -48,7 +51,7 @@ class Boom(Exception):
 
 async def next_change(changes: Subscription) -> Change:
     """The next change, failing the test instead of hanging when none comes."""
-    with trio.fail_after(2):
+    with anyio.fail_after(2):
         return await anext(changes)
 
 

@@ -12,6 +12,8 @@ from crdtstate import InvalidArgumentError, Replica
 from crdtstate.replica_ids import check_replica_id
 from crdtstate.replica_state import ReplicaState
 
+pytestmark = pytest.mark.anyio
+
 BAD_IDS = ["", " ", "   ", "\t", "a\x00b", "\x00", "line\nbreak", " padded", "padded ", "x" * 257]
 GOOD_IDS = ["a", "server-a", "node 1", "é-ü", "x" * 256, "10.0.0.2:7700"]
 

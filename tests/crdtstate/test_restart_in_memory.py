@@ -22,6 +22,8 @@ from crdtstate.types import Crdt
 
 from .type_scenarios import KINDS, Kind, Op, joined
 
+pytestmark = pytest.mark.anyio
+
 RESTARTS = settings(
     max_examples=20,
     deadline=None,

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from crdtstate import AWSet, ORMap, PNCounter, Replica, codec
 from crdtstate.types.snapshots import KeyChanges, MapSnapshot, SetSnapshot
 
+pytestmark = pytest.mark.anyio
+
 HISTORIES = settings(max_examples=80, deadline=None, derandomize=True)
 REPLICAS = ("r1", "r2")
 NESTED = ORMap[str, ORMap[str, AWSet]]

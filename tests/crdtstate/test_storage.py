@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
-import trio
-import trio.testing
 
 from crdtstate import AWSet, GCounter, PNCounter, Replica
 from crdtstate.errors import DatabaseInUseError, ReplicaClosedError, StorageError
 from crdtstate.storage import Durability, SnapshotPolicy, read_database
+
+pytestmark = pytest.mark.anyio
 
 
 def gate_appends(replica: Replica) -> threading.Event:
@@ -81,8 +83,8 @@ async def test_update_returns_only_after_commit_and_nothing_uncommitted_can_be_s
         hits = a.container("hits", PNCounter)
         await hits.update(lambda n: n.increment())
         gate = gate_appends(a)
-        returned = trio.Event()
-        durable = trio.Event()
+        returned = anyio.Event()
+        durable = anyio.Event()
 
         async def slow_update() -> None:
             await hits.update(lambda n: n.increment(10))
@@ -92,11 +94,11 @@ async def test_update_returns_only_after_commit_and_nothing_uncommitted_can_be_s
             await a.wait_durable()
             durable.set()
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(slow_update)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             nursery.start_soon(wait_durable)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert not returned.is_set()
             assert await hits.get() == 11  # the working state already has it
             assert a.buffer.sequence == 1  # but no push can carry it yet
@@ -118,18 +120,18 @@ async def test_a_peer_connecting_mid_commit_gets_the_update_only_once_committed(
         hits = a.container("hits", PNCounter)
         await hits.update(lambda n: n.increment())
         gate = gate_appends(a)
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(hits.update, lambda n: n.increment(10))
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             async with open_mesh(a) as mesh, open_mesh(peer, None, [mesh.url]) as peer_mesh:
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     await peer_mesh.wait_for_peers({"a"})
-                await trio.sleep(0.3)  # time enough for a digest answer to arrive, if sent
+                await anyio.sleep(0.3)  # time enough for a digest answer to arrive, if sent
                 assert await peer.container("hits", PNCounter).get() == 0
                 gate.set()
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     while await peer.container("hits", PNCounter).get() != 11:
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
 
 
 async def test_concurrent_updates_share_transactions(tmp_path: Path) -> None:
@@ -143,7 +145,7 @@ async def test_concurrent_updates_share_transactions(tmp_path: Path) -> None:
                 await hits.update(lambda n: n.increment())
                 await tools.update(lambda s, j=j: s.add((i, j)))
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             for i in range(32):
                 nursery.start_soon(updater, i)
         assert a._journal is not None
@@ -157,7 +159,7 @@ async def test_concurrent_updates_share_transactions(tmp_path: Path) -> None:
 async def test_sequence_numbers_follow_commit_order(tmp_path: Path) -> None:
     async with Replica.open("a", tmp_path / "a.db") as a:
         counters = [a.container(f"c{i}", GCounter) for i in range(20)]
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             for counter in counters:
                 nursery.start_soon(counter.update, lambda n: n.increment())
         groups = a.buffer._groups
@@ -170,7 +172,7 @@ async def test_a_cancelled_update_is_still_committed(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     async with Replica.open("a", path) as a:
         gate = gate_appends(a)
-        with trio.CancelScope() as scope:
+        with anyio.CancelScope() as scope:
             scope.cancel()
             await a.container("n", GCounter).update(lambda n: n.increment(3))
         gate.set()
@@ -190,9 +192,9 @@ async def test_remote_deltas_are_journaled_before_apply_remote_returns(tmp_path:
         async def apply() -> None:
             done.append(await b.apply_remote(delta, origin="a"))
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(apply)
-            await trio.testing.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()
             assert done == []
             assert b.buffer.sequence == 0
             gate.set()
@@ -286,7 +288,7 @@ async def test_in_memory_replicas_use_no_threads_and_no_files(
     def no_threads(*args: object, **kwargs: object) -> None:
         raise AssertionError("an in-memory replica started a thread")
 
-    monkeypatch.setattr(trio.to_thread, "run_sync", no_threads)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", no_threads)
     async with Replica.open("a") as a, Replica.open("b") as b:
         assert not a.durable
         await a.container("n", GCounter).update(lambda n: n.increment())

@@ -23,6 +23,8 @@ from crdtstate.errors import (
 )
 from crdtstate.storage import read_database
 
+pytestmark = pytest.mark.anyio
+
 NEEDLE = b"needle-0042"
 
 

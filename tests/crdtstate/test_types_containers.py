@@ -33,6 +33,8 @@ from crdtstate import (
 
 from .type_scenarios import KINDS, Kind, histories
 
+pytestmark = pytest.mark.anyio
+
 SAME = settings(max_examples=60, deadline=None)
 KEYS = st.sampled_from(["a", "b", "c"])
 SMALL = st.integers(-3, 3)

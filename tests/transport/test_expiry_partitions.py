@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from antientropy import DeltasReceived, PeerSession
 from crdtstate import Replica
 from crdtstate.containers.expiry import collect_expired
 from crdtstate.types import ExpiringMap
 from crdtstate.types.hlc import HybridLogicalClock
+
+pytestmark = pytest.mark.anyio
 
 S = 1_000_000
 SKEW = {"a": 0.0, "b": +2.0, "c": -1.0}  # seconds each replica's wall clock is off by

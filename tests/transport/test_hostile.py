@@ -11,18 +11,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import msgpack
 import pytest
-import trio
 from websockets.exceptions import ConnectionClosed
-from websockets.trio.client import connect
 
 from antientropy import Ack, Delta, Digest, Hello, PeerSession, Presence
 from antientropy.messages import PROTOCOL_VERSION, decode_message, encode_message
 from crdtstate import AWSet, PNCounter, Replica
 from transport import Limits, Mesh, open_mesh
+from transport.websocket import connect
 
 from .helpers import converge
+
+pytestmark = pytest.mark.anyio
 
 SECRET = b"correct horse battery staple"
 
@@ -65,7 +67,7 @@ async def attack(url: str, frames: list[bytes | str], *, read_first: int = 0) ->
                 await ws.recv()
             for frame in frames:
                 await ws.send(frame)
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 while True:
                     await ws.recv()
         except ConnectionClosed as closed:
@@ -224,9 +226,9 @@ async def test_a_thousand_connections_opened_and_dropped() -> None:
             async with connect(s.mesh.url, compression=None) as ws:
                 if i % 2:
                     await ws.send(hello(replica=f"flicker-{i}"))
-        with trio.fail_after(10):
+        with anyio.fail_after(10):
             while s.mesh.connections > 1:
-                await trio.sleep(0.01)
+                await anyio.sleep(0.01)
         await assert_still_serving(s)
 
 

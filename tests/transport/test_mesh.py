@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import trio
+import anyio
+import pytest
 
 from crdtstate import AWSet, GCounter, PNCounter, Replica
 from transport import open_mesh
 
 from .helpers import converge
+
+pytestmark = pytest.mark.anyio
 
 
 async def test_two_replicas_converge_after_concurrent_updates() -> None:
@@ -16,7 +19,7 @@ async def test_two_replicas_converge_after_concurrent_updates() -> None:
         await a.container("tools", AWSet).update(lambda s: s.add("offline-a"))
         await b.container("tools", AWSet).update(lambda s: s.add("offline-b"))
         async with open_mesh(a) as mesh_a, open_mesh(b, peers=[mesh_a.url]) as mesh_b:
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 await mesh_b.wait_for_peers({"a"})
                 await mesh_a.wait_for_peers({"b"})
 
@@ -28,7 +31,7 @@ async def test_two_replicas_converge_after_concurrent_updates() -> None:
                     await hits.update(lambda n: n.decrement())
                     await tools.update(lambda s, i=i: s.add(f"{replica.id}-{i % 7}"))
 
-            async with trio.open_nursery() as nursery:
+            async with anyio.create_task_group() as nursery:
                 nursery.start_soon(hammer, a)
                 nursery.start_soon(hammer, b)
             await converge([a, b])
@@ -48,7 +51,7 @@ async def test_three_replicas_converge_and_removes_propagate() -> None:
             open_mesh(b, peers=[mesh_a.url]) as mesh_b,
             open_mesh(c, peers=[mesh_a.url, mesh_b.url]) as mesh_c,
         ):
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 for mesh in (mesh_a, mesh_b, mesh_c):
                     await mesh.wait_for_peers(2)
             for replica in (a, b, c):
@@ -65,12 +68,12 @@ async def test_three_replicas_converge_and_removes_propagate() -> None:
 async def test_subscriber_sees_remote_change_with_sender_as_origin() -> None:
     async with Replica.open("a") as a, Replica.open("b") as b:
         async with open_mesh(a) as mesh_a, open_mesh(b, peers=[mesh_a.url]) as mesh_b:
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 await mesh_b.wait_for_peers({"a"})
             tools_b = b.container("tools", AWSet)
             async with tools_b.subscribe() as changes:
                 await a.container("tools", AWSet).update(lambda s: s.add("search"))
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     change = await changes.__anext__()
             assert change.origin == "a"
             assert change.value == {"search"}
@@ -85,7 +88,7 @@ async def test_a_wrong_secret_never_sees_or_changes_state() -> None:
         before = a.digest()
         async with open_mesh(a, secret="right") as mesh_a:
             async with open_mesh(x, listen=None, peers=[mesh_a.url], secret="wrong"):
-                await trio.sleep(0.5)  # several dial attempts, all refused
+                await anyio.sleep(0.5)  # several dial attempts, all refused
                 assert mesh_a.peers == set()
         assert a.digest() == before
         assert await x.container("secret", AWSet).get() == {"injected"}
@@ -110,9 +113,9 @@ async def test_replicas_dialing_each_other_keep_one_session() -> None:
                 # b keeps the session dialed by the smaller id (a's) and drops its own; b's
                 # redials may flicker on mesh_a, so wait for the settled state (hang guard
                 # only: a fixed sleep failed under a loaded machine).
-                with trio.fail_after(20):
+                with anyio.fail_after(20):
                     while not (mesh_a2.peers == {"b"} and not mesh_a.peers):
-                        await trio.sleep(0.01)
+                        await anyio.sleep(0.01)
                 assert mesh_b.peers == {"a"}
                 await a.container("n", PNCounter).update(lambda n: n.increment())
                 await converge([a, b])

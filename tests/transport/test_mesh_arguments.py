@@ -13,11 +13,13 @@ import logging
 import socket
 from typing import Any
 
+import anyio
 import pytest
-import trio
 
 from crdtstate import InvalidArgumentError, PeersMissingError, Replica
 from transport import Backoff, open_mesh
+
+pytestmark = pytest.mark.anyio
 
 FAST = Backoff(initial=0.01, maximum=0.02)
 
@@ -71,10 +73,10 @@ async def test_an_unreachable_peer_is_warned_about_once_with_the_reason(
     url = f"ws://127.0.0.1:{closed_port()}"
     caplog.set_level(logging.WARNING, logger="transport")
     async with Replica.open("a") as replica, open_mesh(replica, peers=[url], backoff=FAST):
-        with trio.fail_after(10):
+        with anyio.fail_after(10):
             while not any(url in r.getMessage() for r in caplog.records):
-                await trio.sleep(0.01)
-        await trio.sleep(0.2)  # many more failed dials at this backoff
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.2)  # many more failed dials at this backoff
     warnings = [r for r in caplog.records if url in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING

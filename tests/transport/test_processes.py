@@ -1,5 +1,6 @@
 """Replicas in separate OS processes: convergence, and a peer killed with SIGKILL that
-comes back, while the survivors keep updating."""
+comes back, while the survivors keep updating. One process runs on trio, the others on
+asyncio: the two websockets implementations speak to each other in one mesh."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import trio
 from ..status_process import StatusProcess
 
 NODE = Path(__file__).with_name("updating_node.py")
+ASYNCIO = ("--backend", "asyncio")
 
 
 class Node(StatusProcess):
@@ -38,14 +40,15 @@ async def wait_until(condition: Any, nodes: list[Node], timeout: float = 60) -> 
 async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
     async with trio.open_nursery() as nursery:
         a = await Node.launch(nursery, "--id", "a", "--updates", "1000")
-        b = await Node.launch(nursery, "--id", "b", "--updates", "1000", "--peer", a.url)
+        b = await Node.launch(nursery, "--id", "b", *ASYNCIO, "--updates", "1000", "--peer", a.url)
         c = await Node.launch(
-            nursery, "--id", "c", "--updates", "400", "--peer", a.url, "--peer", b.url
+            nursery, "--id", "c", *ASYNCIO, "--updates", "400", "--peer", a.url, "--peer", b.url
         )
         nodes = [a, b, c]
         try:
             await wait_until(lambda: all(len(n.status.get("peers", [])) == 2 for n in nodes), nodes)
             await wait_until(lambda: c.status.get("made", 0) >= 50, nodes)
+            assert [n.status["backend"] for n in nodes] == ["trio", "asyncio", "asyncio"]
             c.kill()
             await c.process.wait()
             assert c.process.returncode == -signal.SIGKILL
@@ -68,7 +71,9 @@ async def test_three_processes_converge_through_a_sigkill_and_restart() -> None:
             assert a.status["peers"] == ["b"] and b.status["peers"] == ["a"]
 
             # c comes back (in memory, so under a new id: its old dots must never be reused).
-            c2 = await Node.launch(nursery, "--id", "c2", "--peer", a.url, "--peer", b.url)
+            c2 = await Node.launch(
+                nursery, "--id", "c2", *ASYNCIO, "--peer", a.url, "--peer", b.url
+            )
             nodes = [a, b, c2]
             await wait_until(lambda: len({n.status.get("digest") for n in nodes}) == 1, nodes)
             # Everything a and b made is everywhere; c's pre-crash updates that reached them too.

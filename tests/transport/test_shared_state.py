@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import trio
+import anyio
+import pytest
 
 from crdtstate import Replica
 from crdtstate.recipes.leases import SessionLeases
 from crdtstate.recipes.ratelimit import QuotaLimiter
 from crdtstate.recipes.registry import Registry
 from transport import open_mesh
+
+pytestmark = pytest.mark.anyio
 
 
 @asynccontextmanager
@@ -30,23 +33,23 @@ async def three(directory: Path | None = None) -> AsyncIterator[tuple[Replica, R
             open_mesh(b, peers=[ma.url]) as mb,
             open_mesh(c, peers=[ma.url, mb.url]) as mc,
         ):
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 for mesh in (ma, mb, mc):
                     await mesh.wait_for_peers(2)
             yield a, b, c
 
 
 async def eventually(check: Any, timeout: float = 10) -> None:
-    with trio.fail_after(timeout):
+    with anyio.fail_after(timeout):
         while not await check():
-            await trio.sleep(0.01)
+            await anyio.sleep(0.01)
 
 
 async def test_the_quota_is_shared_and_rights_flow_to_the_replica_serving_requests(
     tmp_path: Path,
 ) -> None:
     # Durable members: one kept in memory has no share in the window it starts in.
-    async with three(tmp_path) as (a, b, c), trio.open_nursery() as nursery:
+    async with three(tmp_path) as (a, b, c), anyio.create_task_group() as nursery:
         limiters = [QuotaLimiter(r, cap=6, window=3600, members=["a", "b", "c"]) for r in (a, b, c)]
         for limiter in limiters:
             await nursery.start(limiter.run_grants, 0.01)
@@ -65,18 +68,18 @@ async def _all_equal(values: list[Any], expected: Any) -> bool:
 
 
 async def test_a_registration_on_one_replica_is_listed_and_announced_on_the_others() -> None:
-    async with three() as (a, b, c), trio.open_nursery() as nursery:
+    async with three() as (a, b, c), anyio.create_task_group() as nursery:
         seen: list[tuple[list[str], str]] = []
-        announced = trio.Event()
+        announced = anyio.Event()
 
         async def on_change(entries: dict[str, Any], origin: str) -> None:
             seen.append((sorted(entries), origin))
             announced.set()
 
         nursery.start_soon(lambda: Registry(b, "tools").watch(on_change, remote_only=True))
-        await trio.sleep(0)
+        await anyio.wait_all_tasks_blocked()  # the watcher is subscribed
         await Registry(a, "tools").register("search", {"description": "find things"})
-        with trio.fail_after(10):
+        with anyio.fail_after(10):
             await announced.wait()
         assert seen == [(["search"], "a")]
         await eventually(lambda: _has(Registry(c, "tools"), "search"))
@@ -90,7 +93,7 @@ async def _has(registry: Registry, name: str) -> bool:
 async def test_a_session_lease_is_seen_everywhere_and_lapses_when_its_owner_stops() -> None:
     async with three() as (a, b, c):
         leases = {r.id: SessionLeases(r, forward=f"http://{r.id}/mcp", ttl=0.6) for r in (a, b, c)}
-        async with trio.open_nursery() as owner:
+        async with anyio.create_task_group() as owner:
             await owner.start(leases["a"].run)
             await leases["a"].open("s1", {"client": "k"})
             await eventually(lambda: _owner(leases["c"], "s1", "a"))

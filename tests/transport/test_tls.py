@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ssl
 
-import trio
+import anyio
+import pytest
 import trustme
 
 from crdtstate import PNCounter, Replica
 from transport import open_mesh
 
 from .helpers import converge
+
+pytestmark = pytest.mark.anyio
 
 
 def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -42,7 +45,7 @@ async def test_a_dialer_that_does_not_trust_the_certificate_is_refused() -> None
             async with open_mesh(
                 b, listen=None, peers=[mesh_a.url], client_ssl_context=untrusting
             ) as mesh_b:
-                await trio.sleep(0.5)  # several attempts, each failing verification
+                await anyio.sleep(0.5)  # several attempts, each failing verification
                 assert mesh_b.peers == set()
                 assert mesh_a.peers == set()
         assert await b.container("n", PNCounter).get() == 0
@@ -55,6 +58,6 @@ async def test_plain_websocket_to_a_tls_listener_gets_nothing() -> None:
         async with open_mesh(a, ssl_context=server_ctx) as mesh_a:
             plain = mesh_a.url.replace("wss://", "ws://")
             async with open_mesh(b, listen=None, peers=[plain]) as mesh_b:
-                await trio.sleep(0.5)
+                await anyio.sleep(0.5)
                 assert mesh_b.peers == set()
         assert await b.container("n", PNCounter).get() == 0

@@ -1,5 +1,6 @@
 """A replica process for the multi-process tests: syncs over websockets, makes updates at a
-steady rate, and prints one JSON status line per tick to stdout (first line: its URL)."""
+steady rate, and prints one JSON status line per tick to stdout (first line: its URL).
+`--backend asyncio` runs it on asyncio (websockets' asyncio implementation) instead of trio."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import argparse
 import json
 import sys
 
-import trio
+import anyio
+import sniffio
 
 from crdtstate import AWSet, PNCounter, Replica
 from transport import open_mesh
@@ -26,9 +28,9 @@ async def main(args: argparse.Namespace) -> None:
                 await hits.update(lambda n: n.increment())
                 await seen.update(lambda s, made=made: s.add(f"{args.id}-{made}"))
                 made += 1
-                await trio.sleep(args.interval)
+                await anyio.sleep(args.interval)
 
-        async with trio.open_nursery() as nursery:
+        async with anyio.create_task_group() as nursery:
             nursery.start_soon(make_updates)
             while True:
                 status = {
@@ -37,9 +39,10 @@ async def main(args: argparse.Namespace) -> None:
                     "hits": await hits.get(),
                     "digest": replica.digest(),
                     "peers": sorted(mesh.peers),
+                    "backend": sniffio.current_async_library(),
                 }
                 print(json.dumps(status), flush=True)
-                await trio.sleep(0.05)
+                await anyio.sleep(0.05)
 
 
 if __name__ == "__main__":
@@ -48,7 +51,9 @@ if __name__ == "__main__":
     parser.add_argument("--peer", action="append", default=[])
     parser.add_argument("--updates", type=int, default=0)
     parser.add_argument("--interval", type=float, default=0.005)
+    parser.add_argument("--backend", choices=("trio", "asyncio"), default="trio")
     try:
-        trio.run(main, parser.parse_args())
+        args = parser.parse_args()
+        anyio.run(main, args, backend=args.backend)
     except KeyboardInterrupt:
         sys.exit(0)

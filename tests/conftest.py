@@ -1,0 +1,45 @@
+"""Two async test runners share the suite: pytest-trio (`trio_mode`) runs every async test by
+default, under trio; a module marked `pytestmark = pytest.mark.anyio` is backend-neutral and
+runs each async test under trio and under asyncio through anyio's plugin instead.
+
+pytest-trio marks every coroutine test, anyio's too, and would then run the asyncio variant
+under trio without a word; so its mark is taken off anyio tests here, and collection fails
+if any async test would not run under exactly one runner.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+BACKENDS = ("trio", "asyncio")
+
+
+@pytest.fixture(params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The event loop a neutral (`pytest.mark.anyio`) test runs on."""
+    return request.param
+
+
+def _is_async(item: pytest.Item) -> bool:
+    function = getattr(item, "obj", None)
+    inner = getattr(getattr(function, "hypothesis", None), "inner_test", function)
+    return inspect.iscoroutinefunction(inner)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-trio's automark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unrun = []
+    for item in items:
+        if not _is_async(item):
+            continue
+        if item.get_closest_marker("anyio") is not None:
+            item.own_markers[:] = [m for m in item.own_markers if m.name != "trio"]
+            runs = "anyio_backend" in getattr(item, "fixturenames", ())
+        else:
+            runs = item.get_closest_marker("trio") is not None
+        if not runs:
+            unrun.append(item.nodeid)
+    if unrun:
+        raise pytest.UsageError("async tests no runner would run: " + ", ".join(unrun))

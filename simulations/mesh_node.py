@@ -4,6 +4,7 @@ Roles: `updater` increments a PNCounter at a fixed rate and records when each va
 `watcher` subscribes to it and records when each value became visible. Times are
 `time.monotonic()`, which on Linux is one clock for every process, so they can be subtracted.
 Prints one JSON line with its URL when listening and one with its measurements at the end.
+`--backend` picks the event loop (trio or asyncio), so the benchmark can compare them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import json
 import time
 
-import trio
+import anyio
 
 from crdtstate import PNCounter, Replica
 from transport import open_mesh
@@ -22,23 +23,23 @@ async def run(args: argparse.Namespace) -> None:
     async with Replica.open(args.id) as replica, open_mesh(replica, peers=args.peer) as mesh:
         counter = replica.container("hits", PNCounter)
         print(json.dumps({"url": mesh.url}), flush=True)
-        with trio.fail_after(30):
+        with anyio.fail_after(30):
             await mesh.wait_for_peers(args.expect_peers)
         print(json.dumps({"ready": True}), flush=True)
         times: list[float] = []
         if args.role == "updater":
-            await trio.sleep(0.5)  # let the watchers see the peers too
+            await anyio.sleep(0.5)  # let the watchers see the peers too
             interval = 1.0 / args.rate
-            start = trio.current_time()
+            start = anyio.current_time()
             for i in range(int(args.rate * args.duration)):
-                await trio.sleep_until(start + i * interval)
+                await anyio.sleep_until(start + i * interval)
                 await counter.update(lambda n: n.increment())
                 times.append(time.monotonic())
-            await trio.sleep(1.0)
+            await anyio.sleep(1.0)
         else:
             total = int(args.rate * args.duration)
             async with counter.subscribe(queue_size=1) as changes:
-                with trio.move_on_after(args.duration + 20):
+                with anyio.move_on_after(args.duration + 20):
                     async for change in changes:
                         now = time.monotonic()
                         times.extend([now] * (change.value - len(times)))
@@ -55,4 +56,6 @@ if __name__ == "__main__":
     parser.add_argument("--expect-peers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--duration", type=float, default=3.0)
-    trio.run(run, parser.parse_args())
+    parser.add_argument("--backend", choices=["trio", "asyncio"], default="trio")
+    args = parser.parse_args()
+    anyio.run(run, args, backend=args.backend)

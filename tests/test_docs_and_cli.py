@@ -62,7 +62,8 @@ def test_every_python_block_is_a_program_with_its_output_or_a_marked_fragment() 
             assert example.prints is None, f"{where}: a fragment cannot promise output"
         else:
             assert example.prints, f"{where}: no 'It prints:' block after it"
-            assert "trio.run(main)" in example.code, f"{where}: never runs main"
+            runs = ("trio.run(main)", "asyncio.run(main())")
+            assert any(r in example.code for r in runs), f"{where}: never runs main"
     assert len(EXAMPLES) - len(PROGRAMS) <= MAX_FRAGMENTS
 
 

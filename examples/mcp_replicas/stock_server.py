@@ -63,6 +63,7 @@ def http_address(bind: str) -> tuple[str, int]:
     """`host:port` as a pair; port 0 becomes a free port now, since `run()` only takes a port
     number and could not tell us which one it was given."""
     host, _, port = bind.rpartition(":")
+    host = host.strip("[]")  # [::1]:8000
     if int(port) != 0:
         return host, int(port)
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:

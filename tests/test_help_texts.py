@@ -31,6 +31,7 @@ COMMANDS = {
     "bench_digests": ["-m", "simulations.bench_digests"],
     "simulations faults": ["-m", "simulations", "faults"],
     "mcp server": ["examples/mcp_replicas/server.py"],
+    "mcp stock server": ["examples/mcp_replicas/stock_server.py"],
     "mcp client": ["examples/mcp_replicas/client.py"],
     "desktop demo": ["examples/desktop_agent/demo.py"],
 }

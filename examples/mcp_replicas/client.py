@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 from mcp import Client
+from replica_server import until_listening
 
 
 async def call(session: Client, tool: str, /, **arguments: Any) -> Any:
@@ -21,6 +23,10 @@ async def call(session: Client, tool: str, /, **arguments: Any) -> Any:
 
 
 async def main(url_a: str, url_b: str, url_c: str) -> None:
+    with trio.fail_after(30):  # replicas started in the background a moment ago
+        for url in (url_a, url_b, url_c):
+            address = urlsplit(url)
+            await until_listening(address.hostname or "127.0.0.1", address.port or 80)
     async with Client(url_a) as a, Client(url_b) as b, Client(url_c) as c:
         async with b.listen(tools_list_changed=True) as events:
             print(await call(a, "register_tool", name="summarize", description="Summarize text"))

@@ -109,7 +109,9 @@ class Writes:
 
 def _built_in_tools() -> frozenset[str]:
     """The example's own list of the tools every replica serves (read, not copied)."""
-    spec = importlib.util.spec_from_file_location("mcp_replicas_server", SERVER)
+    spec = importlib.util.spec_from_file_location(
+        "replica_server", SERVER.with_name("replica_server.py")
+    )
     assert spec is not None and spec.loader is not None
     server = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(server)

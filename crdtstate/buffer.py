@@ -171,14 +171,21 @@ class DeltaBuffer:
         """Replace the `count` oldest groups by one holding their join, per object.
 
         A peer served from it receives some groups it already holds (joins are idempotent);
-        BP still leaves it out for its origin when all its groups came from one."""
+        BP still leaves it out for its origin when all its groups came from one.
+
+        The fold's size is the sum of its groups' sizes, an upper bound of its encoding (a
+        join is never bigger than its parts), not a measurement: encoding a fold as big as
+        the state at every fold made an update cost O(state)."""
         folded = [self._groups.popleft() for _ in range(count)]
         parts: dict[str, list[Crdt]] = {}
+        size = 0
         for group in folded:
             if group.size is None:
                 self._unmeasured -= 1
+                group.size = encoded_size(group.deltas)
             else:
                 self._bytes -= group.size
+            size += group.size
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
         previous = folded[0].deltas if folded[0].folded else {}  # a fold's deltas are its own
@@ -186,7 +193,7 @@ class DeltaBuffer:
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
-        fold = DeltaGroup(folded[-1].sequence, origin, deltas, encoded_size(deltas), first)
+        fold = DeltaGroup(folded[-1].sequence, origin, deltas, size, first)
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -115,7 +115,9 @@ class DeltaBuffer:
         self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
         self._unmeasured += 1
         if self.max_groups is not None and len(self._groups) > self.max_groups:
-            self._fold(max(2, len(self._groups) // 2))
+            self._drop_unfoldable_head()
+            if len(self._groups) > self.max_groups:
+                self._fold(max(2, len(self._groups) // 2))
         if not deferred or self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
         return self._sequence
@@ -166,6 +168,26 @@ class DeltaBuffer:
         base = 1 if head.folded else 0
         skip = max(base, after - self._groups[base].sequence + 1 + base)
         return [self._groups[i] for i in range(skip, len(self._groups))]
+
+    def _drop_unfoldable_head(self) -> None:
+        """Drop the oldest groups while each is bigger than `max_bytes / max_groups`.
+
+        Folding joins the groups into a copy, so a group as big as the state (a bulk load, a
+        received full state) would make the next update cost O(state). Such a group is what
+        a digest exchange ships anyway: dropping it, as the byte bound would, costs nothing
+        here and a peer that still needs it catches up by digests."""
+        assert self.max_groups is not None
+        limit = max(1, self.max_bytes // self.max_groups)
+        while self._groups and not self._groups[0].folded:
+            head = self._groups[0]
+            if head.size is None:
+                self._unmeasured -= 1
+                head.size = encoded_size(head.deltas)
+                self._bytes += head.size
+            if head.size <= limit:
+                return
+            self._drop_oldest()
+            self.dropped_for_bound += 1
 
     def _fold(self, count: int) -> None:
         """Replace the `count` oldest groups by one holding their join, per object.

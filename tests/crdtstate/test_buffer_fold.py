@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate.buffer import MIXED_ORIGIN, DeltaBuffer
+from crdtstate.buffer import MIXED_ORIGIN, DeltaBuffer, encoded_size
 from crdtstate.types import ORMap
 
 Op = tuple[str, int, bool]  # (replica, key, put?)
@@ -140,3 +140,20 @@ def test_folding_never_changes_a_delta_it_was_given() -> None:
     assert all(delta == saved for delta, saved in given)
     collected = buffer.collect(0)
     assert collected["m"] == m and collected["n"] == n
+
+
+def test_a_group_too_big_to_fold_is_dropped_not_joined() -> None:
+    """A bulk load is one group as big as the state; joining it into a fold would make the
+    update that triggers the fold cost O(state). Past `max_bytes / max_groups` the oldest
+    such group is dropped instead (a peer that still needs it resyncs by digests)."""
+    bulk = ORMap()
+    for i in range(200):
+        bulk.merge(bulk.apply(f"bulk{i}", lambda reg, v=i: reg.assign(v, replica="a")))
+    size = encoded_size({"bulk": bulk})
+    buffer = DeltaBuffer(max_groups=4, max_bytes=2 * size)  # the fold limit: size / 2
+    buffer.append("a", {"bulk": bulk})
+    assert buffer.can_serve(0)  # within the byte bound
+    state, _ = run([("a", i, True) for i in range(6)], buffer)
+    assert buffer.dropped_for_bound == 1 and not buffer.can_serve(0) and buffer.can_serve(1)
+    assert buffer.folds >= 1  # the small groups after it still fold
+    assert "bulk" not in buffer.collect(0) and buffer.collect(1)["m"] == state

@@ -16,7 +16,6 @@ range, and whatever the peer has not confirmed is resent (`retransmit.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crdtstate import codec
@@ -46,15 +45,16 @@ from .messages import (
     Delta,
     Digest,
     Hello,
+    Links,
     Presence,
     decode_message,
     encode_message,
 )
-from .presence import PresenceOutbox, read_presence
+from .presence import PresenceOutbox, PresenceSharing, read_presence
 from .ranges import ReceivedRanges
+from .relays import LinkBook, PeerLinks, Relaying
 from .retransmit import Retransmission, RetransmitClock
 from .window import PushWindow
-from .yprotocol import AwarenessEntry
 
 log = logging.getLogger(__name__)
 MAX_REASON = 1000  # a bye's reason is cut to fit the message (peer input may be in it)
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-class PeerSession(Handshake, Retransmission):
+class PeerSession(Handshake, Retransmission, Relaying, PresenceSharing):
     """The anti-entropy state shared with one peer over one connection.
 
     `back_propagation=False` also ships groups back to where they came from: classic delta
@@ -99,6 +99,7 @@ class PeerSession(Handshake, Retransmission):
         max_frame_bytes: int = 16 * 1024 * 1024,
         ack_delay: float = 0.0,
         max_pushes_in_flight: int | None = None,
+        links: LinkBook | None = None,  # the mesh's open sessions: relay avoidance (relays.py)
     ) -> None:
         self.source = source
         self.state = SessionState.AWAIT_HELLO
@@ -127,6 +128,7 @@ class PeerSession(Handshake, Retransmission):
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
         self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
         self._sent_by_peer = SentByPeer()  # a lower bound of the peer's state, to trim pushes
+        self._links = PeerLinks(links if ordered and back_propagation else None)
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -189,6 +191,8 @@ class PeerSession(Handshake, Retransmission):
             return []
         if isinstance(message, Presence):
             return [PresenceReceived(read_presence(message))]
+        if isinstance(message, Links):
+            return self._on_links(message, now)
         raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
 
     def _open(self, now: float) -> list[Event]:
@@ -274,12 +278,6 @@ class PeerSession(Handshake, Retransmission):
             self.held.add(since, upto)
             self._ack_due = True  # also when nothing advanced: our last ack may be lost
 
-    def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
-        """Send the peer these awareness entries (by room) with the next frames; entries of one
-        client not yet sent are replaced by its newer ones. Dropped unless the session is open."""
-        if self.state is SessionState.OPEN:
-            self._presence.add(rooms)
-
     def abort(self, reason: str) -> SessionClosed:
         """End the session because of a local failure (e.g. the deltas could not be applied)."""
         return self._fail(reason, CloseKind.PROTOCOL)
@@ -306,6 +304,7 @@ class PeerSession(Handshake, Retransmission):
         """Frames to send now, including an eager push of whatever the buffer gained."""
         if self.state is not SessionState.CLOSED:
             self._retransmit_due(now)
+            self._announce_links()
         if self._can_push():
             try:
                 self._push(now)
@@ -350,9 +349,8 @@ class PeerSession(Handshake, Retransmission):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         peer = self.peer if self._back_propagation else None
-        deltas = push_part(
-            source, start, peer, self.peer_incarnation, self._held, self._sent_by_peer
-        )
+        held, sent = self._held, self._sent_by_peer
+        deltas = push_part(source, start, peer, self.peer_incarnation, held, sent, self._links)
         window.considered_through(upto, found=bool(deltas))
         if not deltas:  # every new group is held by the peer: no frame (the next frame's range
             return  # starts at the last one's end, so it covers these and acks stay whole)

@@ -21,7 +21,9 @@ groups are acknowledged by every peer and dropped soon after. So a local group (
 it is as large as the update that made it) is measured later, in a batch, once
 `MEASURE_EVERY` are unmeasured or when `bytes` is read: one dropped before that is never
 encoded here, and the buffer exceeds `max_bytes` by at most that many local groups in
-between. A received group, which may hold a whole state, is measured at once.
+between. A received group, which may hold a whole state, is measured at once (or its size
+given: the bytes it arrived in), alone: measuring the local groups pending beside it, as
+every received frame did, encoded nearly every local group in a busy mesh.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass
-from itertools import islice
 
 from . import codec
 from .types import Crdt
@@ -109,26 +110,48 @@ class DeltaBuffer:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def append(self, origin: str, deltas: dict[str, Crdt], *, deferred: bool = False) -> int:
-        """Number and keep a group; `deferred`: measure it later, in a batch (a local one)."""
+    def append(
+        self,
+        origin: str,
+        deltas: dict[str, Crdt],
+        *,
+        deferred: bool = False,
+        size: int | None = None,
+    ) -> int:
+        """Number and keep a group; `deferred`: measure it later, in a batch (a local one);
+        else it is measured now, unless its `size` is given (an upper bound will do)."""
         self._sequence += 1
-        self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
-        self._unmeasured += 1
+        if not deferred and size is None:
+            size = encoded_size(deltas)
+        self._groups.append(DeltaGroup(self._sequence, origin, deltas, size))
+        if size is None:
+            self._unmeasured += 1
+        else:
+            self._bytes += size
         if self.max_groups is not None and len(self._groups) > self.max_groups:
             self._drop_unfoldable_head()
             if len(self._groups) > self.max_groups:
                 self._fold(max(2, len(self._groups) // 2))
-        if not deferred or self._unmeasured >= MEASURE_EVERY:
+        if self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
+        elif not deferred:
+            self._drop_beyond_bound()
         return self._sequence
 
     def _apply_bound(self) -> None:
-        """Measure the unmeasured groups (the newest), then drop the oldest beyond the bound."""
+        """Measure the unmeasured groups (among the newest), then drop the oldest beyond the
+        bound."""
         if self._unmeasured:
-            for group in islice(reversed(self._groups), self._unmeasured):
-                group.size = encoded_size(group.deltas)
-                self._bytes += group.size
-            self._unmeasured = 0
+            for group in reversed(self._groups):
+                if group.size is None:
+                    group.size = encoded_size(group.deltas)
+                    self._bytes += group.size
+                    self._unmeasured -= 1
+                    if not self._unmeasured:
+                        break
+        self._drop_beyond_bound()
+
+    def _drop_beyond_bound(self) -> None:
         while self._bytes > self.max_bytes and self._groups:
             self._drop_oldest()
             self.dropped_for_bound += 1

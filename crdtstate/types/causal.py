@@ -23,6 +23,7 @@ from .clocks import CausalContext, Dot, VersionVector
 from .kernel import DotFun, KeyedDots, novel_context
 
 MAX_DEPTH = 16  # how deep ORMaps may nest, in states and on the wire
+SMALL_DELTA = 8  # context dots up to which a bulk join finds a delta's removals one by one
 
 
 class CausalDigest(NamedTuple):
@@ -87,16 +88,21 @@ class CausalCrdt(Crdt):
         store = joined.store
         nothing = CausalContext()
         removals: list[CausalContext] = []
+        removed: list[Dot] = []  # of small deltas, found dot by dot
         for delta in deltas:
             store.join(joined.context, delta.store, nothing)  # its context still empty: a union
-            ctx = delta.context
-            if delta.store.is_empty():
+            ctx, part = delta.context, delta.store
+            if part.is_empty():
                 removals.append(ctx)
+            elif (count := ctx.dot_count()) <= SMALL_DELTA:
+                removed.extend(d for d in ctx.dots() if not part.holds(d))
             else:
-                dots = list(delta.store.dots())
-                if ctx.dot_count() != len(dots):  # it has seen dots its store lacks
+                dots = list(part.dots())
+                if count != len(dots):  # it has seen dots its store lacks
                     removals.append(ctx.minus(CausalContext.of(dots)))
         joined.context.assign(union(d.context for d in deltas))  # in place: values share it
+        if removed:
+            removals.append(CausalContext.of(removed))
         if removals:
             store.join(joined.context, cls.empty_store(), union(removals))
         return joined

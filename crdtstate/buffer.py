@@ -90,6 +90,7 @@ class DeltaBuffer:
         self.max_groups = max_groups
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
         self.folds = 0  # times the oldest groups were folded into one
+        self._last_collect: tuple[list[DeltaGroup], dict[str, Crdt]] = ([], {})
 
     @property
     def sequence(self) -> int:
@@ -168,14 +169,28 @@ class DeltaBuffer:
 
         Each object's deltas are joined by their kind's `join`, which never mutates a buffered
         delta and never drops one: the peer will acknowledge every group collected here.
+
+        The last result is kept: when the next collect picks the very same groups (each peer's
+        session pushing what this replica made, in a mesh), it is returned again, not joined
+        again. So the result, like the buffered deltas, must never be mutated.
         """
+        chosen = [
+            group
+            for group in self._groups_after(after)
+            if group.origin != exclude_origin and (group.sequence not in held or group.folded)
+        ]
+        last_groups, last = self._last_collect
+        if len(chosen) == len(last_groups) and all(
+            a is b for a, b in zip(chosen, last_groups, strict=True)
+        ):
+            return last
         parts: dict[str, list[Crdt]] = {}
-        for group in self._groups_after(after):
-            if group.origin == exclude_origin or (group.sequence in held and not group.folded):
-                continue
+        for group in chosen:
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
-        return {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
+        joined = {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
+        self._last_collect = (chosen, joined)
+        return joined
 
     def groups_after(self, after: int) -> list[DeltaGroup]:
         """The groups held with sequence > `after`, oldest first (never to be mutated)."""
@@ -251,6 +266,8 @@ class DeltaBuffer:
 
     def _drop_oldest(self) -> None:
         group = self._groups.popleft()
+        if self._last_collect[0]:
+            self._last_collect = ([], {})  # it may hold this group: let it go
         if group.size is None:
             self._unmeasured -= 1
         else:

@@ -1,7 +1,7 @@
 """`CausalCrdt.join` of many deltas in one pass equals the fold of pairwise merges.
 
-The deltas come from random runs of three replicas on a set and on maps (plain values and
-nested sets), removals and whole-state merges included, so the lists mix adds, removals,
+The deltas come from random runs of three replicas on a set and on maps (plain values,
+nested sets and counters), removals and whole-state merges included, so the lists mix adds, removals,
 overwrites and states that already joined each other's.
 """
 
@@ -12,11 +12,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate import AWSet, ORMap
+from crdtstate import AWSet, ORMap, PNCounter
 from crdtstate.types.causal import CausalCrdt
 
 REPLICAS = ("a", "b", "c")
-KINDS: tuple[type[CausalCrdt], ...] = (AWSet, ORMap[str, int], ORMap[str, AWSet])
+KINDS: tuple[type[CausalCrdt], ...] = (
+    AWSet,
+    ORMap[str, int],
+    ORMap[str, AWSet],
+    ORMap[str, PNCounter],
+)
 
 steps = st.lists(
     st.tuples(
@@ -41,6 +46,8 @@ def mutate(state: Any, op: str, n: int, replica: str) -> Any:
         return state.clear(replica=replica)
     if state.value_cls is not None and issubclass(state.value_cls, AWSet):
         return state.apply(key, lambda s: s.add(n, replica=replica))
+    if state.value_kind is PNCounter:
+        return state.apply(key, lambda c: c.increment(n - 2, replica=replica))
     return state.apply(key, lambda r: r.assign(n, replica=replica))
 
 

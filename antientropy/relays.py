@@ -22,7 +22,7 @@ neither announce nor leave anything out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backprop import BufferedGroup, HeldGroups
@@ -59,10 +59,11 @@ class PeerLinks:
     """One session's side of relay avoidance: what we announced to the peer, and the replicas
     the peer announced it holds a session with (so it needs none of their groups from us)."""
 
-    __slots__ = ("announced", "book", "theirs")
+    __slots__ = ("announced", "book", "theirs", "us")
 
-    def __init__(self, book: LinkBook | None) -> None:
+    def __init__(self, book: LinkBook | None, us: str) -> None:
         self.book = book  # None: this session neither announces nor leaves anything out
+        self.us = us  # our replica id
         self.announced = -1  # the book's version last announced to the peer
         self.theirs: frozenset[str] = frozenset()
 
@@ -82,6 +83,17 @@ class PeerLinks:
         lost = not self.theirs <= peers
         self.theirs = peers
         return lost
+
+    def unsettled(self, groups: Sequence[BufferedGroup]) -> Iterable[BufferedGroup]:
+        """Of our groups not pushed yet, those the peer may hold only because someone relayed
+        them to it: what back-propagation needs to look for in what it sends. Once it has
+        announced its links, a group from one of them is left out anyway, and a group we made
+        reaches it from us alone (no replica relays to a peer linked to the group's origin),
+        so only the rest are worth checking against every frame it sends."""
+        if self.book is None or not self.theirs:
+            return groups
+        skip = self.theirs | {self.us}
+        return [group for group in groups if group.origin not in skip]
 
     def mark_relayed(self, groups: Iterable[BufferedGroup], held: HeldGroups) -> int:
         """Mark, as held by the peer, the groups whose origin ships them to it itself."""

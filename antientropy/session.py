@@ -128,7 +128,7 @@ class PeerSession(Handshake, Retransmission, Relaying, PresenceSharing):
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
         self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
         self._sent_by_peer = SentByPeer()  # a lower bound of the peer's state, to trim pushes
-        self._links = PeerLinks(links if ordered and back_propagation else None)
+        self._links = PeerLinks(links if ordered and back_propagation else None, source.id)
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -239,7 +239,8 @@ class PeerSession(Handshake, Retransmission, Relaying, PresenceSharing):
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            self._held.learn(self.source.groups_after(self.window.start()), self.peer, deltas)
+            unsettled = self._links.unsettled(self.source.groups_after(self.window.start()))
+            self._held.learn(unsettled, self.peer, deltas)
             self._sent_by_peer.learn(deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))

@@ -94,3 +94,24 @@ def test_relays_are_not_avoided_on_links_that_may_lose_frames() -> None:
         net.connect(replicas[left], replicas[right])
     net.settle()
     assert not net.messages("c", "b", Links)
+
+
+def test_back_propagation_looks_only_at_groups_the_peer_may_have_been_relayed() -> None:
+    """Once the peer announced its links, our own groups and those from its links are not
+    checked against what it sends (they reach it from their origin alone, or are left out)."""
+    from dataclasses import dataclass
+
+    from antientropy.relays import LinkBook, PeerLinks
+
+    @dataclass
+    class Group:
+        sequence: int
+        origin: str
+        deltas: dict
+
+    groups = [Group(1, "a", {}), Group(2, "c", {}), Group(3, "d", {}), Group(4, "b", {})]
+    links = PeerLinks(LinkBook(), "a")
+    assert links.unsettled(groups) == groups  # nothing announced yet: every group
+    links.learn(Links(peers=["c"]))
+    assert [g.sequence for g in links.unsettled(groups)] == [3, 4]
+    assert PeerLinks(None, "a").unsettled(groups) == groups  # a lossy link: no relay avoidance

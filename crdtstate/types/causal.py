@@ -95,7 +95,8 @@ class CausalCrdt(Crdt):
             if part.is_empty():
                 removals.append(ctx)
             elif (count := ctx.dot_count()) <= SMALL_DELTA:
-                removed.extend(d for d in ctx.dots() if not part.holds(d))
+                holds = part.holds
+                removed.extend(d for d in _small_dots(ctx) if not holds(d))
             else:
                 dots = list(part.dots())
                 if count != len(dots):  # it has seen dots its store lacks
@@ -243,6 +244,16 @@ class CausalCrdt(Crdt):
         if not digest.context.covers(digest.held):
             raise DecodeError("digest: it holds dots its context has not seen")
         return digest
+
+
+def _small_dots(ctx: CausalContext) -> Iterable[Dot]:
+    """The dots of a context of a few dots, read straight from its prefix and ranges (no
+    per-replica lists, as `CausalContext.dots` builds)."""
+    dots = [Dot(r, c) for r, top in ctx.vector.items() for c in range(1, top + 1)]
+    for r, ranges in ctx.cloud.items():
+        for lo, hi in ranges:
+            dots.extend(Dot(r, c) for c in range(lo, hi + 1))
+    return dots
 
 
 def union(contexts: Iterable[CausalContext]) -> CausalContext:

@@ -28,6 +28,7 @@ every received frame did, encoded nearly every local group in a busy mesh.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ class DeltaBuffer:
         self.max_groups = max_groups
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
         self.folds = 0  # times the oldest groups were folded into one
-        self._last_collect: tuple[list[DeltaGroup], dict[str, Crdt]] = ([], {})
+        self._recent = RecentCollects()
 
     @property
     def sequence(self) -> int:
@@ -170,26 +171,25 @@ class DeltaBuffer:
         Each object's deltas are joined by their kind's `join`, which never mutates a buffered
         delta and never drops one: the peer will acknowledge every group collected here.
 
-        The last result is kept: when the next collect picks the very same groups (each peer's
-        session pushing what this replica made, in a mesh), it is returned again, not joined
-        again. So the result, like the buffered deltas, must never be mutated.
+        The last few results are kept (`RecentCollects`): each peer's session pushes what this
+        replica made, so the next collect often picks the same groups, or the same and a few
+        more; then only those are joined to the kept result. So a result, like the buffered
+        deltas, must never be mutated.
         """
         chosen = [
             group
             for group in self._groups_after(after)
             if group.origin != exclude_origin and (group.sequence not in held or group.folded)
         ]
-        last_groups, last = self._last_collect
-        if len(chosen) == len(last_groups) and all(
-            a is b for a, b in zip(chosen, last_groups, strict=True)
-        ):
-            return last
-        parts: dict[str, list[Crdt]] = {}
-        for group in chosen:
+        done, known = self._recent.longest_prefix(chosen)
+        if done == len(chosen):
+            return known
+        parts: dict[str, list[Crdt]] = {name: [delta] for name, delta in known.items()}
+        for group in chosen[done:]:
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
         joined = {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
-        self._last_collect = (chosen, joined)
+        self._recent.keep(chosen, joined)
         return joined
 
     def groups_after(self, after: int) -> list[DeltaGroup]:
@@ -266,13 +266,43 @@ class DeltaBuffer:
 
     def _drop_oldest(self) -> None:
         group = self._groups.popleft()
-        if self._last_collect[0]:
-            self._last_collect = ([], {})  # it may hold this group: let it go
+        self._recent.forget(group)
         if group.size is None:
             self._unmeasured -= 1
         else:
             self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
+
+
+class RecentCollects:
+    """The last `size` results of `collect`, each with the groups it joined (oldest first)."""
+
+    __slots__ = ("_kept", "size")
+
+    def __init__(self, size: int = 4) -> None:
+        self._kept: list[tuple[list[DeltaGroup], dict[str, Crdt]]] = []
+        self.size = size
+
+    def longest_prefix(self, chosen: list[DeltaGroup]) -> tuple[int, dict[str, Crdt]]:
+        """How many of `chosen`, from the first, a kept result joined, and that result (0 and
+        nothing if none): the join of `chosen` is that result joined with the rest."""
+        best: tuple[int, dict[str, Crdt]] = (0, {})
+        for groups, joined in self._kept:
+            n = len(groups)
+            if best[0] < n <= len(chosen) and all(map(operator.is_, groups, chosen)):
+                best = (n, joined)
+        return best
+
+    def keep(self, chosen: list[DeltaGroup], joined: dict[str, Crdt]) -> None:
+        self._kept.append((chosen, joined))
+        if len(self._kept) > self.size:
+            del self._kept[0]
+
+    def forget(self, group: DeltaGroup) -> None:
+        """`group` left the buffer: drop the results that joined it (no memory kept for it;
+        only the oldest groups leave, so they lead the lists that hold them)."""
+        if self._kept:
+            self._kept = [(gs, j) for gs, j in self._kept if not gs or gs[0] is not group]
 
 
 def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:

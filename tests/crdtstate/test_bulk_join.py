@@ -1,8 +1,8 @@
 """`CausalCrdt.join` of many deltas in one pass equals the fold of pairwise merges.
 
 The deltas come from random runs of three replicas on a set and on maps (plain values,
-nested sets and counters), removals and whole-state merges included, so the lists mix adds, removals,
-overwrites and states that already joined each other's.
+nested sets and counters), removals and whole-state merges included, so the lists mix adds,
+removals, overwrites and states that already joined each other's.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class PeerLinks:
         left out because of it, and must be resynchronised)."""
         if self.book is None:
             return False
-        peers = frozenset(message.peers)
+        peers = frozenset(message.peers) - {self.us}  # what we made reaches it from us only
         lost = not self.theirs <= peers
         self.theirs = peers
         return lost

@@ -115,3 +115,21 @@ def test_back_propagation_looks_only_at_groups_the_peer_may_have_been_relayed() 
     links.learn(Links(peers=["c"]))
     assert [g.sequence for g in links.unsettled(groups)] == [3, 4]
     assert PeerLinks(None, "a").unsettled(groups) == groups  # a lossy link: no relay avoidance
+
+
+def test_a_peer_naming_us_among_its_links_still_gets_what_we_made() -> None:
+    from dataclasses import dataclass
+
+    from antientropy.backprop import HeldGroups
+    from antientropy.relays import LinkBook, PeerLinks
+
+    @dataclass
+    class Group:
+        sequence: int
+        origin: str
+
+    links = PeerLinks(LinkBook(), "a")
+    links.learn(Links(peers=["a", "c"]))
+    held = HeldGroups()
+    links.mark_relayed([Group(1, "a"), Group(2, "c")], held)  # type: ignore[list-item]
+    assert 1 not in held and 2 in held

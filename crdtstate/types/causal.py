@@ -13,7 +13,7 @@ mutators then draw dots from, and record them in, the map's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar, NamedTuple, Self
 
 from ..errors import DecodeError
@@ -23,7 +23,6 @@ from .clocks import CausalContext, Dot, VersionVector
 from .kernel import DotFun, KeyedDots, novel_context
 
 MAX_DEPTH = 16  # how deep ORMaps may nest, in states and on the wire
-SMALL_DELTA = 8  # context dots up to which a bulk join finds a delta's removals one by one
 
 
 class CausalDigest(NamedTuple):
@@ -68,45 +67,6 @@ class CausalCrdt(Crdt):
     def merge(self, other: Self) -> bool:
         changed = self.store.join(self.context, other.store, other.context)
         return self.context.merge(other.context) or changed
-
-    @classmethod
-    def join(cls, deltas: Sequence[Self]) -> Self:
-        """The join of `deltas` in one pass (what a push ships for many small groups).
-
-        A dot survives the join when some store holds it and every context that has seen it
-        holds it too: the union of the stores less R, the dots some delta's context has seen
-        and its store does not hold (removals; every store's dots are in its context). So
-        the stores are unioned into an empty value (a join whose context is still empty adds
-        every dot), the contexts merged, then R dropped by one join against it: each delta
-        is visited once, instead of each pairwise step checking its context against the
-        growing result. Equal to the fold of pairwise merges (`tests/crdtstate/
-        test_bulk_join.py`); none of `deltas` is changed.
-        """
-        if len(deltas) == 1:
-            return deltas[0]
-        joined = cls()
-        store = joined.store
-        nothing = CausalContext()
-        removals: list[CausalContext] = []
-        removed: list[Dot] = []  # of small deltas, found dot by dot
-        for delta in deltas:
-            store.join(joined.context, delta.store, nothing)  # its context still empty: a union
-            ctx, part = delta.context, delta.store
-            if part.is_empty():
-                removals.append(ctx)
-            elif (count := ctx.dot_count()) <= SMALL_DELTA:
-                holds = part.holds
-                removed.extend(d for d in _small_dots(ctx) if not holds(d))
-            else:
-                dots = list(part.dots())
-                if count != len(dots):  # it has seen dots its store lacks
-                    removals.append(ctx.minus(CausalContext.of(dots)))
-        joined.context.assign(union(d.context for d in deltas))  # in place: values share it
-        if removed:
-            removals.append(CausalContext.of(removed))
-        if removals:
-            store.join(joined.context, cls.empty_store(), union(removals))
-        return joined
 
     def copy(self) -> Self:
         return self.copy_into(self.context.copy())
@@ -244,42 +204,6 @@ class CausalCrdt(Crdt):
         if not digest.context.covers(digest.held):
             raise DecodeError("digest: it holds dots its context has not seen")
         return digest
-
-
-def _small_dots(ctx: CausalContext) -> Iterable[Dot]:
-    """The dots of a context of a few dots, read straight from its prefix and ranges (no
-    per-replica lists, as `CausalContext.dots` builds)."""
-    dots = [Dot(r, c) for r, top in ctx.vector.items() for c in range(1, top + 1)]
-    for r, ranges in ctx.cloud.items():
-        for lo, hi in ranges:
-            dots.extend(Dot(r, c) for c in range(lo, hi + 1))
-    return dots
-
-
-def union(contexts: Iterable[CausalContext]) -> CausalContext:
-    """The union of `contexts` in one pass: each replica's ranges sorted and coalesced once,
-    instead of inserted one by one into a growing context."""
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for ctx in contexts:
-        for replica, top in ctx.vector.items():
-            spans.setdefault(replica, []).append((1, top))
-        for replica, ranges in ctx.cloud.items():
-            spans.setdefault(replica, []).extend(ranges)
-    joined = CausalContext()
-    for replica, ranges in spans.items():
-        if len(ranges) > 1:
-            ranges.sort()
-            merged = [ranges[0]]
-            for lo, hi in ranges[1:]:
-                last_lo, last_hi = merged[-1]
-                if lo <= last_hi + 1:
-                    if hi > last_hi:
-                        merged[-1] = (last_lo, hi)
-                else:
-                    merged.append((lo, hi))
-            ranges = merged
-        joined._put_ranges(replica, ranges)
-    return joined
 
 
 def keyed_to_wire(store: KeyedDots[Any], encode_key: Any, index: writers.WriterIndex) -> list[Any]:

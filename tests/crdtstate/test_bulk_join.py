@@ -1,4 +1,5 @@
-"""`CausalCrdt.join` of many deltas in one pass equals the fold of pairwise merges.
+"""`Crdt.join` of many deltas (what a push ships for many buffered groups) equals the fold
+of pairwise merges and changes none of them (the buffer relies on both).
 
 The deltas come from random runs of three replicas on a set and on maps (plain values,
 nested sets and counters), removals and whole-state merges included, so the lists mix adds,
@@ -60,7 +61,7 @@ def pairwise(parts: list[CausalCrdt]) -> CausalCrdt:
 
 @settings(derandomize=True, max_examples=200, deadline=None)
 @given(st.sampled_from(KINDS), steps, st.randoms(use_true_random=False))
-def test_bulk_join_is_the_fold_of_pairwise_joins(kind: type, run: list, rng: Any) -> None:
+def test_join_of_many_is_the_fold_of_pairwise_joins(kind: type, run: list, rng: Any) -> None:
     replicas = {r: kind() for r in REPLICAS}
     parts: list[CausalCrdt] = []
     for replica, op, n in run:
@@ -82,7 +83,7 @@ def test_bulk_join_is_the_fold_of_pairwise_joins(kind: type, run: list, rng: Any
     assert joined.value == pairwise(parts).value
 
 
-def test_bulk_join_drops_what_a_later_delta_removed() -> None:
+def test_join_of_many_drops_what_a_later_delta_removed() -> None:
     s = AWSet()
     add = s.add(1, replica="a")
     other = s.add(2, replica="a")

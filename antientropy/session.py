@@ -19,11 +19,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
 from crdtstate.types import Crdt
 
 from .backprop import HeldGroups, SentByPeer, push_part
+from .digests import DigestExchange
 from .events import (
     CloseKind,
     DeltasReceived,
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-class PeerSession(Handshake, Retransmission):
+class PeerSession(Handshake, DigestExchange, Retransmission):
     """The anti-entropy state shared with one peer over one connection.
 
     `back_propagation=False` also ships groups back to where they came from: classic delta
@@ -196,31 +196,6 @@ class PeerSession(Handshake, Retransmission):
         self.state = SessionState.OPEN
         self._send_digest(reply=False, now=now)
         return [PeerReady(self.peer, self.peer_incarnation)]
-
-    def _send_digest(self, *, reply: bool, now: float) -> None:
-        objects = {
-            name: (kind, codec.digest_to_wire(kind, digest))
-            for name, (kind, digest) in self.source.object_digests().items()
-        }
-        self._digest_at = now
-        self._awaiting_answer = True
-        self._queue(Digest(objects=objects, reply=reply))
-
-    def _on_digest(self, message: Digest, now: float) -> None:
-        digests: dict[str, tuple[str, Any]] = {}
-        try:
-            for name, (kind, raw) in message.objects.items():
-                digests[name] = (kind, codec.digest_from_wire(kind, raw))
-        except DecodeError as exc:
-            raise ProtocolError(f"malformed digest: {exc}") from exc
-        upto = self.source.sequence
-        self._queue_delta(self.source.deltas_since(digests), None, upto)
-        self.answer_pending = True
-        self.window.answered_digest(upto, now)
-        if message.reply and not self._awaiting_answer:
-            # (When ours is still out, its answer is what the peer asked for: both sides
-            # starting a resync at once must not make each answer twice.)
-            self._send_digest(reply=False, now=now)
 
     def _on_delta(self, message: Delta) -> list[Event]:
         deltas: dict[str, Crdt] = {}

@@ -88,7 +88,7 @@ class ResumePoints:
     def floor(self, sequence: int) -> int | None:
         """The sequence after which buffered groups must stay for remembered peers to resume
         (None: none need any), given our newest `sequence`. Peers further behind than
-        `max_behind` hold nothing back, nor those known to hold nothing of ours yet."""
-        lowest = max(1, sequence - self.max_behind)
-        needs = [p.known_held for p in self._points.values() if p.known_held >= lowest]
+        `max_behind` hold nothing back, nor those we never sent anything."""
+        lowest = sequence - self.max_behind
+        needs = [p.known_held for p in self._points.values() if p.sent and p.known_held >= lowest]
         return min(needs) if needs else None

@@ -49,7 +49,7 @@ from .targets import announce, finish, progress
 
 REPLICAS = ("r0", "r1", "r2")
 PAIRS = (("r0", "r1"), ("r1", "r2"), ("r0", "r2"))
-ESTIMATE_SECONDS = 320  # the default workload on an idle 2-vCPU VM
+ESTIMATE_SECONDS = 90  # the default workload on a 2-vCPU VM (66 s measured, shared)
 LORO_MIB = 4.3  # loro on the same workload, as quoted by issue 14 (not measured here)
 Op = tuple[bool, str, Session]  # (put?, key, value)
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.ops, args.keys, args.sync_every = 300, 100, 50
     plan = workload(args.ops, args.keys)
-    # The default takes about 4 min of CPU with today's code, mostly the containers.
+    # The default takes about 70 s of CPU with today's code, mostly the containers.
     started = announce(f"about {max(5, round(ESTIMATE_SECONDS * args.ops / 10_000))} s")
     print(
         f"session registry: 3 replicas x {args.ops:,} puts/deletes (3:1) on {args.keys:,} keys, "

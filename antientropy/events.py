@@ -62,7 +62,7 @@ class SessionPhase(enum.Enum):
     """Where a session is in the protocol (DESIGN §4), for drivers, tests and logs."""
 
     HANDSHAKE = "handshake"  # hello, and auth with a shared secret (`handshake.py`)
-    DIGESTS = "digests"  # open; the peer's digest not answered yet (or a resync): no pushes
+    DIGESTS = "digests"  # open; the peer's digest or claim not answered yet (or a resync)
     PUSHING = "pushing"  # open; the digest answered: new groups are pushed eagerly
     CLOSED = "closed"
 

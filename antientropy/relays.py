@@ -32,13 +32,26 @@ from .messages import Links
 
 class LinkBook:
     """The peers this replica holds an open session with (one book per mesh, shared by its
-    sessions); `version` changes with every change, so each session knows to announce."""
+    sessions); `version` changes with every change, so each session knows to announce.
 
-    __slots__ = ("_open", "version")
+    It also remembers the links each peer last announced (`heard`, the latest `max_heard`
+    peers), beyond the session that heard them: a reconnect may resume where the last session
+    stopped (`antientropy.digests`), past groups left out because of a link the peer has lost
+    since, and the peer's first announcement in the new session must reveal that loss."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_open", "heard", "max_heard", "version")
+
+    def __init__(self, max_heard: int = 1024) -> None:
         self._open: set[str] = set()
         self.version = 0
+        self.heard: dict[str, frozenset[str]] = {}
+        self.max_heard = max_heard
+
+    def remember(self, peer: str, links: frozenset[str]) -> None:
+        self.heard.pop(peer, None)
+        self.heard[peer] = links
+        while len(self.heard) > self.max_heard:
+            del self.heard[next(iter(self.heard))]
 
     def up(self, peer: str) -> None:
         if peer not in self._open:
@@ -59,13 +72,14 @@ class PeerLinks:
     """One session's side of relay avoidance: what we announced to the peer, and the replicas
     the peer announced it holds a session with (so it needs none of their groups from us)."""
 
-    __slots__ = ("announced", "book", "theirs", "us")
+    __slots__ = ("announced", "book", "heard_here", "theirs", "us")
 
     def __init__(self, book: LinkBook | None, us: str) -> None:
         self.book = book  # None: this session neither announces nor leaves anything out
         self.us = us  # our replica id
         self.announced = -1  # the book's version last announced to the peer
         self.theirs: frozenset[str] = frozenset()
+        self.heard_here = False  # the peer announced its links in this session
 
     def announcement(self, peer: str | None) -> Links | None:
         """The `Links` message to send the peer now, if the book changed since the last."""
@@ -74,15 +88,18 @@ class PeerLinks:
         self.announced = self.book.version
         return Links(peers=sorted(self.book.peers - {peer}))
 
-    def learn(self, message: Links) -> bool:
-        """The peer's links; True when one it announced before is gone (it may lack groups we
-        left out because of it, and must be resynchronised)."""
+    def learn(self, message: Links, peer: str) -> bool:
+        """The links of `peer`; True when one it announced before (in this session, or to the
+        book before it) is gone: it may lack groups we left out because of that link, and must
+        be resynchronised."""
         if self.book is None:
             return False
         peers = frozenset(message.peers) - {self.us}  # what we made reaches it from us only
-        lost = not self.theirs <= peers
+        before = self.theirs if self.heard_here else self.book.heard.get(peer, frozenset())
+        self.heard_here = True
         self.theirs = peers
-        return lost
+        self.book.remember(peer, peers)
+        return not before <= peers
 
     def unsettled(self, groups: Sequence[BufferedGroup]) -> Iterable[BufferedGroup]:
         """Of our groups not pushed yet, those the peer may hold only because someone relayed
@@ -126,6 +143,6 @@ class Relaying:
 
     def _on_links(self, message: Links, now: float) -> list[Any]:
         """The peer's links changed; resynchronise it if one it had is gone."""
-        if self._links.learn(message):
+        if self.peer is not None and self._links.learn(message, self.peer):
             self._resync(now)
         return []

@@ -84,6 +84,7 @@ class SessionDriver:
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
             max_pushes_in_flight=self.limits.max_pushes_in_flight,
+            resume=replica.resume_points,  # a reconnect to a peer run seen before resumes
             links=links,
         )
         self.ended = anyio.Event()

@@ -27,7 +27,17 @@ from typing import Any
 
 from antientropy import PeerReady, PeerSession, SessionState
 from antientropy.duties import deliver
-from antientropy.messages import Ack, Auth, Bye, Delta, Digest, Hello, decode_message
+from antientropy.messages import (
+    Ack,
+    Auth,
+    Bye,
+    Claim,
+    Delta,
+    Digest,
+    Hello,
+    Resume,
+    decode_message,
+)
 from antientropy.relays import LinkBook
 from antientropy.session import Event
 from crdtstate.containers import handle_for
@@ -35,7 +45,7 @@ from crdtstate.replica_state import ReplicaState
 from crdtstate.types import Crdt
 from crdtstate.types.yjs.clientids import ClientIdAllocator
 
-Message = Hello | Auth | Digest | Delta | Ack | Bye
+Message = Hello | Auth | Digest | Claim | Resume | Delta | Ack | Bye
 
 
 class Replica(ReplicaState):
@@ -152,6 +162,7 @@ class Network:
         ordered: bool = False,
         max_pushes_in_flight: int | None = None,
         ack_delay: float = 0.0,
+        resume: bool = False,
         relays: bool = False,
     ) -> None:
         self.books: dict[str, LinkBook] | None = {} if relays else None
@@ -164,6 +175,7 @@ class Network:
         self.ordered = ordered
         self.max_pushes_in_flight = max_pushes_in_flight
         self.ack_delay = ack_delay
+        self.resume = resume  # sessions read and keep their replicas' resume points
         self.now = 0.0
         self.links: list[Link] = []
         self.log: list[Frame] = []
@@ -189,6 +201,7 @@ class Network:
             ordered=self.ordered,
             max_pushes_in_flight=self.max_pushes_in_flight,
             ack_delay=self.ack_delay,
+            resume=replica.resume_points if self.resume else None,
             links=None if self.books is None else self.books.setdefault(replica.id, LinkBook()),
         )
 
@@ -224,7 +237,8 @@ class Network:
 
     def reconnect(self, link: Link) -> Link:
         """Close both sessions of `link` cleanly and replace it with fresh ones (a new
-        connection between the same replicas, which starts with a digest exchange)."""
+        connection between the same replicas, which starts with a digest exchange, or with
+        claims when the network is made with `resume=True`)."""
         for end, _ in link.ends():
             end.session.close("reconnecting")
             end.session.data_to_send(self.now)  # the byes go nowhere: the link is gone

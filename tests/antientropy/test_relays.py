@@ -16,9 +16,9 @@ FULL = (("a", "b"), ("b", "c"), ("a", "c"))
 
 
 def mesh(
-    *, relays: bool, pairs: tuple[tuple[str, str], ...] = FULL
+    *, relays: bool, pairs: tuple[tuple[str, str], ...] = FULL, resume: bool = False
 ) -> tuple[Network, dict[str, Replica], dict[frozenset[str], Link]]:
-    net = Network(ordered=True, relays=relays)
+    net = Network(ordered=True, relays=relays, resume=resume)
     replicas = {r: Replica(r) for r in REPLICAS}
     links = {frozenset(pair): net.connect(replicas[pair[0]], replicas[pair[1]]) for pair in pairs}
     net.settle()
@@ -112,7 +112,7 @@ def test_back_propagation_looks_only_at_groups_the_peer_may_have_been_relayed() 
     groups = [Group(1, "a", {}), Group(2, "c", {}), Group(3, "d", {}), Group(4, "b", {})]
     links = PeerLinks(LinkBook(), "a")
     assert links.unsettled(groups) == groups  # nothing announced yet: every group
-    links.learn(Links(peers=["c"]))
+    links.learn(Links(peers=["c"]), "b")
     assert [g.sequence for g in links.unsettled(groups)] == [3, 4]
     assert PeerLinks(None, "a").unsettled(groups) == groups  # a lossy link: no relay avoidance
 
@@ -129,7 +129,27 @@ def test_a_peer_naming_us_among_its_links_still_gets_what_we_made() -> None:
         origin: str
 
     links = PeerLinks(LinkBook(), "a")
-    links.learn(Links(peers=["a", "c"]))
+    links.learn(Links(peers=["a", "c"]), "b")
     held = HeldGroups()
     links.mark_relayed([Group(1, "a"), Group(2, "c")], held)  # type: ignore[list-item]
     assert 1 not in held and 2 in held
+
+
+def test_a_link_lost_while_the_session_was_down_is_noticed_when_it_resumes() -> None:
+    """b left a's update out of its push to c (c announced a link to a); then the b-c
+    connection drops and a-c goes down for good before c could say so. The new b-c session
+    resumes past that update (claims, not digests), so c's first announcement in it is
+    compared with what c announced before, and the loss makes b resynchronise c."""
+    from antientropy.messages import Claim
+
+    net, replicas, links = mesh(relays=True, resume=True)
+    net.fate = lambda sender, receiver, m: 0 if (sender, receiver) == ("a", "c") else 1
+    add(replicas["a"], 1)
+    net.step()  # a's push reaches b; the one to c is lost
+    net.step()  # b's push to c leaves it out
+    net.fate = None
+    net.cut(links[frozenset("ac")])
+    net.reconnect(links[frozenset("bc")])
+    net.settle()
+    assert net.messages("c", "b", Claim)  # the new session resumed rather than digested
+    assert tags(replicas["c"]) == {1}

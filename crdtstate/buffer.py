@@ -28,7 +28,9 @@ every received frame did, encoded nearly every local group in a busy mesh.
 
 from __future__ import annotations
 
+import math
 import operator
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass
@@ -91,7 +93,7 @@ class DeltaBuffer:
         self.max_groups = max_groups
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
         self.folds = 0  # times the oldest groups were folded into one
-        self._recent = RecentCollects()
+        self._segments = SegmentJoins()
 
     @property
     def sequence(self) -> int:
@@ -171,26 +173,17 @@ class DeltaBuffer:
         Each object's deltas are joined by their kind's `join`, which never mutates a buffered
         delta and never drops one: the peer will acknowledge every group collected here.
 
-        The last few results are kept (`RecentCollects`): each peer's session pushes what this
-        replica made, so the next collect often picks the same groups, or the same and a few
-        more; then only those are joined to the kept result. So a result, like the buffered
-        deltas, must never be mutated.
+        Each peer's session pushes what this replica made, each at its own pace, so their
+        collects overlap: the joins are made per segment between the ends of earlier collects
+        and kept (`SegmentJoins`), so each group is joined about once, not once per peer. So
+        a result, like the buffered deltas, must never be mutated.
         """
         chosen = [
             group
             for group in self._groups_after(after)
             if group.origin != exclude_origin and (group.sequence not in held or group.folded)
         ]
-        done, known = self._recent.longest_prefix(chosen)
-        if done == len(chosen):
-            return known
-        parts: dict[str, list[Crdt]] = {name: [delta] for name, delta in known.items()}
-        for group in chosen[done:]:
-            for name, delta in group.deltas.items():
-                parts.setdefault(name, []).append(delta)
-        joined = {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
-        self._recent.keep(chosen, joined)
-        return joined
+        return self._segments.join(chosen)
 
     def groups_after(self, after: int) -> list[DeltaGroup]:
         """The groups held with sequence > `after`, oldest first (never to be mutated)."""
@@ -266,7 +259,7 @@ class DeltaBuffer:
 
     def _drop_oldest(self) -> None:
         group = self._groups.popleft()
-        self._recent.forget(group)
+        self._segments.forget(group)
         if group.size is None:
             self._unmeasured -= 1
         else:
@@ -274,35 +267,70 @@ class DeltaBuffer:
         self._floor = max(self._floor, group.sequence)
 
 
-class RecentCollects:
-    """The last `size` results of `collect`, each with the groups it joined (oldest first)."""
+class SegmentJoins:
+    """Joins of the runs of groups between the ends of earlier collects ("cuts"), kept until
+    their groups leave the buffer: a collect is the join of its segments' joins, and a
+    segment another collect already joined is not joined again."""
 
-    __slots__ = ("_kept", "size")
+    __slots__ = ("_cuts", "_kept", "_low")
 
-    def __init__(self, size: int = 4) -> None:
-        self._kept: list[tuple[list[DeltaGroup], dict[str, Crdt]]] = []
-        self.size = size
+    def __init__(self) -> None:
+        self._cuts: list[int] = []  # sorted: a collect ended after this sequence
+        self._kept: dict[tuple[int, int], tuple[list[DeltaGroup], dict[str, Crdt]]] = {}
+        self._low = math.inf  # the lowest first sequence of a kept segment
 
-    def longest_prefix(self, chosen: list[DeltaGroup]) -> tuple[int, dict[str, Crdt]]:
-        """How many of `chosen`, from the first, a kept result joined, and that result (0 and
-        nothing if none): the join of `chosen` is that result joined with the rest."""
-        best: tuple[int, dict[str, Crdt]] = (0, {})
-        for groups, joined in self._kept:
-            n = len(groups)
-            if best[0] < n <= len(chosen) and all(map(operator.is_, groups, chosen)):
-                best = (n, joined)
-        return best
+    def join(self, chosen: list[DeltaGroup]) -> dict[str, Crdt]:
+        """The join, per object, of the deltas of `chosen` (oldest first)."""
+        if not chosen:
+            return {}
+        results = [self._segment(segment) for segment in self._split(chosen)]
+        end = chosen[-1].sequence
+        i = bisect_left(self._cuts, end)
+        if i == len(self._cuts) or self._cuts[i] != end:
+            self._cuts.insert(i, end)
+        return results[0] if len(results) == 1 else join_parts(results)
 
-    def keep(self, chosen: list[DeltaGroup], joined: dict[str, Crdt]) -> None:
-        self._kept.append((chosen, joined))
-        if len(self._kept) > self.size:
-            del self._kept[0]
+    def _split(self, chosen: list[DeltaGroup]) -> list[list[DeltaGroup]]:
+        cuts = self._cuts
+        i = bisect_left(cuts, chosen[0].sequence)
+        segments: list[list[DeltaGroup]] = [[]]
+        for group in chosen:
+            while i < len(cuts) and cuts[i] < group.sequence:
+                if segments[-1]:
+                    segments.append([])
+                i += 1
+            segments[-1].append(group)
+        return segments
+
+    def _segment(self, groups: list[DeltaGroup]) -> dict[str, Crdt]:
+        key = (groups[0].sequence, groups[-1].sequence)
+        kept = self._kept.get(key)
+        if kept is not None:
+            kept_groups, kept_join = kept
+            if len(kept_groups) == len(groups) and all(map(operator.is_, kept_groups, groups)):
+                return kept_join
+        joined = join_parts([group.deltas for group in groups])
+        self._kept[key] = (groups, joined)
+        self._low = min(self._low, key[0])
+        return joined
 
     def forget(self, group: DeltaGroup) -> None:
-        """`group` left the buffer: drop the results that joined it (no memory kept for it;
-        only the oldest groups leave, so they lead the lists that hold them)."""
-        if self._kept:
-            self._kept = [(gs, j) for gs, j in self._kept if not gs or gs[0] is not group]
+        """`group` left the buffer (the oldest do): segments from it on are not needed."""
+        sequence = group.sequence
+        if sequence >= self._low:
+            self._kept = {k: v for k, v in self._kept.items() if k[0] > sequence}
+            self._low = min((k[0] for k in self._kept), default=math.inf)
+        if self._cuts and self._cuts[0] < sequence:
+            del self._cuts[: bisect_left(self._cuts, sequence)]
+
+
+def join_parts(parts: list[dict[str, Crdt]]) -> dict[str, Crdt]:
+    """Per object, the join of its deltas in `parts` (by its kind's `join`)."""
+    by_name: dict[str, list[Crdt]] = {}
+    for deltas in parts:
+        for name, delta in deltas.items():
+            by_name.setdefault(name, []).append(delta)
+    return {name: type(deltas[0]).join(deltas) for name, deltas in by_name.items()}
 
 
 def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:

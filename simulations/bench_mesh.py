@@ -3,9 +3,10 @@
 Prints, side by side in one run, for each event loop (anyio backend) the replicas run on: the
 round trip of a bare websockets echo between two processes (the floor), the latency from
 `update` on one replica to the change reaching a subscriber on each of the two others (p50,
-p99) at a fixed rate, and the highest rate at which the watchers keep up (their lag at the
-end of the run stays under `--max-lag` ms). Each rate is run under every backend in turn, so
-a busy machine weighs on both alike.
+p99) at a fixed rate, and the highest rate at which the mesh keeps up: the updater makes at
+least 90% of the asked rate (it stops at the deadline, it does not overrun it), and both
+watchers see every update made, their lag at the end under `--max-lag` ms. Each rate is run
+under every backend in turn, so a busy machine weighs on both alike.
 
     python -m simulations.bench_mesh [--rate 1000] [--duration 3] [--backends trio asyncio]
 
@@ -139,11 +140,10 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
         seen = results[watcher]
         latencies += [(s - m) * 1000 for m, s in zip(made, seen, strict=False)]
         lags.append((seen[-1] - made[-1]) * 1000 if len(seen) == len(made) else float("inf"))
-    achieved = len(made) / (made[-1] - made[0]) if len(made) > 1 else 0.0
     return {
         "latencies": latencies,
         "lag": max(lags),
-        "achieved": achieved,
+        "achieved": len(made) / duration,  # the updater stops at the deadline
         "complete": all(len(results[w]) == len(made) for w in ("w1", "w2")),
         # CPU microseconds per update: in the updater, and in the busier watcher.
         "cpu_updater": cpu["u"] / max(1, len(made)) * 1e6,
@@ -152,6 +152,14 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
 
 
 WITHIN = 1.5  # issue 15: asyncio's rate and latency within this factor of trio's
+MADE_SHARE = 0.9  # a run keeps up only if the updater made at least this share of the asked rate
+
+
+def keeps_up(run: dict[str, Any], asked: float, max_lag: float) -> bool:
+    """Whether a mesh run kept up: the updater made at least MADE_SHARE of the `asked` rate
+    (a slow updater would otherwise "keep up" at whatever it managed), and both watchers saw
+    every update made, lagging at most `max_lag` ms at the end."""
+    return run["achieved"] >= MADE_SHARE * asked and run["complete"] and run["lag"] < max_lag
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -185,7 +193,10 @@ async def main(args: argparse.Namespace) -> int:
         r = runs[b]
         print(f"  {b:<8} updater {r['cpu_updater']:>8.0f}   watcher {r['cpu_watcher']:>8.0f}")
 
-    print(f"\nsustained rate (watchers' lag at the end under {args.max_lag:.0f} ms):")
+    print(
+        f"\nsustained rate (keeps up: made >= {MADE_SHARE:.0%} of asked, and the watchers saw"
+        f" every update, lag at the end under {args.max_lag:.0f} ms):"
+    )
     print(
         f"{'asked /s':>10}{'backend':>9}{'made /s':>10}{'p50 ms':>10}{'p99 ms':>10}"
         f"{'end lag ms':>12}  keeps up"
@@ -196,7 +207,7 @@ async def main(args: argparse.Namespace) -> int:
         for backend in list(going):
             progress(f"{rate:.0f} updates/s for {args.ramp_duration:g} s on {backend}")
             r = await mesh_run(rate, args.ramp_duration, backend)
-            ok = r["complete"] and r["lag"] < args.max_lag
+            ok = keeps_up(r, rate, args.max_lag)
             print(
                 f"{rate:>10.0f}{backend:>9}{r['achieved']:>10.0f}"
                 f"{percentile(r['latencies'], 0.5):>10.2f}{percentile(r['latencies'], 0.99):>10.2f}"
@@ -212,8 +223,8 @@ async def main(args: argparse.Namespace) -> int:
     for backend in backends:
         print(f"  {backend:<8}{best[backend]:>8.0f} updates/s")
     targets = {
-        f"the watchers keep up at {args.rate:.0f} updates/s on {b}": (
-            r["complete"] and r["lag"] < args.max_lag
+        f"the watchers keep up at {args.rate:.0f} updates/s on {b}": keeps_up(
+            r, args.rate, args.max_lag
         )
         for b, r in runs.items()
     }

@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from simulations import bench_saturation, bench_scale
+from simulations.bench_mesh import keeps_up
 from simulations.bench_saturation import Step, plan_next, report, summarize, summarize_mesh
 from simulations.bench_scale import Cell, ops_to_run, table, verdict
 from simulations.saturation_node import Progress, _last_of_kind
@@ -177,6 +178,14 @@ def test_summarize_mesh_counts_each_makers_updates_against_its_own_watchers() ->
     assert step.converged == pytest.approx(3 / (10.3 - 10.0))
     assert step.p99_ms == pytest.approx(100.0, abs=1e-6)  # c's update seen 0.1 s later
     assert summarize_mesh(3.0, 1.0, [a, c]).complete
+
+
+def test_a_mesh_run_keeps_up_only_if_the_updater_made_90_percent_of_the_asked_rate() -> None:
+    run = {"achieved": 900.0, "complete": True, "lag": 5.0}
+    assert keeps_up(run, 1000.0, max_lag=100.0)
+    assert not keeps_up({**run, "achieved": 899.0}, 1000.0, max_lag=100.0)  # a slow updater
+    assert not keeps_up({**run, "complete": False}, 1000.0, max_lag=100.0)  # a watcher missed
+    assert not keeps_up({**run, "lag": 100.0}, 1000.0, max_lag=100.0)  # too far behind
 
 
 def _args(**overrides: object) -> argparse.Namespace:

@@ -26,7 +26,6 @@ three replicas converged.
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -40,8 +39,9 @@ from antientropy.duties import deliver_async
 from crdtstate import Replica, codec
 from crdtstate.types import ORMap
 
+from .output import Column, Table
 from .scale_worker import Session
-from .targets import announce, finish, progress
+from .targets import announce, bench_parser, finish, progress
 
 REPLICAS = ("r0", "r1", "r2")
 PAIRS = (("r0", "r1"), ("r1", "r2"), ("r0", "r2"))
@@ -242,17 +242,28 @@ def run_pycrdt(plan: dict[str, list[Op]], every: int) -> Result:
     return result
 
 
+TABLE = Table(
+    Column("implementation", 26, align="<"),
+    Column("local ops/s", 12, ",.0f"),
+    Column("overall ops/s", 14, ",.0f"),
+    Column("MiB shipped", 12, ".2f"),
+    Column("digest MiB", 11, ".2f"),
+    Column("converged", 10),
+)
+
+
 def table(results: list[Result]) -> str:
-    header = (
-        f"{'implementation':<26} {'local ops/s':>12} {'overall ops/s':>14} {'MiB shipped':>12} "
-        f"{'digest MiB':>11} {'converged':>10}"
-    )
-    lines = [header, "-" * len(header)]
+    lines = [TABLE.header()]
     for r in results:
         lines.append(
-            f"{r.name:<26} {r.local_rate:>12,.0f} {r.overall_rate:>14,.0f} "
-            f"{r.bytes / 2**20:>12.2f} {r.digest_bytes / 2**20:>11.2f} "
-            f"{'yes' if r.converged else 'NO':>10}"
+            TABLE.row(
+                r.name,
+                r.local_rate,
+                r.overall_rate,
+                r.bytes / 2**20,
+                r.digest_bytes / 2**20,
+                "yes" if r.converged else "NO",
+            )
         )
     return "\n".join(lines)
 
@@ -306,15 +317,12 @@ Runner = Callable[[], Awaitable[Result]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_registry", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("simulations.bench_registry", __doc__, quick="a small workload (CI)")
     parser.add_argument("--ops", type=int, default=10_000, help="operations per replica")
     parser.add_argument("--keys", type=int, default=2_000, help="session keys in the map")
     parser.add_argument(
         "--sync-every", type=int, default=100, help="operations of each replica between syncs"
     )
-    parser.add_argument("--quick", action="store_true", help="a small workload (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.ops, args.keys, args.sync_every = 300, 100, 50

@@ -23,7 +23,6 @@ per workload and topology); it checks no target, so it exits 0 (see `simulations
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,7 +31,8 @@ from crdtstate.types import AWSet, Crdt, GCounter
 
 from .links import LinkModel
 from .network import Mutation, Network
-from .targets import announce, finish, progress
+from .output import Column, Table
+from .targets import announce, bench_parser, finish, progress
 
 REPLICAS = 15
 UPDATES = 100
@@ -197,19 +197,34 @@ def measure(workload_name: str, topology: str, seed: int = 0) -> Result:
     )
 
 
+TABLE = Table(
+    Column("workload", 10, align="<"),
+    Column("topology", 8, align="<"),
+    Column("lower bound", 12, ","),
+    Column("state x", 8, ".2f"),
+    Column("classic x", 10, ".2f"),
+    Column("ours x", 7, ".3f"),
+    Column("state/ours", 11, ".1f"),
+    Column("metadata", 9, ".1%"),
+)
+
+
+def row(r: Result) -> str:
+    lb = r.lower_bound
+    return TABLE.row(
+        r.workload,
+        r.topology,
+        lb,
+        r.state_based / lb,
+        r.classic / lb,
+        r.ours / lb,
+        r.state_based / r.ours,
+        r.metadata_share,
+    )
+
+
 def table(results: Iterable[Result]) -> str:
-    lines = [
-        f"{'workload':<10} {'topology':<8} {'lower bound':>12} {'state x':>8} {'classic x':>10}"
-        f" {'ours x':>7} {'state/ours':>11} {'metadata':>9}",
-    ]
-    for r in results:
-        lb = r.lower_bound
-        lines.append(
-            f"{r.workload:<10} {r.topology:<8} {lb:>12,} {r.state_based / lb:>8.2f}"
-            f" {r.classic / lb:>10.2f} {r.ours / lb:>7.3f} {r.state_based / r.ours:>11.1f}"
-            f" {r.metadata_share:>8.1%}"
-        )
-    return "\n".join(lines)
+    return "\n".join([TABLE.header(rule=False), *(row(r) for r in results)])
 
 
 def run_all(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[Result]:
@@ -223,7 +238,7 @@ def run_all(seed: int = 0, progress: Callable[[str], None] | None = None) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser("simulations.bench_transmission", __doc__)
     parser.add_argument("--seed", type=int, default=0, help="the same seed replays the same run")
     args = parser.parse_args(argv)
     started = announce("well over ten minutes")

@@ -307,3 +307,20 @@ def test_bench_digests_quick_prints_a_round_per_size_beside_format_1_and_scannin
         digests, old_digests, answers, old_answers = (number(x) for x in row[1:5])
         assert 0 < digests <= old_digests and 0 < answers < old_answers
     assert_verdicts(result, [])
+
+
+def test_bench_transmission_prints_a_row_per_workload_and_topology() -> None:
+    result = run_module("simulations.bench_transmission", "--updates", "2")
+    assert result.returncode == 0, result.stderr[-3000:]  # it checks no target
+    assert result.stdout.startswith("(takes about 5 s")
+    assert "15 replicas, 2 updates each" in result.stdout
+    table_rows = rows(result.stdout, r"^(gset|gcounter|gmap-10|gmap-100) ")
+    workloads = ("gset", "gcounter", "gmap-10", "gmap-100")
+    assert [(r[0], r[1]) for r in table_rows] == [
+        (w, t) for w in workloads for t in ("tree", "mesh")
+    ]
+    for row in table_rows:
+        assert len(row) == 8, row
+        assert all(number(figure) > 0 for figure in row[2:]), row
+    assert "... gmap-100/mesh" in result.stderr
+    assert_verdicts(result, [])

@@ -18,12 +18,31 @@ import trio
 HERE = Path(__file__).resolve().parent
 
 
+class JsonLines:
+    """The JSON objects a child process prints on `stream`, one a line."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self.stream = stream
+        self._pending = b""
+
+    async def next(self) -> dict[str, Any]:
+        """The next object; EOFError once the process closed its output."""
+        while b"\n" not in self._pending:
+            chunk = await self.stream.receive_some(1 << 20)
+            if not chunk:
+                raise EOFError("the child process exited")
+            self._pending += chunk
+        raw, self._pending = self._pending.split(b"\n", 1)
+        return json.loads(raw)
+
+
 class Proc:
     """One node process and the JSON lines it prints."""
 
     def __init__(self, process: trio.Process) -> None:
+        assert process.stdout is not None
         self.process = process
-        self._pending = b""
+        self.lines = JsonLines(process.stdout)
 
     @classmethod
     async def start(cls, script: str, *args: str, library: str | None = None) -> Proc:
@@ -36,14 +55,7 @@ class Proc:
         return cls(process)
 
     async def line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(1 << 20)
-            if not chunk:
-                raise EOFError("process exited early")
-            self._pending += chunk
-        raw, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(raw)
+        return await self.lines.next()
 
     async def stop(self) -> None:
         if self.process.returncode is None:

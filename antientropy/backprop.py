@@ -33,11 +33,20 @@ class BufferedGroup(Protocol):
 class PushSource(Protocol):
     """The part of a session's `SyncSource` a push is collected from."""
 
+    @property
+    def id(self) -> str: ...
+
     def groups_after(self, after: int) -> Sequence[BufferedGroup]: ...
 
     def collect(
         self, after: int, *, exclude_origin: str | None = None, held: Container[int] = ()
     ) -> dict[str, Crdt]: ...
+
+
+class RelayMarks(Protocol):
+    """Relay avoidance (`antientropy.relays.PeerLinks`): marks groups the peer gets elsewhere."""
+
+    def mark_relayed(self, groups: Iterable[BufferedGroup], held: HeldGroups) -> int: ...
 
 
 class HeldGroups:
@@ -54,6 +63,9 @@ class HeldGroups:
     def __len__(self) -> int:
         return len(self._held)
 
+    def mark(self, sequence: int) -> None:
+        self._held.add(sequence)
+
     def learn(self, groups: Iterable[BufferedGroup], peer: str, received: dict[str, Crdt]) -> int:
         """Mark every group (not from `peer`, which holds those, nor marked yet) whose deltas
         `received`, sent by `peer`, contains. Returns how many were marked. A session passes
@@ -68,15 +80,18 @@ class HeldGroups:
                 marked += 1
         return marked
 
-    def mark_own_writes(self, groups: Iterable[BufferedGroup], peer: str, incarnation: int) -> int:
+    def mark_own_writes(
+        self, groups: Iterable[BufferedGroup], peer: str, incarnation: int, us: str = ""
+    ) -> int:
         """Mark every group (not from `peer`, nor marked yet) that holds only what the peer's
         current run wrote: it holds those, whoever relayed them to us. Only for the writer name
         of an in-memory run (`writer_name`), which a restart changes; and only for kinds whose
-        deltas name every writer they carry (dots, counter entries). Returns how many."""
+        deltas name every writer they carry (dots, counter entries). Groups from `us` (made
+        here, so written by us) are not looked at. Returns how many."""
         writer = writer_name(peer, incarnation)
         marked = 0
         for group in groups:
-            if group.origin == peer or group.sequence in self._held:
+            if group.origin in (peer, us) or group.sequence in self._held:
                 continue
             if all(_written_only_by(writer, d) for d in group.deltas.values()):
                 self._held.add(group.sequence)
@@ -170,14 +185,19 @@ def push_part(
     incarnation: str | None,
     held: HeldGroups,
     sent: SentByPeer,
+    relays: RelayMarks | None = None,
 ) -> dict[str, Crdt]:
     """What a push to `peer` carries: the groups after `start`, less what back-propagation
-    knows the peer holds (its own groups, its current run's writes, what it just sent us).
-    `peer` None: no back-propagation, everything after `start`."""
+    knows the peer holds (its own groups, its current run's writes, what it just sent us) and
+    what `relays` knows the peer gets from elsewhere. `peer` None: no back-propagation,
+    everything after `start`."""
     if peer is None:
         return source.collect(start)
+    groups = source.groups_after(start)
+    if relays is not None:
+        relays.mark_relayed(groups, held)
     if incarnation is not None:  # the peer's own writes
-        held.mark_own_writes(source.groups_after(start), peer, incarnation)
+        held.mark_own_writes(groups, peer, incarnation, source.id)
     deltas = sent.trim(source.collect(start, exclude_origin=peer, held=held))
     sent.forget()
     return deltas

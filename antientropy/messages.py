@@ -29,9 +29,10 @@ from crdtstate.replica_ids import check_replica_id
 
 # 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
 # lost, duplicated and reordered frames.
-# 5: a reconnect to a peer run seen before resumes (Claim, Resume) instead of digests;
-# 4: causal payloads in format 2 (writer tables); 3: the hello lists no kinds.
-PROTOCOL_VERSION = 5
+# 6: links (relay avoidance); 5: a reconnect to a peer run seen before resumes (Claim,
+# Resume) instead of digests; 4: causal payloads in format 2 (writer tables); 3: the hello
+# lists no kinds.
+PROTOCOL_VERSION = 6
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, AfterValidator(check_replica_id)]  # the rule of local ids
@@ -138,13 +139,24 @@ class Presence(_Message):
     ] = Field(alias="e")
 
 
+MAX_LINKS = 4096
+
+
+class Links(_Message):
+    """The replicas the sender holds an open session with, sent whenever that set changes: a
+    peer leaves their groups out of its pushes to us (`antientropy.relays`)."""
+
+    type: Literal["links"] = Field("links", alias="t")
+    peers: Annotated[list[ReplicaId], Field(max_length=MAX_LINKS)] = Field(alias="p")
+
+
 class Bye(_Message):
     type: Literal["bye"] = Field("bye", alias="t")
     reason: Annotated[StrictStr, Field(max_length=1024)]
 
 
 Message = Annotated[
-    Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Bye,
+    Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Links | Bye,
     Field(discriminator="type"),
 ]
 _MESSAGE = TypeAdapter(Message)
@@ -157,7 +169,7 @@ def encode_message(message: _Message) -> bytes:
 
 def decode_message(
     data: bytes,
-) -> Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Bye:
+) -> Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Links | Bye:
     if not isinstance(data, bytes | bytearray):
         raise ProtocolError("text frames are not part of the protocol")
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 from crdtstate.errors import ProtocolError
 
+from .events import SessionState
 from .messages import MAX_CLOCK, MAX_NAME, MAX_PRESENCE_ENTRIES, MAX_PRESENCE_STATE, Presence
 from .yprotocol import Awareness, AwarenessEntry
 
@@ -245,3 +246,16 @@ class PresenceOutbox:
             frames.append(Presence(entries=chunk))
         self._pending.clear()
         return frames
+
+
+class PresenceSharing:
+    """The presence half of `PeerSession` (a mixin: the state lives in the session)."""
+
+    state: Any
+    _presence: PresenceOutbox
+
+    def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
+        """Send the peer these awareness entries (by room) with the next frames; entries of one
+        client not yet sent are replaced by its newer ones. Dropped unless the session is open."""
+        if self.state is SessionState.OPEN:
+            self._presence.add(rooms)

@@ -18,7 +18,6 @@ range, and whatever the peer has not confirmed is resent (`retransmit.py`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
@@ -50,16 +49,17 @@ from .messages import (
     Delta,
     Digest,
     Hello,
+    Links,
     Presence,
     Resume,
     decode_message,
     encode_message,
 )
-from .presence import PresenceOutbox, read_presence
+from .presence import PresenceOutbox, PresenceSharing, read_presence
 from .ranges import ReceivedRanges
+from .relays import LinkBook, PeerLinks, Relaying
 from .retransmit import Retransmission, RetransmitClock
 from .window import PushWindow
-from .yprotocol import AwarenessEntry
 
 log = logging.getLogger(__name__)
 MAX_REASON = 1000  # a bye's reason is cut to fit the message (peer input may be in it)
@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 
-class PeerSession(Handshake, DigestExchange, Retransmission):
+class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceSharing):
     """The anti-entropy state shared with one peer over one connection.
 
     `back_propagation=False` also ships groups back to where they came from: classic delta
@@ -106,6 +106,7 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
         ack_delay: float = 0.0,
         max_pushes_in_flight: int | None = None,
         resume: ResumePoints | None = None,
+        links: LinkBook | None = None,  # the mesh's open sessions: relay avoidance (relays.py)
     ) -> None:
         self.source = source
         self.state = SessionState.AWAIT_HELLO
@@ -134,6 +135,7 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
         self.window = PushWindow(now)  # sending side, in our own sequence numbers
         self._held = HeldGroups()  # our groups the peer sent us back (BP marks)
         self._sent_by_peer = SentByPeer()  # a lower bound of the peer's state, to trim pushes
+        self._links = PeerLinks(links if ordered and back_propagation else None, source.id)
         # Receiving side, in the peer's sequence numbers.
         self.held = ReceivedRanges()
         self.pulled = False  # the peer answered our digest
@@ -204,6 +206,8 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
             return []
         if isinstance(message, Presence):
             return [PresenceReceived(read_presence(message))]
+        if isinstance(message, Links):
+            return self._on_links(message, now)
         raise ProtocolError(f"unexpected {message.type} while {self.state.value}")
 
     def _open(self, now: float) -> list[Event]:
@@ -225,7 +229,8 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
             self.pulled = True
             self._awaiting_answer = False
         if self._back_propagation and deltas and self.peer is not None:
-            self._held.learn(self.source.groups_after(self.window.start()), self.peer, deltas)
+            unsettled = self._links.unsettled(self.source.groups_after(self.window.start()))
+            self._held.learn(unsettled, self.peer, deltas)
             self._sent_by_peer.learn(deltas)
         since = 0 if message.since is None else message.since
         self._applying[message.upto] = min(since, self._applying.get(message.upto, since))
@@ -266,12 +271,6 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
             self._point.note(held=self.held.upto)
             self._ack_due = True  # also when nothing advanced: our last ack may be lost
 
-    def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
-        """Send the peer these awareness entries (by room) with the next frames; entries of one
-        client not yet sent are replaced by its newer ones. Dropped unless the session is open."""
-        if self.state is SessionState.OPEN:
-            self._presence.add(rooms)
-
     def abort(self, reason: str) -> SessionClosed:
         """End the session because of a local failure (e.g. the deltas could not be applied)."""
         return self._fail(reason, CloseKind.PROTOCOL)
@@ -298,6 +297,7 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
         """Frames to send now, including an eager push of whatever the buffer gained."""
         if self.state is not SessionState.CLOSED:
             self._retransmit_due(now)
+            self._announce_links()
         if self._can_push():
             try:
                 self._push(now)
@@ -342,9 +342,8 @@ class PeerSession(Handshake, DigestExchange, Retransmission):
             self._resync(now)  # the groups this peer still needs were dropped
             return
         peer = self.peer if self._back_propagation else None
-        deltas = push_part(
-            source, start, peer, self.peer_incarnation, self._held, self._sent_by_peer
-        )
+        held, sent = self._held, self._sent_by_peer
+        deltas = push_part(source, start, peer, self.peer_incarnation, held, sent, self._links)
         window.considered_through(upto, found=bool(deltas))
         self._point.note(known_held=window.known_held)
         if not deltas:  # every new group is held by the peer: no frame (the next frame's range

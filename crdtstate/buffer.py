@@ -21,15 +21,19 @@ groups are acknowledged by every peer and dropped soon after. So a local group (
 it is as large as the update that made it) is measured later, in a batch, once
 `MEASURE_EVERY` are unmeasured or when `bytes` is read: one dropped before that is never
 encoded here, and the buffer exceeds `max_bytes` by at most that many local groups in
-between. A received group, which may hold a whole state, is measured at once.
+between. A received group, which may hold a whole state, is measured at once (or its size
+given: the bytes it arrived in), alone: measuring the local groups pending beside it, as
+every received frame did, encoded nearly every local group in a busy mesh.
 """
 
 from __future__ import annotations
 
+import math
+import operator
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass
-from itertools import islice
 
 from . import codec
 from .types import Crdt
@@ -89,6 +93,7 @@ class DeltaBuffer:
         self.max_groups = max_groups
         self.dropped_for_bound = 0  # groups dropped to stay under max_bytes (peers resync)
         self.folds = 0  # times the oldest groups were folded into one
+        self._segments = SegmentJoins()
 
     @property
     def sequence(self) -> int:
@@ -109,26 +114,48 @@ class DeltaBuffer:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def append(self, origin: str, deltas: dict[str, Crdt], *, deferred: bool = False) -> int:
-        """Number and keep a group; `deferred`: measure it later, in a batch (a local one)."""
+    def append(
+        self,
+        origin: str,
+        deltas: dict[str, Crdt],
+        *,
+        deferred: bool = False,
+        size: int | None = None,
+    ) -> int:
+        """Number and keep a group; `deferred`: measure it later, in a batch (a local one);
+        else it is measured now, unless its `size` is given (an upper bound will do)."""
         self._sequence += 1
-        self._groups.append(DeltaGroup(self._sequence, origin, deltas, None))
-        self._unmeasured += 1
+        if not deferred and size is None:
+            size = encoded_size(deltas)
+        self._groups.append(DeltaGroup(self._sequence, origin, deltas, size))
+        if size is None:
+            self._unmeasured += 1
+        else:
+            self._bytes += size
         if self.max_groups is not None and len(self._groups) > self.max_groups:
             self._drop_unfoldable_head()
             if len(self._groups) > self.max_groups:
                 self._fold(max(2, len(self._groups) // 2))
-        if not deferred or self._unmeasured >= MEASURE_EVERY:
+        if self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
+        elif not deferred:
+            self._drop_beyond_bound()
         return self._sequence
 
     def _apply_bound(self) -> None:
-        """Measure the unmeasured groups (the newest), then drop the oldest beyond the bound."""
+        """Measure the unmeasured groups (among the newest), then drop the oldest beyond the
+        bound."""
         if self._unmeasured:
-            for group in islice(reversed(self._groups), self._unmeasured):
-                group.size = encoded_size(group.deltas)
-                self._bytes += group.size
-            self._unmeasured = 0
+            for group in reversed(self._groups):
+                if group.size is None:
+                    group.size = encoded_size(group.deltas)
+                    self._bytes += group.size
+                    self._unmeasured -= 1
+                    if not self._unmeasured:
+                        break
+        self._drop_beyond_bound()
+
+    def _drop_beyond_bound(self) -> None:
         while self._bytes > self.max_bytes and self._groups:
             self._drop_oldest()
             self.dropped_for_bound += 1
@@ -145,14 +172,18 @@ class DeltaBuffer:
 
         Each object's deltas are joined by their kind's `join`, which never mutates a buffered
         delta and never drops one: the peer will acknowledge every group collected here.
+
+        Each peer's session pushes what this replica made, each at its own pace, so their
+        collects overlap: the joins are made per segment between the ends of earlier collects
+        and kept (`SegmentJoins`), so each group is joined about once, not once per peer. So
+        a result, like the buffered deltas, must never be mutated.
         """
-        parts: dict[str, list[Crdt]] = {}
-        for group in self._groups_after(after):
-            if group.origin == exclude_origin or (group.sequence in held and not group.folded):
-                continue
-            for name, delta in group.deltas.items():
-                parts.setdefault(name, []).append(delta)
-        return {name: type(deltas[0]).join(deltas) for name, deltas in parts.items()}
+        chosen = [
+            group
+            for group in self._groups_after(after)
+            if group.origin != exclude_origin and (group.sequence not in held or group.folded)
+        ]
+        return self._segments.join(chosen)
 
     def groups_after(self, after: int) -> list[DeltaGroup]:
         """The groups held with sequence > `after`, oldest first (never to be mutated)."""
@@ -228,11 +259,78 @@ class DeltaBuffer:
 
     def _drop_oldest(self) -> None:
         group = self._groups.popleft()
+        self._segments.forget(group)
         if group.size is None:
             self._unmeasured -= 1
         else:
             self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
+
+
+class SegmentJoins:
+    """Joins of the runs of groups between the ends of earlier collects ("cuts"), kept until
+    their groups leave the buffer: a collect is the join of its segments' joins, and a
+    segment another collect already joined is not joined again."""
+
+    __slots__ = ("_cuts", "_kept", "_low")
+
+    def __init__(self) -> None:
+        self._cuts: list[int] = []  # sorted: a collect ended after this sequence
+        self._kept: dict[tuple[int, int], tuple[list[DeltaGroup], dict[str, Crdt]]] = {}
+        self._low = math.inf  # the lowest first sequence of a kept segment
+
+    def join(self, chosen: list[DeltaGroup]) -> dict[str, Crdt]:
+        """The join, per object, of the deltas of `chosen` (oldest first)."""
+        if not chosen:
+            return {}
+        results = [self._segment(segment) for segment in self._split(chosen)]
+        end = chosen[-1].sequence
+        i = bisect_left(self._cuts, end)
+        if i == len(self._cuts) or self._cuts[i] != end:
+            self._cuts.insert(i, end)
+        return results[0] if len(results) == 1 else join_parts(results)
+
+    def _split(self, chosen: list[DeltaGroup]) -> list[list[DeltaGroup]]:
+        cuts = self._cuts
+        i = bisect_left(cuts, chosen[0].sequence)
+        segments: list[list[DeltaGroup]] = [[]]
+        for group in chosen:
+            while i < len(cuts) and cuts[i] < group.sequence:
+                if segments[-1]:
+                    segments.append([])
+                i += 1
+            segments[-1].append(group)
+        return segments
+
+    def _segment(self, groups: list[DeltaGroup]) -> dict[str, Crdt]:
+        key = (groups[0].sequence, groups[-1].sequence)
+        kept = self._kept.get(key)
+        if kept is not None:
+            kept_groups, kept_join = kept
+            if len(kept_groups) == len(groups) and all(map(operator.is_, kept_groups, groups)):
+                return kept_join
+        joined = join_parts([group.deltas for group in groups])
+        self._kept[key] = (groups, joined)
+        self._low = min(self._low, key[0])
+        return joined
+
+    def forget(self, group: DeltaGroup) -> None:
+        """`group` left the buffer (the oldest do): segments from it on are not needed."""
+        sequence = group.sequence
+        if sequence >= self._low:
+            self._kept = {k: v for k, v in self._kept.items() if k[0] > sequence}
+            self._low = min((k[0] for k in self._kept), default=math.inf)
+        if self._cuts and self._cuts[0] < sequence:
+            del self._cuts[: bisect_left(self._cuts, sequence)]
+
+
+def join_parts(parts: list[dict[str, Crdt]]) -> dict[str, Crdt]:
+    """Per object, the join of its deltas in `parts` (by its kind's `join`)."""
+    by_name: dict[str, list[Crdt]] = {}
+    for deltas in parts:
+        for name, delta in deltas.items():
+            by_name.setdefault(name, []).append(delta)
+    return {name: type(deltas[0]).join(deltas) for name, deltas in by_name.items()}
 
 
 def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:

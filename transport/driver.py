@@ -26,6 +26,7 @@ from antientropy import (
 )
 from antientropy.duties import deliver_async
 from antientropy.events import Event
+from antientropy.relays import LinkBook
 from antientropy.yprotocol import AwarenessEntry
 from crdtstate.errors import ProtocolError
 from crdtstate.replica import Replica
@@ -64,9 +65,11 @@ class SessionDriver:
         on_presence: Callable[[str, dict[str, list[AwarenessEntry]]], None] | None = None,
         limits: Limits | None = None,
         ordered: bool = True,
+        links: LinkBook | None = None,
     ) -> None:
         """`ordered=False` for links that may lose or reorder frames (the simulator's);
-        `on_presence(peer, rooms)` takes the Yjs awareness the peer sends (else dropped)."""
+        `on_presence(peer, rooms)` takes the Yjs awareness the peer sends (else dropped);
+        `links`: the mesh's open sessions, announced to the peer (relay avoidance)."""
         self.limits = limits or Limits()
         self.replica = replica
         self.channel = channel
@@ -82,6 +85,7 @@ class SessionDriver:
             ack_delay=self.limits.ack_delay,
             max_pushes_in_flight=self.limits.max_pushes_in_flight,
             resume=replica.resume_points,  # a reconnect to a peer run seen before resumes
+            links=links,
         )
         self.ended = anyio.Event()
         self.closed_by: SessionClosed | None = None

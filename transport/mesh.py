@@ -16,6 +16,7 @@ import anyio.abc
 from websockets.exceptions import InvalidURI
 
 from antientropy import collect_garbage
+from antientropy.relays import LinkBook
 from crdtstate.errors import InvalidArgumentError, ListenError, PeersMissingError
 from crdtstate.replica import Replica
 
@@ -75,6 +76,7 @@ class Mesh:
         self._backoff = backoff
         self._client_ssl = client_ssl
         self._sessions: dict[str, SessionDriver] = {}
+        self._links = LinkBook()  # the peers with an open session, announced to each peer
         self._connections = 0  # open websocket connections, in handshake or in session
         self._history: dict[str, PeerStatus] = {}
         self._dial_errors: dict[str, str] = {}  # peer URL -> why the last dial failed
@@ -170,6 +172,7 @@ class Mesh:
             current.close("duplicate connection")
         self._sessions[peer] = driver
         self.presence.add_peer(peer, driver.share_presence)
+        self._links_changed(up=peer)
         self._notify()
         return True
 
@@ -177,9 +180,19 @@ class Mesh:
         if driver.peer is not None and self._sessions.get(driver.peer) is driver:
             del self._sessions[driver.peer]
             self.presence.remove_peer(driver.peer)
+            self._links_changed(down=driver.peer)
             self._history[driver.peer] = self._status(driver, connected=False)
             self._notify()
         self._collect_garbage()
+
+    def _links_changed(self, *, up: str | None = None, down: str | None = None) -> None:
+        """A session opened or ended: every session tells its peer (`antientropy.relays`)."""
+        if up is not None:
+            self._links.up(up)
+        if down is not None:
+            self._links.down(down)
+        for driver in self._sessions.values():
+            driver.kick()
 
     def _collect_garbage(self) -> None:
         """Drop buffered groups every open session has acknowledged, but those a peer that
@@ -197,6 +210,7 @@ class Mesh:
             on_progress=self._collect_garbage,
             on_presence=self.presence.receive,
             limits=self.limits,
+            links=self._links,
         )
         self._connections += 1
         try:

@@ -12,6 +12,8 @@ Time only moves when a test says so (`advance`, `settle`), so nothing here depen
 Faults are opt-in and seeded: a `random.Random` decides which frames are dropped or duplicated,
 and `faulty` restricts faults to some message types. Sessions are built with `ordered=False`
 (a lossy link, as in the simulator) unless the network is made `ordered=True` (a websocket).
+With `relays=True` (ordered only) each replica keeps a `LinkBook` of its open sessions, as a
+mesh does, so sessions announce their links and leave out relays (`antientropy.relays`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from antientropy import PeerSession, SessionState
+from antientropy import PeerReady, PeerSession, SessionState
 from antientropy.duties import deliver
 from antientropy.messages import (
     Ack,
@@ -36,6 +38,7 @@ from antientropy.messages import (
     Resume,
     decode_message,
 )
+from antientropy.relays import LinkBook
 from antientropy.session import Event
 from crdtstate.containers import handle_for
 from crdtstate.replica_state import ReplicaState
@@ -160,7 +163,9 @@ class Network:
         max_pushes_in_flight: int | None = None,
         ack_delay: float = 0.0,
         resume: bool = False,
+        relays: bool = False,
     ) -> None:
+        self.books: dict[str, LinkBook] | None = {} if relays else None
         self.rng = rng if rng is not None else random.Random(0)
         self.drop = drop
         self.duplicate = duplicate
@@ -197,6 +202,7 @@ class Network:
             max_pushes_in_flight=self.max_pushes_in_flight,
             ack_delay=self.ack_delay,
             resume=replica.resume_points if self.resume else None,
+            links=None if self.books is None else self.books.setdefault(replica.id, LinkBook()),
         )
 
     def connect(
@@ -218,6 +224,16 @@ class Network:
         )
         self.links.append(link)
         return link
+
+    def cut(self, link: Link) -> None:
+        """Close both sessions of `link` and remove it: frames not yet delivered are lost, and
+        each end's book drops the other (the mesh's `_release`)."""
+        for end, other in link.ends():
+            end.session.close("cut")
+            end.session.data_to_send(self.now)
+            if self.books is not None:
+                self.books.setdefault(end.replica.id, LinkBook()).down(other.replica.id)
+        self.links.remove(link)
 
     def reconnect(self, link: Link) -> Link:
         """Close both sessions of `link` cleanly and replace it with fresh ones (a new
@@ -241,6 +257,10 @@ class Network:
             to.session, to.session.receive_data(data, self.now), to.replica.apply_remote
         )
         to.events.extend(events)
+        if self.books is not None:
+            for event in events:
+                if isinstance(event, PeerReady):  # the mesh's `_admit`
+                    self.books.setdefault(to.replica.id, LinkBook()).up(event.peer)
         return events
 
     def _copies(self, sender: str, receiver: str, data: bytes) -> int:

@@ -156,7 +156,7 @@ def test_every_type_is_covered() -> None:
 def test_frames_use_one_letter_keys_and_leave_out_absent_optional_fields() -> None:
     """Protocol 2 wire keys: `t` for the type everywhere; digest `o`, `r`; delta `u`, `e`, `s`,
     `a`; ack `u`. Absent optional fields (a delta's `since` and `ack`) are not in the frame."""
-    assert PROTOCOL_VERSION == 5
+    assert PROTOCOL_VERSION == 6
     assert set(raw(Delta(upto=3, entries=[], since=1, ack=2))) == {"t", "u", "e", "s", "a"}
     assert raw(Delta(upto=3, entries=[])) == {"t": "delta", "u": 3, "e": []}
     assert raw(Ack(upto=4)) == {"t": "ack", "u": 4}

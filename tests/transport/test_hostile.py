@@ -100,10 +100,10 @@ OPEN_SESSION = [hello(), encode_message(Digest(objects={}))]
         ("unknown message type", [msgpack.packb({"t": "gossip"})], 1002, "malformed"),
         ("unknown protocol version", [hello(protocol=99)], 1002, "protocol version"),
         (
-            "the previous protocol version (no resume)",
-            [hello(protocol=4)],
+            "the previous protocol version (no links)",
+            [hello(protocol=5)],
             1002,
-            "unsupported protocol version 4 (this is 5)",
+            "unsupported protocol version 5 (this is 6)",
         ),
         ("message before hello", [encode_message(Ack(upto=1))], 1002, "unexpected ack"),
         ("our own replica id", [hello(replica="target")], 1002, "own replica id"),

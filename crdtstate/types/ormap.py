@@ -21,7 +21,8 @@ from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
-from .kernel import held_among
+from .hlc import HybridLogicalClock, process_clock
+from .kernel import DotFun, held_among
 from .registers import LWWRegister
 from .snapshots import MapSnapshot, SnapshotCache
 from .values import KeySpec, sort_key, type_name
@@ -51,7 +52,7 @@ class MapStore:
     keys whose dots it removes without scanning the map.
     """
 
-    __slots__ = ("_rebuild_at", "cache", "entries", "owner", "value_cls")
+    __slots__ = ("_cache", "_rebuild_at", "entries", "owner", "value_cls")
 
     def __init__(self, value_cls: type[CausalCrdt] | None = None) -> None:
         self.value_cls = value_cls
@@ -60,14 +61,30 @@ class MapStore:
         self._rebuild_at = 1024
         # the map's value, kept current key by key: every change of `entries` goes through
         # `put`, `pop` or `restore_key`, which touch the key (nested values change in place
-        # and are then `put` again)
-        self.cache = SnapshotCache()
+        # and are then `put` again, after the map's mutator called `settle`). Made at the
+        # first read: a delta's store is never read.
+        self._cache: SnapshotCache | None = None
+
+    @property
+    def cache(self) -> SnapshotCache:
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = SnapshotCache()
+        return cache
+
+    def settle(self) -> None:
+        """About to change a nested value in place: compute a lazy value still held."""
+        cache = self._cache
+        if cache is not None and cache._pending is not None:
+            cache.settle()
 
     def put(self, key: Any, value: CausalCrdt, new_dots: Any = None) -> None:
         """Keep `value` under `key` if it holds dots, else drop the key.
 
         `new_dots`, when given, are the only dots the value gained since it was last put."""
-        self.cache.touch(key)
+        cache = self._cache
+        if cache is not None:
+            cache.touch(key)
         if value.store.is_empty():
             self.entries.pop(key, None)
             return
@@ -76,7 +93,9 @@ class MapStore:
 
     def pop(self, key: Any) -> CausalCrdt | None:
         """Remove `key`; the value it held, if any."""
-        self.cache.touch(key)
+        cache = self._cache
+        if cache is not None:
+            cache.touch(key)
         return self.entries.pop(key, None)
 
     def index(self, key: Any, dots: Any) -> None:
@@ -124,6 +143,7 @@ class MapStore:
         return not self.entries
 
     def join(self, ctx: CausalContext, other: MapStore, other_ctx: CausalContext) -> bool:
+        self.settle()  # nested values are joined in place before they are put
         changed = False
         for key, theirs in other.entries.items():
             mine = self.entries.get(key)
@@ -178,6 +198,8 @@ class ORMap(CausalCrdt):
     key_spec: ClassVar[KeySpec] = ANY_KEY
     value_kind: ClassVar[Any] = None  # as declared (PNCounter); None: any kind, from the wire
     value_cls: ClassVar[type[CausalCrdt] | None] = None  # as held (CausalCounter)
+    # the register class of plain values (`put`), None when the values are CRDTs
+    plain_cls: ClassVar[type[LWWRegister] | None] = LWWRegister
 
     def __new__(cls, *args: Any, key: Any = None, value: Any = None, **kwargs: Any) -> Any:
         if key is None and value is None:
@@ -199,8 +221,15 @@ class ORMap(CausalCrdt):
         key, value = params if isinstance(params, tuple) else (Any, params)
         held = embedded_class(value)
         label = f"{type_name(key)}, {type_name(value)}"
+        plain = held if issubclass(held, LWWRegister) else None
         return declared_class(
-            ORMap, (key, value), label, key_spec=KeySpec(key), value_kind=value, value_cls=held
+            ORMap,
+            (key, value),
+            label,
+            key_spec=KeySpec(key),
+            value_kind=value,
+            value_cls=held,
+            plain_cls=plain,
         )
 
     @classmethod
@@ -218,8 +247,9 @@ class ORMap(CausalCrdt):
     def value(self) -> MapSnapshot:
         """An immutable mapping key -> nested value, equal to the dict of them; O(keys
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
-        entries = self.store.entries
-        return self.store.cache.read(entries, lambda key: entries[key].value, MapSnapshot)
+        store = self.store
+        entries = store.entries
+        return store.cache.read_lazy(entries, lambda key: entries[key].value)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -256,15 +286,57 @@ class ORMap(CausalCrdt):
             part.index(key, delta.store.dots())  # `holds` on the delta reads the index
         return type(self)._of(part, delta.context)
 
+    def put(
+        self, key: Any, value: Any, *, replica: str, clock: HybridLogicalClock | None = None
+    ) -> Self:
+        """Make `key` hold the plain `value` (a map of registers): the map's delta.
+
+        `apply(key, lambda r: r.assign(value, replica=replica))` in fewer steps, for `m[k] = v`
+        on every session-registry update: the register is written in place and its delta
+        wrapped directly. `InvalidValueError` if the map holds CRDTs, or another kind under
+        `key` (an undeclared map's value from a peer)."""
+        cls = self.plain_cls
+        if cls is None:
+            raise InvalidValueError(f"{type(self).__name__} holds CRDTs: use apply")
+        key = self.key_spec.check(key)
+        store = self.store
+        held = store.entries.get(key)
+        if held is not None and type(held) is not cls:
+            raise InvalidValueError(f"the value under {key!r} is a {held.kind}, not plain")
+        stored = cls.value_spec.check(value)
+        self._touch(key)
+        if held is None:
+            held = cls._of(DotFun(), self.context)
+        delta = held.overwrite(stored, replica, clock or process_clock())
+        dots = delta.store.values.keys()
+        store.put(key, held, dots)
+        part = MapStore(self.value_cls)
+        part.entries[key] = delta
+        for d in dots:
+            part.owner[d] = key
+        return type(self)._of(part, delta.context)
+
+    def _touch(self, key: Any) -> None:
+        """Before any change under `key` (see `CausalCrdt._touch`): a lazy value still
+        held is computed first (`MapStore.settle`)."""
+        cache = self.store._cache
+        if cache is not None and cache._pending is not None:
+            cache.settle()
+        if self._savepoint is not None:
+            self._savepoint.touch(key)
+
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
         self._touch(key)
         value = self.store.pop(key)
         if value is None:
-            return type(self)()
+            return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed = list(value.store.dots())
         value.store = type(value).empty_store()  # a handle still pointing at it starts empty
-        return self._removal(observed, replica)
+        if not observed:
+            return type(self)._of(MapStore(self.value_cls), CausalContext())
+        observed.append(self.context.take_next(replica))
+        return type(self)._of(MapStore(self.value_cls), CausalContext.of(observed))
 
     def clear(self, *, replica: str) -> Self:
         observed: list[Dot] = []

@@ -123,6 +123,12 @@ class CausalContext:
                     vector[replica] = 1
                 else:
                     cloud[replica] = [(counter, counter)]
+            elif len(values) == 2:  # a write's own dot and the one it overwrote, say
+                low, high = sorted(values)
+                if high - low <= 1:
+                    ctx._put_ranges(replica, [(low, high)])
+                else:
+                    ctx._put_ranges(replica, [(low, low), (high, high)])
             else:
                 ctx._put_ranges(replica, intervals.from_numbers(values))
         return ctx

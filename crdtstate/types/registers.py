@@ -34,6 +34,10 @@ class _Register(CausalCrdt):
     def empty_store(cls) -> DotFun[Any]:
         return DotFun()
 
+    def copy_into(self, ctx: CausalContext) -> Self:
+        """A copy sharing `ctx` (what a map's savepoint keeps of a key on every update)."""
+        return type(self)._of(DotFun(dict(self.store.values)), ctx)
+
     def _write(self, stored: Any, replica: str) -> Self:
         observed = self.store.pop_all()
         dot = self._event(replica)

@@ -84,7 +84,8 @@ class MapHandle(MutableMapping[Any, Any]):
     def __setitem__(self, key: Any, new: Any) -> None:
         state = self._state
         plain = state.plain_cls
-        if plain is not None and not isinstance(new, _HANDLES):  # a plain value, the common case
+        if plain is not None and not isinstance(new, _Handle) and type(new) is not MapHandle:
+            # a plain value, the common case
             key = state.key_spec.check(key)
             held = state.store.entries.get(key)
             # an absent key's loose register is empty (it was emptied, or never written):
@@ -150,5 +151,4 @@ class MapHandle(MutableMapping[Any, Any]):
         return f"<map {self._state.value!r}>"
 
 
-_HANDLES = (_Handle, MapHandle)
 register_handle(ORMap, MapHandle)

@@ -103,7 +103,8 @@ class ORMap(CausalCrdt):
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
         store = self.store
         entries = store.entries
-        return store.cache.read_lazy(entries, lambda key: entries[key].value)
+        cache = store._cache or store.cache
+        return cache.read_lazy(entries, lambda key: entries[key].value)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -163,7 +164,7 @@ class ORMap(CausalCrdt):
             held = cls._of(DotFun(), self.context)
         delta = held.overwrite(stored, replica, clock or process_clock())
         dots = delta.store.values.keys()
-        store.put(key, held, dots)
+        store.put(key, held, dots)  # (a written register is never empty)
         part = MapStore(self.value_cls)
         part.entries[key] = delta
         for d in dots:

@@ -52,13 +52,6 @@ class MapSnapshot(Mapping[Any, Any]):
         self._gen = gen
         self._source: _Source | None = None
 
-    @classmethod
-    def _lazy(cls, source: _Source) -> MapSnapshot:
-        snapshot = cls.__new__(cls)
-        snapshot._map = None
-        snapshot._source = source
-        return snapshot
-
     def _hamt(self) -> immutables.Map:
         hamt = self._map
         if hamt is None:
@@ -210,7 +203,9 @@ class SnapshotCache:
             snapshot = pending()
             if snapshot is not None:
                 return snapshot  # type: ignore[return-value]
-        snapshot = MapSnapshot._lazy((self, keys, value_of))
+        snapshot = MapSnapshot.__new__(MapSnapshot)  # no map yet: `_hamt()` computes it
+        snapshot._map = None
+        snapshot._source = (self, keys, value_of)
         self._pending = weakref.ref(snapshot)
         return snapshot
 

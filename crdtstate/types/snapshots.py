@@ -60,6 +60,10 @@ class MapSnapshot(Mapping[Any, Any]):
             hamt = self._map
         return hamt
 
+    def __reduce__(self) -> Any:
+        """Copied and pickled as computed (never with the store a lazy one reads)."""
+        return (MapSnapshot, (self._hamt(), self._lineage, self._gen))
+
     def __getitem__(self, key: Any) -> Any:
         return self._hamt()[key]
 

@@ -8,6 +8,8 @@ wall, and require equal states and equal deltas at every step. The lazy value re
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,6 +180,16 @@ async def test_a_value_nobody_reads_is_never_computed() -> None:
         value = await sessions.get()
         assert isinstance(value, MapSnapshot) and len(value) == 7
         assert cache._map is not None
+
+
+def test_a_lazy_value_copies_and_pickles_as_computed() -> None:
+    sessions = SESSIONS()
+    sessions.put("s1", Session(user="u", expires=1), replica="r")
+    lazy = sessions.value
+    copied, pickled = copy.deepcopy(lazy), pickle.loads(pickle.dumps(lazy))
+    sessions.put("s2", Session(user="v", expires=2), replica="r")
+    assert copied == pickled == lazy == {"s1": Session(user="u", expires=1)}
+    assert copied._source is None and pickled._source is None
 
 
 def test_lazy_values_of_nested_maps_survive_changes_below() -> None:

@@ -24,6 +24,7 @@ from .counters import GCounter, PNCounter
 from .hlc import HybridLogicalClock, process_clock
 from .kernel import DotFun
 from .mapstore import MapStore
+from .putdelta import put_delta
 from .registers import LWWRegister
 from .snapshots import MapSnapshot
 from .values import KeySpec, sort_key, type_name
@@ -147,9 +148,9 @@ class ORMap(CausalCrdt):
         """Make `key` hold the plain `value` (a map of registers): the map's delta.
 
         `apply(key, lambda r: r.assign(value, replica=replica))` in fewer steps, for `m[k] = v`
-        on every session-registry update: the register is written in place and its delta
-        wrapped directly. `InvalidValueError` if the map holds CRDTs, or another kind under
-        `key` (an undeclared map's value from a peer)."""
+        on every session-registry update: the register is written in place and the delta is
+        built only when first read (`crdtstate.types.putdelta`). `InvalidValueError` if the
+        map holds CRDTs, or another kind under `key` (an undeclared map's value from a peer)."""
         cls = self.plain_cls
         if cls is None:
             raise InvalidValueError(f"{type(self).__name__} holds CRDTs: use apply")
@@ -162,14 +163,9 @@ class ORMap(CausalCrdt):
         self._touch(key)
         if held is None:
             held = cls._of(DotFun(), self.context)
-        delta = held.overwrite(stored, replica, clock or process_clock())
-        dots = delta.store.values.keys()
-        store.put(key, held, dots)  # (a written register is never empty)
-        part = MapStore(self.value_cls)
-        part.entries[key] = delta
-        for d in dots:
-            part.owner[d] = key
-        return type(self)._of(part, delta.context)
+        dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
+        store.put(key, held, (dot,))
+        return put_delta(type(self), key, dot, write, dots)  # built when first read
 
     def _touch(self, key: Any) -> None:
         """Before any change under `key` (see `CausalCrdt._touch`): a lazy value still

@@ -119,6 +119,14 @@ class LWWRegister(_Register):
         """`assign` of a value already checked (`value_spec.check`): the write, in place, and
         its delta. Every map put of a plain value comes here, so the stamp is a plain (l, c)
         and the delta is built directly (the general `_write` does the same in more steps)."""
+        dot, write, dots = self.write_in_place(stored, replica, clock)
+        return type(self)._of(DotFun({dot: write}), CausalContext.of(dots))
+
+    def write_in_place(
+        self, stored: Any, replica: str, clock: HybridLogicalClock
+    ) -> tuple[Dot, tuple[int, int, Any], list[Dot]]:
+        """`overwrite` without building its delta: the new dot, the write (l, c, value), and
+        the delta's context as dots (those overwritten, then the new one)."""
         values = self.store.values
         if not values:
             stamp = clock.tick()
@@ -135,7 +143,7 @@ class LWWRegister(_Register):
         values.clear()
         values[dot] = write
         observed.append(dot)
-        return type(self)._of(DotFun({dot: write}), CausalContext.of(observed))
+        return dot, write, observed
 
     def store_to_wire(self, index: WriterIndex) -> list[Any]:
         spec = self.value_spec

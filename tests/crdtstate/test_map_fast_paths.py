@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from crdtstate import ORMap, Replica, codec
 from crdtstate.containers.maphandle import MapHandle
 from crdtstate.errors import InvalidValueError
+from crdtstate.replica_state import ReplicaState
 from crdtstate.types import LWWRegister, PNCounter, hlc
 from crdtstate.types.hlc import HybridLogicalClock
 from crdtstate.types.snapshots import MapSnapshot
@@ -79,14 +80,18 @@ def test_put_is_apply_with_assign(steps: list[Any], readings: list[int]) -> None
     pairs = {r: clocks(readings, ahead=20 * i) for i, r in enumerate(REPLICAS)}
     fast = {r: SESSIONS() for r in REPLICAS}
     slow = {r: SESSIONS() for r in REPLICAS}
+    unread: list[tuple[Any, Any]] = []  # (lazy put delta, the general one): read at the end
     for op, replica, key, n in steps:
         value = Session(user=f"{replica}-{n}", expires=n)
         fast_clock, slow_clock = pairs[replica]
         if op == "put":
             got = fast[replica].put(key, value, replica=replica, clock=fast_clock)
+            assert not got.is_bottom()  # answered without building it
             want = slow[replica].apply(
                 key, lambda r, v=value, w=replica, c=slow_clock: general_assign(r, v, w, c)
             )
+            unread.append((got, want.copy()))  # compared at the end, built only then
+            got = want = None
         elif op == "bad":  # refused before anything changes, both ways
             with pytest.raises(InvalidValueError):
                 fast[replica].put(key, {"user": 1}, replica=replica, clock=fast_clock)
@@ -107,6 +112,13 @@ def test_put_is_apply_with_assign(steps: list[Any], readings: list[int]) -> None
         assert fast[replica] == slow[replica]
         assert codec.encode(fast[replica]) == codec.encode(slow[replica])
         assert fast[replica].value == slow[replica].value
+    for lazy, general in unread:  # built only now, after later writes to the same keys
+        assert type(lazy).__mro__[2] is SESSIONS and isinstance(lazy, SESSIONS)
+        assert lazy == general
+        assert codec.encode(lazy) == codec.encode(general)
+    if unread:
+        joined = SESSIONS.join([lazy for lazy, _ in unread])
+        assert joined == SESSIONS.join([general for _, general in unread])
 
 
 @SAME
@@ -142,6 +154,20 @@ def replay_through_a_handle(steps: list[Any], slow_clock: HybridLogicalClock) ->
             assert recorded.pop() == want
         assert not recorded
         assert fast == slow
+
+
+def test_a_lazy_put_delta_handed_over_in_memory_joins_as_the_map_class() -> None:
+    source = SESSIONS()
+    delta = source.put("s1", Session(user="u", expires=1), replica="w")
+    again = delta.copy().put("s2", Session(user="v", expires=2), replica="w")
+    state = ReplicaState("r")
+    sequence, _ = state.join_remote({"sessions": delta}, origin="w")
+    assert sequence == 1 and type(state.objects["sessions"]) is SESSIONS
+    state.join_remote({"sessions": again}, origin="w")
+    assert state.objects["sessions"].value == {
+        "s1": Session(user="u", expires=1),
+        "s2": Session(user="v", expires=2),
+    }
 
 
 def test_put_refuses_maps_of_crdts() -> None:

@@ -91,7 +91,7 @@ class MapHandle(MutableMapping[Any, Any]):
             # an absent key's loose register is empty (it was emptied, or never written):
             # writing a fresh one is the same
             if held is None or type(held) is plain:
-                self._record(state.put(key, new, replica=self._replica))
+                self._record(state.put_checked(key, held, new, self._replica, None))
                 return
         key, value = self._resolve(key)
         handle = self._nested(key, value)

@@ -155,16 +155,23 @@ class ORMap(CausalCrdt):
         if cls is None:
             raise InvalidValueError(f"{type(self).__name__} holds CRDTs: use apply")
         key = self.key_spec.check(key)
-        store = self.store
-        held = store.entries.get(key)
+        held = self.store.entries.get(key)
         if held is not None and type(held) is not cls:
             raise InvalidValueError(f"the value under {key!r} is a {held.kind}, not plain")
-        stored = cls.value_spec.check(value)
+        return self.put_checked(key, held, value, replica, clock)
+
+    def put_checked(
+        self, key: Any, held: Any, value: Any, replica: str, clock: HybridLogicalClock | None
+    ) -> Self:
+        """`put` once `key` is checked and `held` is what it holds: None or a `plain_cls`
+        register (`MapHandle` has checked both already)."""
+        cls = self.plain_cls
+        stored = cls.value_spec.check(value)  # type: ignore[union-attr]
         self._touch(key)
         if held is None:
-            held = cls._of(DotFun(), self.context)
+            held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
         dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
-        store.put(key, held, (dot,))
+        self.store.put(key, held, (dot,))
         return put_delta(type(self), key, dot, write, dots)  # built when first read
 
     def _touch(self, key: Any) -> None:

@@ -40,13 +40,15 @@ class PutDelta:
         _STORE.__set__(self, part)
         _CONTEXT.__set__(self, context)
 
+    # unbuilt, the slots hold None (no exception to catch on the hot path); a copy or a
+    # join made by a constructor is built from the start
     @property
     def store(self) -> Any:
-        try:
-            return _STORE.__get__(self)
-        except AttributeError:
+        store = _STORE.__get__(self)
+        if store is None:
             self._build()
-            return _STORE.__get__(self)
+            store = _STORE.__get__(self)
+        return store
 
     @store.setter
     def store(self, value: Any) -> None:
@@ -54,23 +56,21 @@ class PutDelta:
 
     @property
     def context(self) -> CausalContext:
-        try:
-            return _CONTEXT.__get__(self)
-        except AttributeError:
+        context = _CONTEXT.__get__(self)
+        if context is None:
             self._build()
-            return _CONTEXT.__get__(self)
+            context = _CONTEXT.__get__(self)
+        return context
 
     @context.setter
     def context(self, value: CausalContext) -> None:
         _CONTEXT.__set__(self, value)
 
     def is_bottom(self) -> bool:
-        """Never: a put adds a dot (answered without building, as `update` asks first)."""
-        try:
-            _STORE.__get__(self)
-        except AttributeError:
+        """Never, unbuilt: a put adds a dot (`update` asks on every put)."""
+        if _STORE.__get__(self) is None:
             return False
-        return super().is_bottom()  # type: ignore[misc]  # a copy, built by a constructor
+        return super().is_bottom()  # type: ignore[misc]
 
 
 def put_delta_class(cls: type) -> type:
@@ -93,7 +93,10 @@ def plain_class(cls: type) -> type:
 
 def put_delta(cls: type, key: Any, dot: Dot, write: Any, dots: list[Dot]) -> Any:
     """A lazy delta of map class `cls`: `key` now holds `write` at `dot`; `dots` its context."""
-    delta = object.__new__(put_delta_class(cls))
+    lazy = _CLASSES.get(cls) or put_delta_class(cls)
+    delta = object.__new__(lazy)
+    _STORE.__set__(delta, None)
+    _CONTEXT.__set__(delta, None)
     delta._savepoint = None
     delta._put = (key, dot, write, dots)
     return delta

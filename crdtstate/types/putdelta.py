@@ -24,15 +24,16 @@ _CLASSES: dict[type, type] = {}
 
 class PutDelta:
     """Mixed into a subclass of each map class (`put_delta_class`): `_put` holds (key, dot,
-    write, dots) until `store` or `context` is first read."""
+    write, *dots) until `store` or `context` is first read (one tuple: one object less for
+    the collector than a tuple and a list)."""
 
     __slots__ = ()
-    _put: tuple[Any, Dot, Any, list[Dot]]
+    _put: tuple[Any, ...]
     plain_cls: Any
     value_cls: Any
 
     def _build(self) -> None:
-        key, dot, write, dots = self._put
+        key, dot, write, *dots = self._put
         context = CausalContext.of(dots)
         part = MapStore(self.value_cls)
         part.entries[key] = self.plain_cls._of(DotFun({dot: write}), context)
@@ -98,5 +99,5 @@ def put_delta(cls: type, key: Any, dot: Dot, write: Any, dots: list[Dot]) -> Any
     _STORE.__set__(delta, None)
     _CONTEXT.__set__(delta, None)
     delta._savepoint = None
-    delta._put = (key, dot, write, dots)
+    delta._put = (key, dot, write, *dots)
     return delta

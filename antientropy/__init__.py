@@ -1,7 +1,18 @@
 """The anti-entropy sync protocol, Sans-I/O: messages in, messages and deltas out."""
 
 from .garbage import collect_garbage
-from .messages import PROTOCOL_VERSION, Ack, Auth, Bye, Delta, Digest, Hello, Presence
+from .messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    Auth,
+    Bye,
+    Claim,
+    Delta,
+    Digest,
+    Hello,
+    Presence,
+    Resume,
+)
 from .presence import PRESENCE_TIMEOUT, PresenceTable
 from .session import (
     CloseKind,
@@ -21,6 +32,7 @@ __all__ = [
     "Ack",
     "Auth",
     "Bye",
+    "Claim",
     "CloseKind",
     "Delta",
     "DeltasReceived",
@@ -31,6 +43,7 @@ __all__ = [
     "Presence",
     "PresenceReceived",
     "PresenceTable",
+    "Resume",
     "SessionClosed",
     "SessionPhase",
     "SessionState",

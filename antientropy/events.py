@@ -62,7 +62,7 @@ class SessionPhase(enum.Enum):
     """Where a session is in the protocol (DESIGN §4), for drivers, tests and logs."""
 
     HANDSHAKE = "handshake"  # hello, and auth with a shared secret (`handshake.py`)
-    DIGESTS = "digests"  # open; the peer's digest not answered yet (or a resync): no pushes
+    DIGESTS = "digests"  # open; the peer's digest or claim not answered yet (or a resync)
     PUSHING = "pushing"  # open; the digest answered: new groups are pushed eagerly
     CLOSED = "closed"
 
@@ -120,6 +120,8 @@ class SessionStats:
     resyncs: int = 0
     retransmits: int = 0
     ignored: int = 0  # frames that arrived before the handshake allowed them (reordering)
+    claims_accepted: int = 0  # the peer's claims we resumed from (`antientropy.digests`)
+    claims_refused: int = 0  # ... and those we refused (it then sent its digest)
     last_error: str | None = None
     frames_by_type: dict[str, int] = field(default_factory=dict)
 

@@ -29,7 +29,9 @@ from crdtstate.replica_ids import check_replica_id
 
 # 2: deltas carry their sequence range (since) and may piggyback an ack, so a session survives
 # lost, duplicated and reordered frames.
-PROTOCOL_VERSION = 4  # 4: causal payloads in format 2 (writer tables); 3: the hello lists no kinds
+# 5: a reconnect to a peer run seen before resumes (Claim, Resume) instead of digests;
+# 4: causal payloads in format 2 (writer tables); 3: the hello lists no kinds.
+PROTOCOL_VERSION = 5
 MAX_NAME = 1024
 Sequence = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
 ReplicaId = Annotated[StrictStr, AfterValidator(check_replica_id)]  # the rule of local ids
@@ -75,6 +77,25 @@ class Digest(_Message):
     type: Literal["digest"] = Field("digest", alias="t")
     objects: dict[Name, tuple[Kind, Any]] = Field(alias="o")
     reply: StrictBool = Field(False, alias="r")
+
+
+class Claim(_Message):
+    """Sent instead of a `Digest` to a peer run we synced with before: we hold every group of
+    yours up to `held` (of your run `incarnation`) and you acknowledged ours up to `acked`,
+    so serve us from `held`. The peer answers with a `Resume`."""
+
+    type: Literal["claim"] = Field("claim", alias="t")
+    incarnation: Sequence = Field(alias="i")
+    held: Sequence = Field(alias="h")
+    acked: Sequence = Field(alias="a")
+
+
+class Resume(_Message):
+    """The verdict on a `Claim`: pushes continue after `since` (the claimant holds every group
+    of ours up to it); without `since`, refused: the claimant sends its digest instead."""
+
+    type: Literal["resume"] = Field("resume", alias="t")
+    since: Sequence | None = Field(None, alias="s")
 
 
 class Delta(_Message):
@@ -123,7 +144,8 @@ class Bye(_Message):
 
 
 Message = Annotated[
-    Hello | Auth | Digest | Delta | Ack | Presence | Bye, Field(discriminator="type")
+    Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Bye,
+    Field(discriminator="type"),
 ]
 _MESSAGE = TypeAdapter(Message)
 
@@ -133,7 +155,9 @@ def encode_message(message: _Message) -> bytes:
     return codec.pack(message.model_dump(by_alias=True, exclude_none=True))
 
 
-def decode_message(data: bytes) -> Hello | Auth | Digest | Delta | Ack | Presence | Bye:
+def decode_message(
+    data: bytes,
+) -> Hello | Auth | Digest | Claim | Resume | Delta | Ack | Presence | Bye:
     if not isinstance(data, bytes | bytearray):
         raise ProtocolError("text frames are not part of the protocol")
     try:

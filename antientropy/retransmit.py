@@ -2,8 +2,9 @@
 
 Whatever the peer has not confirmed is resent after a timeout that doubles while the peer
 stays silent, up to a cap: the hello until the peer's arrives, the digest until the peer
-answers it (or sends its own), unacknowledged deltas from the last acknowledgement; a lost
-answer to the peer's digest restarts the digest exchange (`_resync`).
+answers it (or sends its own), a claim until its verdict arrives, unacknowledged deltas from
+the last acknowledgement; a lost answer to the peer's digest restarts the digest exchange
+(`_resync`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Retransmission:
 
         def _send_digest(self, *, reply: bool, now: float) -> None: ...
 
+        def _pull_again(self, now: float) -> None: ...
+
     def next_deadline(self) -> float | None:
         """When `data_to_send` should be called again even if nothing happens."""
         waits = self._waiting_since()
@@ -97,7 +100,7 @@ class Retransmission:
         window = self.window
         if (self._awaiting_answer or not window.serving) and self._clock.due(self._digest_at, now):
             self._bump(now)
-            self._send_digest(reply=not window.serving, now=now)
+            self._pull_again(now)
         if window.serving and window.in_flight() and self._clock.due(window.push_at, now):
             self._bump(now)
             if window.acked < window.answered:

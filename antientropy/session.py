@@ -6,9 +6,11 @@ the websocket driver and the simulator run the very same object.
 
 Phases (DESIGN §4, `SessionPhase`): the handshake (`handshake.py`); then each side sends its
 per-object `Digest` and answers the peer's with a `Delta` of what the peer lacks, stamped with
-its current sequence; from then on, groups the buffer gains are pushed eagerly, joined, leaving
-out groups the peer is known to hold (BP, `backprop.py`), and the peer acknowledges the
-contiguous prefix it holds. A peer the buffer can no longer serve is resynchronised by digests.
+its current sequence, or, reconnecting to a peer run it remembers, claims where they were
+and the peer resumes from there (`digests.py`); from then on, groups the buffer gains are
+pushed eagerly, joined, leaving out groups the peer is known to hold (BP, `backprop.py`), and
+the peer acknowledges the contiguous prefix it holds. A peer the buffer can no longer serve
+is resynchronised by digests.
 Frames may be lost, duplicated or reordered: every frame is idempotent, deltas carry their
 range, and whatever the peer has not confirmed is resent (`retransmit.py`).
 """
@@ -19,11 +21,12 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from crdtstate import codec
 from crdtstate.errors import AuthenticationError, DecodeError, ProtocolError
+from crdtstate.resume_points import ResumePoints
 from crdtstate.types import Crdt
 
 from .backprop import HeldGroups, SentByPeer, push_part
+from .digests import DigestExchange
 from .events import (
     CloseKind,
     DeltasReceived,
@@ -43,10 +46,12 @@ from .messages import (
     Ack,
     Auth,
     Bye,
+    Claim,
     Delta,
     Digest,
     Hello,
     Presence,
+    Resume,
     decode_message,
     encode_message,
 )
@@ -75,14 +80,15 @@ __all__ = [
 ]
 
 
-class PeerSession(Handshake, Retransmission):
+class PeerSession(Handshake, DigestExchange, Retransmission):
     """The anti-entropy state shared with one peer over one connection.
 
     `back_propagation=False` also ships groups back to where they came from: classic delta
     shipping, kept only as a benchmark baseline. `ordered=True` (websockets) treats a frame
     out of turn as a protocol error rather than a reordering. Deltas are split into frames of
     at most `max_frame_bytes`. With `max_pushes_in_flight`, a push waits while that many are
-    unacknowledged: under load the groups made meanwhile go out joined, in one frame.
+    unacknowledged: under load the groups made meanwhile go out joined, in one frame. With
+    `resume` (the replica's `resume_points`), a reconnect to a peer run seen before resumes.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class PeerSession(Handshake, Retransmission):
         max_frame_bytes: int = 16 * 1024 * 1024,
         ack_delay: float = 0.0,
         max_pushes_in_flight: int | None = None,
+        resume: ResumePoints | None = None,
     ) -> None:
         self.source = source
         self.state = SessionState.AWAIT_HELLO
@@ -137,6 +144,8 @@ class PeerSession(Handshake, Retransmission):
         self._hello_at = now
         self._hello_reply_at = -float("inf")
         self._digest_at = now
+        self._book = resume  # what the replica remembers of its peers (None: always digests)
+        self._init_exchange()
         self._queue_hello()
 
     # -- input ----------------------------------------------------------------------------
@@ -180,6 +189,12 @@ class PeerSession(Handshake, Retransmission):
         if isinstance(message, Digest):
             self._on_digest(message, now)
             return []
+        if isinstance(message, Claim):
+            self._on_claim(message, now)
+            return []
+        if isinstance(message, Resume):
+            self._on_resume(message, now)
+            return []
         if isinstance(message, Delta):
             if message.ack is not None:
                 self._on_ack(message.ack, now)
@@ -194,33 +209,8 @@ class PeerSession(Handshake, Retransmission):
     def _open(self, now: float) -> list[Event]:
         assert self.peer is not None and self.peer_incarnation is not None
         self.state = SessionState.OPEN
-        self._send_digest(reply=False, now=now)
+        self._start_exchange(now)
         return [PeerReady(self.peer, self.peer_incarnation)]
-
-    def _send_digest(self, *, reply: bool, now: float) -> None:
-        objects = {
-            name: (kind, codec.digest_to_wire(kind, digest))
-            for name, (kind, digest) in self.source.object_digests().items()
-        }
-        self._digest_at = now
-        self._awaiting_answer = True
-        self._queue(Digest(objects=objects, reply=reply))
-
-    def _on_digest(self, message: Digest, now: float) -> None:
-        digests: dict[str, tuple[str, Any]] = {}
-        try:
-            for name, (kind, raw) in message.objects.items():
-                digests[name] = (kind, codec.digest_from_wire(kind, raw))
-        except DecodeError as exc:
-            raise ProtocolError(f"malformed digest: {exc}") from exc
-        upto = self.source.sequence
-        self._queue_delta(self.source.deltas_since(digests), None, upto)
-        self.answer_pending = True
-        self.window.answered_digest(upto, now)
-        if message.reply and not self._awaiting_answer:
-            # (When ours is still out, its answer is what the peer asked for: both sides
-            # starting a resync at once must not make each answer twice.)
-            self._send_digest(reply=False, now=now)
 
     def _on_delta(self, message: Delta) -> list[Event]:
         deltas: dict[str, Crdt] = {}
@@ -245,6 +235,7 @@ class PeerSession(Handshake, Retransmission):
         if upto > self.source.sequence:
             raise ProtocolError(f"ack {upto} beyond our sequence {self.source.sequence}")
         self.window.acknowledged(upto, now)
+        self._point.note(acked=upto, known_held=self.window.known_held)
         self._held.forget_through(self.window.acked)
 
     @property
@@ -272,6 +263,7 @@ class PeerSession(Handshake, Retransmission):
         since = self._applying.pop(upto, None)
         if since is not None and self.state is SessionState.OPEN:
             self.held.add(since, upto)
+            self._point.note(held=self.held.upto)
             self._ack_due = True  # also when nothing advanced: our last ack may be lost
 
     def share_presence(self, rooms: Mapping[str, Iterable[AwarenessEntry]]) -> None:
@@ -354,6 +346,7 @@ class PeerSession(Handshake, Retransmission):
             source, start, peer, self.peer_incarnation, self._held, self._sent_by_peer
         )
         window.considered_through(upto, found=bool(deltas))
+        self._point.note(known_held=window.known_held)
         if not deltas:  # every new group is held by the peer: no frame (the next frame's range
             return  # starts at the last one's end, so it covers these and acks stay whole)
         self._queue_delta(deltas, window.sent, upto)
@@ -366,6 +359,8 @@ class PeerSession(Handshake, Retransmission):
         no group (an empty range), so an ack never covers a group before all of it arrived.
         (Splitting relies on the frames arriving in order, as on a websocket.)
         """
+        self._sent_max = max(self._sent_max, upto)
+        self._point.note(sent=upto)
         entries = delta_entries(deltas)
         chunks = split_entries(entries, self._max_frame_bytes, ordered=self._ordered)
         for i, chunk in enumerate(chunks):

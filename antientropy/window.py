@@ -88,3 +88,11 @@ class PushWindow:
         self.considered = max(self.acked, self.known_held)
         self.push_at = now
         self.pushes = []
+
+    def resumed(self, start: int, now: float) -> None:
+        """The peer holds every group up to `start` (its claim, checked): push from there."""
+        self.acked = self.known_held = max(self.acked, start)
+        self.answered = self.sent = self.considered = self.acked
+        self.serving = True
+        self.push_at = now
+        self.pushes = []

@@ -69,6 +69,7 @@ class Replica:
         # id: a durable replica's incarnation is stored and bumped on every open.
         self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
         self.buffer = self.state.buffer
+        self.resume_points = self.state.resume_points  # per peer run: where a reconnect resumes
         self._objects = self.state.objects
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._journal: GroupCommitter | None = None

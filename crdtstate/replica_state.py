@@ -18,6 +18,7 @@ from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
 from .errors import DecodeError, ProtocolError
 from .replica_ids import check_replica_id
+from .resume_points import ResumePoints
 from .types import Crdt
 from .types.putdelta import plain_class
 
@@ -51,6 +52,9 @@ class ReplicaState:
         self.buffer = buffer if buffer is not None else DeltaBuffer()
         self.objects: dict[str, Crdt] = {}
         self.relay_redundant = relay_redundant
+        # What this run remembers of its peers' runs, so reconnects resume (in memory only:
+        # a restarted replica remembers no peer, and they resync with it by digests).
+        self.resume_points = ResumePoints()
 
     # -- local updates ----------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ duplicated and reordered by their `LinkModel`, and a partition cuts them without
 (the sessions' retransmissions carry them across the heal). A crash closes every connection of
 the replica; frames still in flight for a closed connection are discarded on arrival, as a
 new TCP connection never sees an old one's segments. A restart opens new connections, so the
-peers resynchronise by digests. The same seed replays the same run, event for event.
+peers resynchronise by digests; `reconnect` replaces a connection between two running replicas,
+which remember each other and resume where they were (`resume=False`: digests every time).
+The same seed replays the same run, event for event.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Network:
         buffer_groups: int | None = DEFAULT_MAX_GROUPS,
         back_propagation: bool = True,
         remove_redundant: bool = True,
+        resume: bool = True,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -78,6 +81,7 @@ class Network:
         self._buffer_groups = buffer_groups
         self._bp = back_propagation
         self._rr = remove_redundant
+        self._resume = resume
         self._queue: list[tuple[float, int, str, Any]] = []
         self._order = itertools.count()
         self._in_flight = 0
@@ -156,6 +160,12 @@ class Network:
     def set_model(self, model: LinkModel) -> None:
         for link in self.links.values():
             link.model = model
+
+    def reconnect(self, a: str, b: str) -> None:
+        """Drop the connection between `a` and `b` and open a new one (when both are up)."""
+        link = self.link(a, b)
+        self._close(link)
+        self._reopen(link)
 
     def crash(self, replica_id: str) -> None:
         node = self.replicas[replica_id]
@@ -244,6 +254,7 @@ class Network:
                 retransmit_after=self._retransmit_after,
                 max_retransmit_after=self._max_retransmit_after,
                 back_propagation=self._bp,
+                resume=node.state.resume_points if self._resume else None,
             )
             link.sessions[end] = node.sessions[link.other(end)] = session
         for end in (link.a, link.b):
@@ -255,7 +266,7 @@ class Network:
             node = self.replicas[end]
             if node.sessions.get(link.other(end)) is session:
                 del node.sessions[link.other(end)]
-                collect_garbage(node.state.buffer, node.sessions.values())
+                self._collect(node)
         link.sessions.clear()
         link.epoch += 1
 
@@ -275,11 +286,15 @@ class Network:
             if isinstance(event, SessionClosed):
                 self._on_closed(link, event)
                 return
-        collect_garbage(node.state.buffer, node.sessions.values())
+        self._collect(node)
         if grew:
             self._replica_grew(node)
         else:
             self._flush(link, dst)
+
+    def _collect(self, node: SimReplica) -> None:
+        remembered = node.state.resume_points if self._resume else None
+        collect_garbage(node.state.buffer, node.sessions.values(), remembered)
 
     def _on_closed(self, link: Link, event: SessionClosed) -> None:
         """A session ended (a protocol error: it never should here): reconnect later."""

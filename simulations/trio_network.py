@@ -170,7 +170,7 @@ class TrioNetwork:
         sessions = [
             d.session for d in self.drivers if d.replica is replica and not d.ended.is_set()
         ]
-        collect_garbage(replica.buffer, sessions)
+        collect_garbage(replica.buffer, sessions, replica.resume_points)
 
     async def _supervise(self, a: str, b: str) -> None:
         while True:

@@ -81,6 +81,7 @@ class SessionDriver:
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
             max_pushes_in_flight=self.limits.max_pushes_in_flight,
+            resume=replica.resume_points,  # a reconnect to a peer run seen before resumes
         )
         self.ended = anyio.Event()
         self.closed_by: SessionClosed | None = None

@@ -182,8 +182,10 @@ class Mesh:
         self._collect_garbage()
 
     def _collect_garbage(self) -> None:
-        """Drop buffered groups every open session has acknowledged."""
-        collect_garbage(self.replica.buffer, (d.session for d in self._sessions.values()))
+        """Drop buffered groups every open session has acknowledged, but those a peer that
+        was connected may resume from when it reconnects (`Replica.resume_points`)."""
+        sessions = (d.session for d in self._sessions.values())
+        collect_garbage(self.replica.buffer, sessions, self.replica.resume_points)
 
     async def _run_driver(self, channel: WebSocketChannel, *, outbound: bool) -> SessionDriver:
         driver = SessionDriver(

@@ -25,14 +25,24 @@ from typing import Any
 
 from antientropy import PeerSession, SessionState
 from antientropy.duties import deliver
-from antientropy.messages import Ack, Auth, Bye, Delta, Digest, Hello, decode_message
+from antientropy.messages import (
+    Ack,
+    Auth,
+    Bye,
+    Claim,
+    Delta,
+    Digest,
+    Hello,
+    Resume,
+    decode_message,
+)
 from antientropy.session import Event
 from crdtstate.containers import handle_for
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import Crdt
 from crdtstate.types.yjs.clientids import ClientIdAllocator
 
-Message = Hello | Auth | Digest | Delta | Ack | Bye
+Message = Hello | Auth | Digest | Claim | Resume | Delta | Ack | Bye
 
 
 class Replica(ReplicaState):
@@ -149,6 +159,7 @@ class Network:
         ordered: bool = False,
         max_pushes_in_flight: int | None = None,
         ack_delay: float = 0.0,
+        resume: bool = False,
     ) -> None:
         self.rng = rng if rng is not None else random.Random(0)
         self.drop = drop
@@ -159,6 +170,7 @@ class Network:
         self.ordered = ordered
         self.max_pushes_in_flight = max_pushes_in_flight
         self.ack_delay = ack_delay
+        self.resume = resume  # sessions read and keep their replicas' resume points
         self.now = 0.0
         self.links: list[Link] = []
         self.log: list[Frame] = []
@@ -184,6 +196,7 @@ class Network:
             ordered=self.ordered,
             max_pushes_in_flight=self.max_pushes_in_flight,
             ack_delay=self.ack_delay,
+            resume=replica.resume_points if self.resume else None,
         )
 
     def connect(
@@ -208,7 +221,8 @@ class Network:
 
     def reconnect(self, link: Link) -> Link:
         """Close both sessions of `link` cleanly and replace it with fresh ones (a new
-        connection between the same replicas, which starts with a digest exchange)."""
+        connection between the same replicas, which starts with a digest exchange, or with
+        claims when the network is made with `resume=True`)."""
         for end, _ in link.ends():
             end.session.close("reconnecting")
             end.session.data_to_send(self.now)  # the byes go nowhere: the link is gone

@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from antientropy import PROTOCOL_VERSION, Ack, Auth, Bye, Delta, Digest, Hello
-from antientropy.messages import MAX_NAME, decode_message, encode_message
+from antientropy.messages import MAX_NAME, Claim, Resume, decode_message, encode_message
 from crdtstate import AWSet, GCounter, PNCounter, codec
 from crdtstate.errors import ProtocolError
 
 PROPERTY = settings(max_examples=100, deadline=None)
 
-Message = Hello | Auth | Digest | Delta | Ack | Bye
+Message = Hello | Auth | Digest | Claim | Resume | Delta | Ack | Bye
 
 # -- strategies ---------------------------------------------------------------------------------
 
@@ -95,6 +95,8 @@ def valid_examples() -> list[Message]:
         Digest(objects={"x" * MAX_NAME: ("awset", [{"a": 1}, []])}, reply=True),
         Delta(upto=3, entries=[("c", "pncounter", [{"a": 2}, {}])], since=2, ack=2**63 - 1),
         Ack(upto=0),
+        Claim(incarnation=2**63 - 1, held=0, acked=2**63 - 1),
+        Resume(since=2**63 - 1),
         Bye(reason="r" * 1024),
     ]
 
@@ -132,23 +134,35 @@ def test_every_message_round_trips(message: Message) -> None:
 
 @pytest.mark.parametrize("message", valid_examples(), ids=lambda m: m.type)
 def test_each_type_round_trips_at_its_limits(message: Message) -> None:
-    """Each of the six types round-trips, with fields at their maximum allowed size."""
+    """Each type round-trips, with fields at their maximum allowed size."""
     assert decode_message(encode_message(message)) == message
     assert decode_message(bytearray(encode_message(message))) == message
 
 
-def test_the_six_types_are_all_covered() -> None:
+def test_every_type_is_covered() -> None:
     """The examples above name every message type of the protocol (none forgotten)."""
-    assert {m.type for m in valid_examples()} == {"hello", "auth", "digest", "delta", "ack", "bye"}
+    assert {m.type for m in valid_examples()} == {
+        "hello",
+        "auth",
+        "digest",
+        "claim",
+        "resume",
+        "delta",
+        "ack",
+        "bye",
+    }
 
 
 def test_frames_use_one_letter_keys_and_leave_out_absent_optional_fields() -> None:
     """Protocol 2 wire keys: `t` for the type everywhere; digest `o`, `r`; delta `u`, `e`, `s`,
     `a`; ack `u`. Absent optional fields (a delta's `since` and `ack`) are not in the frame."""
-    assert PROTOCOL_VERSION == 4
+    assert PROTOCOL_VERSION == 5
     assert set(raw(Delta(upto=3, entries=[], since=1, ack=2))) == {"t", "u", "e", "s", "a"}
     assert raw(Delta(upto=3, entries=[])) == {"t": "delta", "u": 3, "e": []}
     assert raw(Ack(upto=4)) == {"t": "ack", "u": 4}
+    assert raw(Claim(incarnation=1, held=2, acked=3)) == {"t": "claim", "i": 1, "h": 2, "a": 3}
+    assert raw(Resume(since=4)) == {"t": "resume", "s": 4}
+    assert raw(Resume()) == {"t": "resume"}
     assert raw(Digest(objects={}, reply=True)) == {"t": "digest", "o": {}, "r": True}
     assert raw(Bye(reason="done")) == {"t": "bye", "reason": "done"}
     assert raw(Auth(proof=b"p" * 32)) == {"t": "auth", "proof": b"p" * 32}
@@ -249,7 +263,7 @@ def test_a_frame_that_is_not_a_map_is_rejected(value: Any) -> None:
 @pytest.mark.parametrize("key", ["t", "type"])
 @pytest.mark.parametrize("kind", ["gossip", "", "HELLO", "Ack", 1, None, b"ack", ["ack"]], ids=repr)
 def test_an_unknown_message_type_is_rejected(kind: Any, key: str) -> None:
-    """Only the six known `type` values (exact spelling, str) select a message."""
+    """Only the known `type` values (exact spelling, str) select a message."""
     assert_protocol_error(codec.pack({key: kind, "u": 1}))
     assert_protocol_error(codec.pack({key: kind, "upto": 1}))
 

@@ -162,7 +162,7 @@ def test_handshake_opens_both_sides_with_the_right_ids() -> None:
     first = decode_message(net.frames("a", "b")[0].data)
     assert isinstance(first, Hello)
     assert (first.replica, first.incarnation) == ("a", a.incarnation)
-    assert first.protocol == PROTOCOL_VERSION == 4
+    assert first.protocol == PROTOCOL_VERSION == 5
     assert not closes(link.left) and not closes(link.right)
 
 
@@ -292,7 +292,7 @@ def test_a_reflected_hello_is_refused() -> None:
     assert session.state is SessionState.CLOSED
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 3, 5, -1, 2**40])  # 3: the previous protocol
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 4, 6, -1, 2**40])  # 4: the previous protocol
 def test_a_protocol_version_mismatch_closes_with_a_reason(version: int) -> None:
     """A hello of another protocol version ends the session with a bye naming the version."""
     a = Replica("a")

@@ -1,7 +1,8 @@
 """A hypothesis state machine over the discrete-event network (DESIGN §7, convergence).
 
 Rules interleave updates of every registered workload type on random replicas with
-partitions, heals, lossy/duplicating links, crashes and restarts. At the end the network heals
+partitions, heals, lossy/duplicating links, dropped and redialed connections (which resume
+where they were), crashes and restarts. At the end the network heals
 and goes quiet, and the machine checks that every replica holds the same state, that it is the
 join of every delta any `update` returned (what shipping full states after every update would
 give), and that each of those deltas is contained in it: no update was lost.
@@ -121,6 +122,14 @@ class ConvergenceMachine(RuleBasedStateMachine):
     )
     def weather(self, loss: float, duplicate: float, fifo: bool) -> None:
         self.network.set_model(LinkModel(loss=loss, duplicate=duplicate, fifo=fifo))
+
+    @rule(a=st.integers(0, 4), b=st.integers(0, 4))
+    def reconnect(self, a: int, b: int) -> None:
+        """A connection drops and is redialed: the two runs remember each other and resume
+        by claims (or fall back to digests when a claim does not hold)."""
+        key = tuple(sorted((self._pick(a), self._pick(b))))
+        if key in self.network.links:
+            self.network.reconnect(*key)
 
     @rule(who=st.integers(0, 4))
     def crash(self, who: int) -> None:

@@ -83,13 +83,14 @@ def test_bench_scale_quick_prints_a_figure_per_size_op_and_implementation(tmp_pa
     assert "target met: every cell ran" in out
 
 
-def test_bench_registry_quick_runs_four_ways_and_converges() -> None:
+def test_bench_registry_quick_runs_five_ways_and_converges() -> None:
     result = run_module("simulations.bench_registry", "--quick")
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed
     names = (
         "pycrdt Map",
         "bare types (pure API)",
         "container, push sync",
+        "container, resume sync",
         "container, digest sync",
     )
     lines = result.stdout.splitlines()
@@ -99,14 +100,20 @@ def test_bench_registry_quick_runs_four_ways_and_converges() -> None:
         assert len(figures) == 5, line
         assert number(figures[0]) > 0 and number(figures[1]) > 0 and number(figures[2]) > 0
         assert figures[4] == "yes", line
-    assert sum(line.startswith("verdict (container") for line in lines) == 2
+    assert sum(line.startswith("verdict (container") for line in lines) == 2  # not the baseline
     assert lines[0].startswith("(takes about ")
-    assert "... 4 of 4: container, digest sync" in result.stderr
+    assert "... 5 of 5: container, digest sync" in result.stderr
+    by_type = lines.index(next(line for line in lines if line.startswith("KiB by frame type")))
+    header = lines[by_type].split()
+    assert {"claim", "resume", "digest", "delta"} <= set(header), header
+    resume_row = next(line for line in lines[by_type:] if line.startswith("container, resume"))
+    kib = dict(zip(header[4:], resume_row[len("container, resume sync") :].split(), strict=True))
+    assert number(kib["delta"]) > 0
     assert_verdicts(
         result,
         [
             "container, push sync: local ops/s >= 0.5x pycrdt's",
-            "container, digest sync: local ops/s >= 0.5x pycrdt's",
+            "container, resume sync: local ops/s >= 0.5x pycrdt's",
             "the three replicas converged, every way",  # (loro's bytes: the default workload's)
         ],
     )

@@ -99,6 +99,12 @@ OPEN_SESSION = [hello(), encode_message(Digest(objects={}))]
         ("wrong schema", [msgpack.packb({"t": "hello", "who": "me"})], 1002, "malformed hello"),
         ("unknown message type", [msgpack.packb({"t": "gossip"})], 1002, "malformed"),
         ("unknown protocol version", [hello(protocol=99)], 1002, "protocol version"),
+        (
+            "the previous protocol version (no resume)",
+            [hello(protocol=4)],
+            1002,
+            "unsupported protocol version 4 (this is 5)",
+        ),
         ("message before hello", [encode_message(Ack(upto=1))], 1002, "unexpected ack"),
         ("our own replica id", [hello(replica="target")], 1002, "own replica id"),
         (

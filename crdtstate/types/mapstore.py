@@ -61,6 +61,21 @@ class MapStore:
         self.entries[key] = value
         self.index(key, value.store.dots() if new_dots is None else new_dots)
 
+    def keep_write(self, key: Any, value: CausalCrdt, dot: Dot) -> None:
+        """`put(key, value, (dot,))` for a register just written at `dot` (never empty)."""
+        cache = self._cache
+        if cache is not None:
+            cache.touch(key)
+        self.entries[key] = value
+        owner = self.owner
+        owner[dot] = key
+        if len(owner) > self._rebuild_at:
+            self.index(key, ())
+
+    def value_of(self, key: Any) -> Any:
+        """The value under `key` (what the map's snapshot holds for it)."""
+        return self.entries[key].value
+
     def pop(self, key: Any) -> CausalCrdt | None:
         """Remove `key`; the value it held, if any."""
         cache = self._cache

@@ -103,9 +103,8 @@ class ORMap(CausalCrdt):
         """An immutable mapping key -> nested value, equal to the dict of them; O(keys
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
         store = self.store
-        entries = store.entries
         cache = store._cache or store.cache
-        return cache.read_lazy(entries, lambda key: entries[key].value)
+        return cache.read_lazy(store.entries, store.value_of)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -171,7 +170,7 @@ class ORMap(CausalCrdt):
         if held is None:
             held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
         dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
-        self.store.put(key, held, (dot,))
+        self.store.keep_write(key, held, dot)
         return put_delta(type(self), key, dot, write, dots)  # built when first read
 
     def _touch(self, key: Any) -> None:

@@ -14,7 +14,6 @@ folded, the buffer holds no more memory after the most updates than after the fe
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 import tracemalloc
@@ -24,8 +23,9 @@ from crdtstate.buffer import DEFAULT_MAX_GROUPS, DeltaBuffer
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import ORMap
 
+from .output import Column, Table
 from .scale_worker import Session
-from .targets import announce, finish, progress
+from .targets import announce, bench_parser, finish, progress
 
 ESTIMATE_SECONDS_PER_100K = 60  # both ways, tracemalloc on, on an idle 2-vCPU VM
 
@@ -77,27 +77,42 @@ def measure(updates: int, keys: int, max_groups: int | None, seed: int = 0) -> F
     return figure
 
 
+TABLE = Table(
+    Column("buffer", 28, align="<"),
+    Column("updates", 9, ","),
+    Column("groups", 8, ","),
+    Column("encoded MiB", 12, ".2f"),
+    Column("memory MiB", 11, ".1f"),
+    Column("folds", 6, ","),
+    Column("dropped", 8, ","),
+    Column("s", 6, ".1f"),
+)
+
+
 def table(rows: list[tuple[str, Figure]]) -> str:
-    header = (
-        f"{'buffer':<28} {'updates':>9} {'groups':>8} {'encoded MiB':>12} "
-        f"{'memory MiB':>11} {'folds':>6} {'dropped':>8} {'s':>6}"
-    )
-    lines = [header, "-" * len(header)]
+    lines = [TABLE.header()]
     for name, f in rows:
         lines.append(
-            f"{name:<28} {f.updates:>9,} {f.groups:>8,} {f.encoded_mib:>12.2f} "
-            f"{f.memory_mib:>11.1f} {f.folds:>6,} {f.dropped:>8,} {f.seconds:>6.1f}"
+            TABLE.row(
+                name,
+                f.updates,
+                f.groups,
+                f.encoded_mib,
+                f.memory_mib,
+                f.folds,
+                f.dropped,
+                f.seconds,
+            )
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_buffer",
-        description=(
-            "Measures the memory the delta buffer holds when no peer is connected, folding "
-            "beside the byte bound alone, at several numbers of updates."
-        ),
+    parser = bench_parser(
+        "simulations.bench_buffer",
+        "Measures the memory the delta buffer holds when no peer is connected, folding "
+        "beside the byte bound alone, at several numbers of updates.",
+        quick="a small workload (CI)",
     )
     parser.add_argument(
         "--updates",
@@ -107,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         help="numbers of updates to measure after (each one a fresh run)",
     )
     parser.add_argument("--keys", type=int, default=2_000, help="session keys in the map")
-    parser.add_argument("--quick", action="store_true", help="a small workload (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.updates, args.keys = [1_000, 4_000], 200

@@ -17,7 +17,6 @@ reconciliation or a sketch); that is not done yet.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 
@@ -26,7 +25,8 @@ from crdtstate.types import ORMap, runs
 from crdtstate.types.causal import CausalDigest
 from crdtstate.types.clocks import CausalContext
 
-from .targets import announce, finish, progress
+from .output import Column, Table
+from .targets import announce, bench_parser, finish, progress
 
 A, B = "a~k3j9x0qp", "b~77fhd2m1"  # in-memory writer names
 
@@ -114,37 +114,47 @@ def one_round(n: int, differ: int) -> Round:
     )
 
 
+TABLE = Table(
+    Column("keys", 9, ","),
+    Column("digests B", 10, ","),
+    Column("format 1", 9, ","),
+    Column("answers B", 10, ","),
+    Column("format 1", 9, ","),
+    Column("round ms", 9, ".1f"),
+    Column("scanning", 9, ".1f"),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_digests",
-        description=(
-            "Measures the bytes and time of one digest round between two map replicas that "
-            "differ by a few keys, at several map sizes."
-        ),
+    parser = bench_parser(
+        "simulations.bench_digests",
+        "Measures the bytes and time of one digest round between two map replicas that "
+        "differ by a few keys, at several map sizes.",
+        quick="small maps (CI)",
     )
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000], help="keys in the map"
     )
     parser.add_argument("--differ", type=int, default=10, help="keys changed on one side")
-    parser.add_argument("--quick", action="store_true", help="small maps (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes = [200, 2_000]
     started = announce(f"about {max(5, round(sum(args.sizes) / 4_000))} s")
     print(f"one digest round, two map replicas differing by {args.differ} keys", flush=True)
-    header = (
-        f"{'keys':>9} {'digests B':>10} {'format 1':>9} {'answers B':>10} {'format 1':>9} "
-        f"{'round ms':>9} {'scanning':>9}"
-    )
-    print(header)
-    print("-" * len(header))
+    print(TABLE.header())
     for n in args.sizes:
         progress(f"{n:,} keys")
         r = one_round(n, args.differ)
         print(
-            f"{r.n:>9,} {r.digest_bytes:>10,} {r.legacy_digest_bytes:>9,} "
-            f"{r.answer_bytes:>10,} {r.legacy_answer_bytes:>9,} {r.seconds * 1000:>9.1f} "
-            f"{r.scan_seconds * 1000:>9.1f}",
+            TABLE.row(
+                r.n,
+                r.digest_bytes,
+                r.legacy_digest_bytes,
+                r.answer_bytes,
+                r.legacy_answer_bytes,
+                r.seconds * 1000,
+                r.scan_seconds * 1000,
+            ),
             flush=True,
         )
     print(

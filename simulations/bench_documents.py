@@ -40,7 +40,8 @@ from pycrdt import Doc, Text
 
 from crdtstate import Document, Replica, codec
 from crdtstate.types.yjs.clientids import ClientIdAllocator
-from simulations.targets import announce, finish, progress
+from simulations.output import Column, Table
+from simulations.targets import announce, bench_parser, finish, progress
 
 DEFAULT_TRACE = Path(__file__).resolve().parents[1] / ".." / "shared/data/automerge-paper.json.gz"
 Patch = tuple[int, int, str]
@@ -126,8 +127,18 @@ def run_child(side: str, args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+BEST = Table(
+    Column("best run", 20, align="<"),
+    Column("apply (s)", 10, ".3f"),
+    Column("2nd copy (s)", 13, ".3f"),
+    Column("total (s)", 10, ".3f"),
+    Column("shipped (B)", 12, ","),
+    Column("encoded (B)", 12, ","),
+)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser("simulations.bench_documents", __doc__)
     parser.add_argument(
         "trace",
         nargs="?",
@@ -171,14 +182,10 @@ def main() -> int:
             print(f"  run {round_number + 1}: {name:20} {total:7.3f} s", flush=True)
             if name not in best or total < best[name]["local"] + best[name]["remote"]:
                 best[name] = result
-    header = f"\n{'best run':20} {'apply (s)':>10} {'2nd copy (s)':>13} {'total (s)':>10}"
-    print(header + f" {'shipped (B)':>12} {'encoded (B)':>12}")
+    print("\n" + BEST.header())
     for name, r in best.items():
         total = r["local"] + r["remote"]
-        print(
-            f"{name:20} {r['local']:>10.3f} {r['remote']:>13.3f} {total:>10.3f}"
-            f" {r['shipped']:>12,} {r['size']:>12,}"
-        )
+        print(BEST.row(name, r["local"], r["remote"], total, r["shipped"], r["size"]))
     base, ours = best["pycrdt alone"], best["Document container"]
     ratio = (ours["local"] + ours["remote"]) / (base["local"] + base["remote"])
     print(f"\nDocument container / pycrdt alone (total time): {ratio:.2f}x")

@@ -3,7 +3,7 @@ the time to reopen a large replica.
 
     python -m simulations.bench_durability [--quick]
 
-Takes about two minutes (--quick: about 15 s). Exit status: see `simulations/targets.py`
+Takes about 30 s (--quick: a few seconds). Exit status: see `simulations/targets.py`
 (target: concurrent durable updates at least 0.3x as fast as in memory).
 
 Throughput: PNCounter increments through `container.update`, by one sequential updater and by
@@ -17,7 +17,6 @@ Snapshot pauses: the longest event-loop stall while that set is snapshotted unde
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,8 @@ import trio
 
 from crdtstate import AWSet, PNCounter, Replica, codec
 from crdtstate.storage import Durability, SnapshotPolicy
-from simulations.targets import announce, finish, progress
+from simulations.output import Column, Table
+from simulations.targets import announce, bench_parser, finish, progress
 
 CONCURRENT_TASKS = 64
 RATIO_FLOOR = 0.3  # concurrent durable updates must reach this fraction of in-memory ones
@@ -136,16 +136,24 @@ def size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
+THROUGHPUT = Table(
+    Column("replica", 28, align="<"),
+    Column("1 updater", 12),
+    Column(f"{CONCURRENT_TASKS} updaters", 14),
+    indent="  ",
+)
+
+
 async def main(quick: bool) -> int:
     scale = 10 if quick else 1
     sequential, concurrent = 2_000 // scale, 12_800 // scale
     elements, counters = 100_000 // scale, 10_000 // scale
     out: Callable[[str], None] = lambda line: print(line, flush=True)  # noqa: E731
-    started = announce("about 15 s" if quick else "about two minutes")
+    started = announce("about 5 s" if quick else "about 30 s")  # 1 s and 30 s on a busy VM
     with tempfile.TemporaryDirectory(prefix="bench-durability-") as tmp:
         directory = Path(tmp)
         out("update throughput (PNCounter increments via container.update, best of 3)")
-        out(f"  {'replica':<28} {'1 updater':>12} {f'{CONCURRENT_TASKS} updaters':>14}")
+        out(THROUGHPUT.header(rule=False))
         rates: dict[str, tuple[float, float]] = {}
         for label, durable, seq_updates in (
             ("in memory", None, sequential * 5),
@@ -156,7 +164,7 @@ async def main(quick: bool) -> int:
             one = await best_rate(directory, durable, 1, seq_updates)
             many = await best_rate(directory, durable, CONCURRENT_TASKS, concurrent)
             rates[label] = (one, many)
-            out(f"  {label:<28} {one:>10,.0f}/s {many:>12,.0f}/s")
+            out(THROUGHPUT.row(label, f"{one:,.0f}/s", f"{many:,.0f}/s"))
         memory = rates["in memory"][1]
         ratio = rates["durable, process (default)"][1] / memory
         power_ratio = rates["durable, power (fsync)"][1] / memory
@@ -193,6 +201,7 @@ async def main(quick: bool) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the work, for a smoke run")
+    parser = bench_parser(
+        "simulations.bench_durability", __doc__, quick="a tenth of the work, for a smoke run"
+    )
     sys.exit(trio.run(main, parser.parse_args().quick))

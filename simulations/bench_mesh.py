@@ -3,9 +3,10 @@
 Prints, side by side in one run, for each event loop (anyio backend) the replicas run on: the
 round trip of a bare websockets echo between two processes (the floor), the latency from
 `update` on one replica to the change reaching a subscriber on each of the two others (p50,
-p99) at a fixed rate, and the highest rate at which the watchers keep up (their lag at the
-end of the run stays under `--max-lag` ms). Each rate is run under every backend in turn, so
-a busy machine weighs on both alike.
+p99) at a fixed rate, and the highest rate at which the mesh keeps up: the updater makes at
+least 90% of the asked rate (it stops at the deadline, it does not overrun it), and both
+watchers see every update made, their lag at the end under `--max-lag` ms. Each rate is run
+under every backend in turn, so a busy machine weighs on both alike.
 
     python -m simulations.bench_mesh [--rate 1000] [--duration 3] [--backends trio asyncio]
 
@@ -17,52 +18,18 @@ within 1.5x of trio's).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
+from itertools import chain
 from typing import Any
 
 import trio
 from websockets.trio.client import connect
 
-from simulations.targets import announce, finish, progress
-
-HERE = Path(__file__).resolve().parent
-
-
-class Proc:
-    def __init__(self, process: trio.Process) -> None:
-        self.process = process
-        self._pending = b""
-
-    @classmethod
-    async def start(cls, script: str, *args: str, library: str | None = None) -> Proc:
-        """Run `script` (in this directory); `library`: import crdtstate and transport from
-        that checkout instead (a baseline, e.g. main's, run by the same script)."""
-        env = None if library is None else {**os.environ, "PYTHONPATH": library}
-        process = await trio.lowlevel.open_process(
-            [sys.executable, str(HERE / script), *args], stdout=subprocess.PIPE, env=env
-        )
-        return cls(process)
-
-    async def line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(1 << 20)
-            if not chunk:
-                raise EOFError("process exited early")
-            self._pending += chunk
-        raw, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(raw)
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-        await self.process.wait()
+from simulations.output import Column, Table
+from simulations.processes import Proc, node_chain
+from simulations.targets import announce, bench_parser, finish, progress
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -98,40 +65,15 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
     """Latencies (ms) from the updater to each watcher, and each watcher's final lag (ms),
     with the three replicas on `backend`."""
     common = ["--rate", str(rate), "--duration", str(duration), "--backend", backend]
-    updater = await Proc.start("mesh_node.py", "--id", "u", "--role", "updater", *common)
-    procs = [updater]
-    try:
-        url_u = (await updater.line())["url"]
-        w1 = await Proc.start(
-            "mesh_node.py", "--id", "w1", "--role", "watcher", "--peer", url_u, *common
-        )
-        procs.append(w1)
-        url_w1 = (await w1.line())["url"]
-        w2 = await Proc.start(
-            "mesh_node.py",
-            "--id",
-            "w2",
-            "--role",
-            "watcher",
-            "--peer",
-            url_u,
-            "--peer",
-            url_w1,
-            *common,
-        )
-        procs.append(w2)
-        await w2.line()
-        for p in procs:
-            await p.line()  # ready
-        results = {}
-        cpu = {}
+    roles = {"u": "updater", "w1": "watcher", "w2": "watcher"}
+    nodes = [["--id", node, "--role", role, *common] for node, role in roles.items()]
+    results = {}
+    cpu = {}
+    async with node_chain("mesh_node.py", nodes) as procs:
         for p in procs:
             line = await p.line()
             results[line["id"]] = line["times"]
             cpu[line["id"]] = line["cpu"]
-    finally:
-        for p in procs:
-            await p.stop()
     made = results["u"]
     latencies: list[float] = []
     lags = []
@@ -139,11 +81,10 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
         seen = results[watcher]
         latencies += [(s - m) * 1000 for m, s in zip(made, seen, strict=False)]
         lags.append((seen[-1] - made[-1]) * 1000 if len(seen) == len(made) else float("inf"))
-    achieved = len(made) / (made[-1] - made[0]) if len(made) > 1 else 0.0
     return {
         "latencies": latencies,
         "lag": max(lags),
-        "achieved": achieved,
+        "achieved": len(made) / duration,  # the updater stops at the deadline
         "complete": all(len(results[w]) == len(made) for w in ("w1", "w2")),
         # CPU microseconds per update: in the updater, and in the busier watcher.
         "cpu_updater": cpu["u"] / max(1, len(made)) * 1e6,
@@ -152,6 +93,26 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
 
 
 WITHIN = 1.5  # issue 15: asyncio's rate and latency within this factor of trio's
+MADE_SHARE = 0.9  # a run keeps up only if the updater made at least this share of the asked rate
+
+
+def keeps_up(run: dict[str, Any], asked: float, max_lag: float) -> bool:
+    """Whether a mesh run kept up: the updater made at least MADE_SHARE of the `asked` rate
+    (a slow updater would otherwise "keep up" at whatever it managed), and both watchers saw
+    every update made, lagging at most `max_lag` ms at the end."""
+    return run["achieved"] >= MADE_SHARE * asked and run["complete"] and run["lag"] < max_lag
+
+
+SUSTAINED = Table(
+    Column("asked /s", 10, ".0f"),
+    Column("backend", 9),
+    Column("made /s", 10, ".0f"),
+    Column("p50 ms", 10, ".2f"),
+    Column("p99 ms", 10, ".2f"),
+    Column("end lag ms", 12, ".1f"),
+    Column("keeps up", 10),
+    sep="",
+)
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -160,14 +121,15 @@ async def main(args: argparse.Namespace) -> int:
     # Each mesh run also starts three processes and lets the watchers drain (about 2 s).
     per_backend = 5 + args.duration + 2 + len(args.rates) * (args.ramp_duration + 2)
     started = announce(f"about {len(backends) * per_backend:.0f} s")
-    columns = "".join(f"{b + ' p50':>14}{b + ' p99':>14}" for b in backends)
-    print(f"{'measure (ms)':<40}{columns}")
+    columns = [Column(f"{b} {q}", 14, ".3f") for b in backends for q in ("p50", "p99")]
+    latencies = Table(Column("measure (ms)", 40, align="<"), *columns, sep="")
+    print(latencies.header(rule=False))
     floors: dict[str, tuple[float, float]] = {}
     for backend in backends:
         progress(f"bare websockets echo round trips ({backend} server)")
         trips = await echo_round_trips(2000, backend)
         floors[backend] = percentile(trips, 0.5), percentile(trips, 0.99)
-    print(_row("bare websockets echo round trip", floors))
+    print(latencies.row("bare websockets echo round trip", *chain(*floors.values())))
     runs: dict[str, dict[str, Any]] = {}
     for backend in backends:
         progress(f"{args.rate:.0f} updates/s for {args.duration:g} s on {backend}")
@@ -176,7 +138,9 @@ async def main(args: argparse.Namespace) -> int:
         b: (percentile(r["latencies"], 0.5), percentile(r["latencies"], 0.99))
         for b, r in runs.items()
     }
-    print(_row(f"update -> remote subscriber @ {args.rate:.0f}/s", latency))
+    print(
+        latencies.row(f"update -> remote subscriber @ {args.rate:.0f}/s", *chain(*latency.values()))
+    )
     for b in backends:
         mean = statistics.mean(runs[b]["latencies"])
         print(f"  {b}: p50 / echo round trip {latency[b][0] / floors[b][0]:.2f}x (mean {mean:.3f})")
@@ -185,22 +149,23 @@ async def main(args: argparse.Namespace) -> int:
         r = runs[b]
         print(f"  {b:<8} updater {r['cpu_updater']:>8.0f}   watcher {r['cpu_watcher']:>8.0f}")
 
-    print(f"\nsustained rate (watchers' lag at the end under {args.max_lag:.0f} ms):")
     print(
-        f"{'asked /s':>10}{'backend':>9}{'made /s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'end lag ms':>12}  keeps up"
+        f"\nsustained rate (keeps up: made >= {MADE_SHARE:.0%} of asked, and the watchers saw"
+        f" every update, lag at the end under {args.max_lag:.0f} ms):"
     )
+    print(SUSTAINED.header(rule=False))
     best = dict.fromkeys(backends, 0.0)
     going = list(backends)
     for rate in args.rates:
         for backend in list(going):
             progress(f"{rate:.0f} updates/s for {args.ramp_duration:g} s on {backend}")
             r = await mesh_run(rate, args.ramp_duration, backend)
-            ok = r["complete"] and r["lag"] < args.max_lag
+            ok = keeps_up(r, rate, args.max_lag)
+            p50, p99 = percentile(r["latencies"], 0.5), percentile(r["latencies"], 0.99)
             print(
-                f"{rate:>10.0f}{backend:>9}{r['achieved']:>10.0f}"
-                f"{percentile(r['latencies'], 0.5):>10.2f}{percentile(r['latencies'], 0.99):>10.2f}"
-                f"{r['lag']:>12.1f}  {'yes' if ok else 'no'}"
+                SUSTAINED.row(
+                    rate, backend, r["achieved"], p50, p99, r["lag"], "yes" if ok else "no"
+                )
             )
             if ok:
                 best[backend] = max(best[backend], r["achieved"])
@@ -212,8 +177,8 @@ async def main(args: argparse.Namespace) -> int:
     for backend in backends:
         print(f"  {backend:<8}{best[backend]:>8.0f} updates/s")
     targets = {
-        f"the watchers keep up at {args.rate:.0f} updates/s on {b}": (
-            r["complete"] and r["lag"] < args.max_lag
+        f"the watchers keep up at {args.rate:.0f} updates/s on {b}": keeps_up(
+            r, args.rate, args.max_lag
         )
         for b, r in runs.items()
     }
@@ -231,12 +196,8 @@ async def main(args: argparse.Namespace) -> int:
     return finish(started, targets)
 
 
-def _row(label: str, figures: dict[str, tuple[float, float]]) -> str:
-    return f"{label:<40}" + "".join(f"{p50:>14.3f}{p99:>14.3f}" for p50, p99 in figures.values())
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser("simulations.bench_mesh", __doc__)
     parser.add_argument("--rate", type=float, default=1000, help="updates/s of the latency run")
     parser.add_argument(
         "--duration", type=float, default=3.0, help="seconds of the latency run (default: 3)"

@@ -30,7 +30,6 @@ three replicas converged; then the bytes by frame type.
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -45,7 +44,7 @@ from crdtstate.types import ORMap
 
 from .registry_report import Result, bytes_table, table, targets, verdict
 from .scale_worker import Session
-from .targets import announce, finish, progress
+from .targets import announce, bench_parser, finish, progress
 
 REPLICAS = ("r0", "r1", "r2")
 PAIRS = (("r0", "r1"), ("r1", "r2"), ("r0", "r2"))
@@ -244,15 +243,12 @@ Runner = Callable[[], Awaitable[Result]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_registry", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("simulations.bench_registry", __doc__, quick="a small workload (CI)")
     parser.add_argument("--ops", type=int, default=10_000, help="operations per replica")
     parser.add_argument("--keys", type=int, default=2_000, help="session keys in the map")
     parser.add_argument(
         "--sync-every", type=int, default=100, help="operations of each replica between syncs"
     )
-    parser.add_argument("--quick", action="store_true", help="a small workload (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.ops, args.keys, args.sync_every = 300, 100, 50

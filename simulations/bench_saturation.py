@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import trio
 
-from simulations.bench_mesh import Proc, percentile
-from simulations.targets import announce, finish, progress
+from simulations.bench_mesh import percentile
+from simulations.output import Column, Table
+from simulations.processes import node_chain
+from simulations.targets import announce, bench_parser, finish, progress
 
 NODE = "saturation_node.py"  # one updater or watcher process, speaking JSON lines
 
@@ -75,22 +77,14 @@ async def run_step(rate: float, args: argparse.Namespace, library: str | None = 
     updaters = ids if args.updaters == 3 else ids[:1]
     each = rate / len(updaters)
     common = ["--rate", str(each), "--duration", str(args.duration), "--grace", str(args.grace)]
-    nodes: list[Proc] = []
-    try:
-        urls: list[str] = []
-        for node_id in ids:
-            roles = ["--update"] if node_id in updaters else []
-            roles += [f"--watch={o}" for o in updaters if o != node_id]
-            peers = [f"--peer={url}" for url in urls]
-            node = await Proc.start(NODE, "--id", node_id, *roles, *peers, *common, library=library)
-            nodes.append(node)
-            urls.append((await node.line())["url"])
-        for node in nodes:
-            await node.line()  # ready
-        results = [await node.line() for node in nodes]
-    finally:
-        for node in nodes:
-            await node.stop()
+    nodes = [
+        ["--id", node_id, *(["--update"] if node_id in updaters else [])]
+        + [f"--watch={o}" for o in updaters if o != node_id]
+        + common
+        for node_id in ids
+    ]
+    async with node_chain(NODE, nodes, library=library) as procs:
+        results = [await proc.line() for proc in procs]
     by_id = dict(zip(ids, results, strict=True))
     origins = [
         (
@@ -171,18 +165,35 @@ def plan_next(steps: list[Step], args: argparse.Namespace) -> float | None:
     return min(todo) if todo else None
 
 
+TABLE = Table(
+    Column("asked /s", 9, ",.0f"),
+    Column("made /s", 9, ",.0f"),
+    Column("converged /s", 13, ",.0f"),
+    Column("p50 ms", 9, ".1f"),
+    Column("p99 ms", 9, ".1f"),
+    Column("seen", 6, ".0%"),
+    Column("upd/frame", 9, ".1f"),
+    Column("cpu us/upd", 10, ".0f"),
+    Column("keeps up", 9),
+)
+
+
 def table(steps: list[Step], args: argparse.Namespace) -> list[str]:
     """One row per step, by asked rate."""
-    header = (
-        f"{'asked /s':>9} {'made /s':>9} {'converged /s':>13} {'p50 ms':>9} {'p99 ms':>9} "
-        f"{'seen':>6} {'upd/frame':>9} {'cpu us/upd':>10}  keeps up"
-    )
-    lines = [header, "-" * len(header)]
+    lines = TABLE.header().splitlines()
     for s in sorted(steps, key=lambda s: s.asked):
         lines.append(
-            f"{s.asked:>9,.0f} {s.made:>9,.0f} {s.converged:>13,.0f} {s.p50_ms:>9.1f} "
-            f"{s.p99_ms:>9.1f} {s.seen_share:>6.0%} {s.updates_per_frame:>9.1f} "
-            f"{s.cpu_per_update_us:>10.0f}  {'yes' if s.keeps_up(args.max_p99) else 'no'}"
+            TABLE.row(
+                s.asked,
+                s.made,
+                s.converged,
+                s.p50_ms,
+                s.p99_ms,
+                s.seen_share,
+                s.updates_per_frame,
+                s.cpu_per_update_us,
+                "yes" if s.keeps_up(args.max_p99) else "no",
+            )
         )
     return lines
 
@@ -288,9 +299,7 @@ async def main(args: argparse.Namespace) -> int:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_saturation", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("simulations.bench_saturation", __doc__, quick="two short steps (CI)")
     parser.add_argument("--start", type=float, default=500.0, help="first asked rate /s")
     parser.add_argument("--floor", type=float, default=25.0, help="lowest rate tried /s")
     parser.add_argument(
@@ -326,7 +335,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run every step, just before, with the library of the checkout at DIR "
         "(e.g. main's), and print its curve first",
     )
-    parser.add_argument("--quick", action="store_true", help="two short steps (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rates, args.duration, args.grace = [100.0, 200.0], 0.5, 5.0

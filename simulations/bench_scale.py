@@ -28,11 +28,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from .output import Column, Table
 from .scale_worker import IMPLS, OPS
-from .targets import announce, finish, progress
+from .targets import announce, bench_parser, finish, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
@@ -146,37 +148,47 @@ Cells = dict[tuple[str, int], Cell]
 
 def table(cells: Cells, sizes: list[int], impls: list[str], ops: list[str]) -> str:
     base = sizes[0]
-    header = f"{'size':>9} {'op':<7}"
-    for impl in impls:
-        header += f" {LABELS[impl] + ' us/op':>21} {'x' + f'{base:,}':>9}"
-    lines = [header, "-" * len(header)]
+    growth = [(Column(LABELS[i] + " us/op", 21), Column("x" + f"{base:,}", 9)) for i in impls]
+    costs = Table(Column("size", 9, ","), Column("op", 7, align="<"), *chain(*growth))
+    lines = [costs.header()]
     rows = [*ops, "notify"] if "change" in ops and "put" in ops else list(ops)
     for size in sizes:
         for op in rows:
-            line = f"{size:>9,} {op:<7}"
+            figures: list[str] = []
             for impl in impls:
                 now, first = cost(cells, impl, size, op), cost(cells, impl, base, op)
                 skipped = cells[(impl, size)].skipped.get(op) if (impl, size) in cells else None
                 text = f"skip(~{skipped / 1e6:,.0f}s)" if skipped and now is None else fmt_us(now)
                 ratio = now / first if now is not None and first and first > 0 else None
-                line += f" {text:>21} {fmt_ratio(ratio):>9}"
-            lines.append(line)
+                figures += [text, fmt_ratio(ratio)]
+            lines.append(costs.row(size, op, *figures))
     return "\n".join(lines)
 
 
+MEMORY = Table(
+    Column("size", 9, ","),
+    Column("implementation", 16, align="<"),
+    Column("map B/key", 10, ",.0f"),
+    Column("set B/key", 10, ",.0f"),
+    Column("build s", 8, ".1f"),
+)
+
+
 def memory_table(cells: dict[tuple[str, int], Cell], sizes: list[int], impls: list[str]) -> str:
-    header = (
-        f"{'size':>9} {'implementation':<16} {'map B/key':>10} {'set B/key':>10} {'build s':>8}"
-    )
-    lines = [header, "-" * len(header)]
+    lines = [MEMORY.header()]
     for size in sizes:
         for impl in impls:
             b = cells[(impl, size)].build
             if not b:
                 continue
             lines.append(
-                f"{size:>9,} {LABELS[impl]:<16} {b['map_bytes_per_key']:>10,.0f} "
-                f"{b['set_bytes_per_key']:>10,.0f} {b['seconds']:>8.1f}"
+                MEMORY.row(
+                    size,
+                    LABELS[impl],
+                    b["map_bytes_per_key"],
+                    b["set_bytes_per_key"],
+                    b["seconds"],
+                )
             )
     return "\n".join(lines)
 
@@ -258,9 +270,7 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulations.bench_scale", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("simulations.bench_scale", __doc__, quick="tiny sizes and budget (CI)")
     parser.add_argument(
         "--sizes",
         type=parse_sizes,
@@ -284,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
         default=list(OPS),
         help=f"operations to time, comma-separated (default: {','.join(OPS)})",
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and budget (CI)")
     parser.add_argument("--plot", type=Path, help="write a log-log PNG of cost vs size here")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args(argv)

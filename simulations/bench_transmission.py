@@ -1,6 +1,9 @@
 """Transmission benchmark after Enes et al., "Efficient Synchronization of State-based CRDTs"
 (ICDE 2019): 15 replicas in a tree (at most 3 neighbours) and a partial mesh (4 neighbours);
-each replica makes 100 updates, one per simulated second, and syncs every second.
+each replica makes an update per simulated second and syncs every second: 100 updates in the
+paper (`--full`), 30 by default, as classic delta shipping (no BP, no RR) costs time that grows
+much faster than the updates (every figure is printed either way; classic's ratio grows with
+the run's length, ours and state-based's hardly).
 
 Workloads:
 - gset: a grow-only set. There is no GSet type in this tree yet, so an AWSet that is only ever
@@ -17,14 +20,13 @@ to each of the 14 other replicas). Protocol metadata (frame headers, acks, hello
 reported as a share of all bytes we sent.
 
 Run: `python -m simulations.bench_transmission` (or `python -m simulations bench`). Takes
-well over ten minutes (unfinished after 17 min of CPU on a loaded shared 2-vCPU VM; progress
-per workload and topology); it checks no target, so it exits 0 (see `simulations/targets.py`).
+about 150 s (`--full`: about 50 minutes; progress per workload and topology); it
+checks no target, so it exits 0 (see `simulations/targets.py`).
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdtstate.buffer import encoded_size
@@ -32,10 +34,14 @@ from crdtstate.types import AWSet, Crdt, GCounter
 
 from .links import LinkModel
 from .network import Mutation, Network
-from .targets import announce, finish, progress
+from .output import Column, Table
+from .targets import announce, bench_parser, finish, progress
 
 REPLICAS = 15
-UPDATES = 100
+PAPER_UPDATES = 100  # per replica, as in the paper (`--full`)
+DEFAULT_UPDATES = 30  # per replica, by default
+DEFAULT_SECONDS = 150  # the default run's CPU time (146 s measured on the 2-vCPU VM)
+GROWTH = 2.5  # its time grows about as updates ** GROWTH (classic shipping's: 30 -> 100, 20x)
 MAP_KEYS = 1000
 LINK = LinkModel(latency=0.01, jitter=0.005, fifo=True)
 
@@ -113,6 +119,7 @@ def _run(
     *,
     classic: bool,
     seed: int,
+    updates: int,
 ) -> tuple[Network, int]:
     """Run the schedule; return the network and the lower-bound payload bytes."""
     net = Network(
@@ -138,10 +145,10 @@ def _run(
 
     for index in range(REPLICAS):
         phase = net.rng.uniform(0, 1)
-        for step in range(UPDATES):
+        for step in range(updates):
             net.at(1.0 + step + phase, make(index, step))
-    net.run_until(UPDATES + 2)
-    if not net.run_until_quiet(limit=UPDATES + 600):
+    net.run_until(updates + 2)
+    if not net.run_until_quiet(limit=updates + 600):
         raise RuntimeError("the benchmark network did not go quiet")
     if not net.converged():
         raise RuntimeError("the benchmark replicas did not converge")
@@ -149,7 +156,7 @@ def _run(
 
 
 def state_based_bytes(
-    workload: Callable[[int, int], list[Change]], links: list[tuple[int, int]]
+    workload: Callable[[int, int], list[Change]], links: list[tuple[int, int]], updates: int
 ) -> int:
     """Every second, every replica ships its whole state to every neighbour, until all agree."""
     states: list[dict[str, Crdt]] = [{} for _ in range(REPLICAS)]
@@ -160,7 +167,7 @@ def state_based_bytes(
     total = 0
     second = 0
     while True:
-        if second < UPDATES:
+        if second < updates:
             for index in range(REPLICAS):
                 for name, kind, mutate in workload(index, second):
                     state = states[index].setdefault(name, kind())
@@ -173,61 +180,104 @@ def state_based_bytes(
                 for name, obj in outgoing[index].items():
                     states[peer].setdefault(name, type(obj)()).merge(obj)
         second += 1
-        if second >= UPDATES and all(s == states[0] for s in states):
+        if second >= updates and all(s == states[0] for s in states):
             return total
 
 
-def measure(workload_name: str, topology: str, seed: int = 0) -> Result:
+def measure(
+    workload_name: str, topology: str, seed: int = 0, updates: int = DEFAULT_UPDATES
+) -> Result:
     workload = WORKLOADS[workload_name]
     links = TOPOLOGIES[topology](REPLICAS)
-    ours, lower = _run(workload, links, classic=False, seed=seed)
-    classic, _ = _run(workload, links, classic=True, seed=seed)
+    ours, lower = _run(workload, links, classic=False, seed=seed, updates=updates)
+    classic, _ = _run(workload, links, classic=True, seed=seed, updates=updates)
     traffic = ours.traffic()
     converged = max(node.last_change for node in ours.replicas.values())
     return Result(
         workload_name,
         topology,
         lower,
-        state_based_bytes(workload, links),
+        state_based_bytes(workload, links, updates),
         classic.traffic().payload_bytes,
         traffic.payload_bytes,
         traffic.metadata_bytes,
         traffic.bytes,
-        converged - (UPDATES + 1.0),
+        converged - (updates + 1.0),
     )
 
 
-def table(results: Iterable[Result]) -> str:
-    lines = [
-        f"{'workload':<10} {'topology':<8} {'lower bound':>12} {'state x':>8} {'classic x':>10}"
-        f" {'ours x':>7} {'state/ours':>11} {'metadata':>9}",
-    ]
-    for r in results:
-        lb = r.lower_bound
-        lines.append(
-            f"{r.workload:<10} {r.topology:<8} {lb:>12,} {r.state_based / lb:>8.2f}"
-            f" {r.classic / lb:>10.2f} {r.ours / lb:>7.3f} {r.state_based / r.ours:>11.1f}"
-            f" {r.metadata_share:>8.1%}"
-        )
-    return "\n".join(lines)
+TABLE = Table(
+    Column("workload", 10, align="<"),
+    Column("topology", 8, align="<"),
+    Column("lower bound", 12, ","),
+    Column("state x", 8, ".2f"),
+    Column("classic x", 10, ".2f"),
+    Column("ours x", 7, ".3f"),
+    Column("state/ours", 11, ".1f"),
+    Column("metadata", 9, ".1%"),
+)
 
 
-def run_all(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[Result]:
+def row(r: Result) -> str:
+    lb = r.lower_bound
+    return TABLE.row(
+        r.workload,
+        r.topology,
+        lb,
+        r.state_based / lb,
+        r.classic / lb,
+        r.ours / lb,
+        r.state_based / r.ours,
+        r.metadata_share,
+    )
+
+
+def run_all(
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+    updates: int = DEFAULT_UPDATES,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Every workload on every topology; `on_result` is told each as soon as it is measured."""
     results = []
     for workload in WORKLOADS:
         for topology in TOPOLOGIES:
             if progress is not None:
                 progress(f"{workload}/{topology}")
-            results.append(measure(workload, topology, seed))
+            results.append(measure(workload, topology, seed, updates))
+            if on_result is not None:
+                on_result(results[-1])
     return results
 
 
+def estimate(updates: int) -> str:
+    """About how long a run of `updates` per replica takes (for `announce`)."""
+    seconds = max(5.0, DEFAULT_SECONDS * (updates / DEFAULT_UPDATES) ** GROWTH)
+    return f"about {seconds / 60:.0f} minutes" if seconds >= 300 else f"about {seconds:.0f} s"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser("simulations.bench_transmission", __doc__)
     parser.add_argument("--seed", type=int, default=0, help="the same seed replays the same run")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--updates",
+        type=int,
+        default=DEFAULT_UPDATES,
+        help=f"updates per replica (default: {DEFAULT_UPDATES})",
+    )
+    length.add_argument(
+        "--full",
+        action="store_const",
+        dest="updates",
+        const=PAPER_UPDATES,
+        help=f"the paper's {PAPER_UPDATES} updates per replica ({estimate(PAPER_UPDATES)})",
+    )
     args = parser.parse_args(argv)
-    started = announce("well over ten minutes")
-    print(table(run_all(args.seed, progress=progress)))
+    started = announce(estimate(args.updates))
+    print(f"{REPLICAS} replicas, {args.updates} updates each, one per simulated second")
+    print(TABLE.header(rule=False), flush=True)
+    run_all(args.seed, progress, args.updates, lambda r: print(row(r), flush=True))
     print("payload ratios are to the lower bound; metadata is our share of all bytes sent")
     return finish(started, {})
 

@@ -10,7 +10,6 @@ single core. Takes about a minute with the default --n. Exit status: see
 
 from __future__ import annotations
 
-import argparse
 import gc
 import random
 import time
@@ -37,7 +36,8 @@ from crdtstate.types import (
     PNCounter,
     RWSet,
 )
-from simulations.targets import announce, finish, progress
+from simulations.output import Column, Table
+from simulations.targets import announce, bench_parser, finish, progress
 
 ESTIMATE_SECONDS = 60  # the whole run with --n 5000 on an idle 2-vCPU VM
 KEYS = 100  # distinct map keys in the map workloads
@@ -293,10 +293,29 @@ def counters_digest_bytes(s: AWSet) -> int:
     return len(codec.pack([s.context.to_wire(), held]))
 
 
+DIGESTS = Table(
+    Column("AWSet digest", 40, align="<"),
+    Column("held dots", 9, ","),
+    Column("runs", 7, ","),
+    Column("before B", 9, ","),
+    Column("now B", 7, ","),
+)
+RATES = Table(
+    Column("type", 28, align="<"),
+    Column("pure/s", 10),
+    Column("container/s", 12),
+    Column("locked/s", 9),
+    Column("pycrdt/s", 10),
+    Column("delta B", 8),
+    Column("state B", 9),
+    Column("sync B", 7),
+    Column("pycrdt Δ B", 11),
+    Column("pycrdt B", 9),
+)
+
+
 def print_digest_table() -> None:
-    header = f"{'AWSet digest':<40} {'held dots':>9} {'runs':>7} {'before B':>9} {'now B':>7}"
-    print(header)
-    print("-" * len(header))
+    print(DIGESTS.header())
     for n in DIGEST_SIZES:
         for removed in (0.0, 0.3):
             s = digest_set(n, removed)
@@ -304,14 +323,12 @@ def print_digest_table() -> None:
             now = len(codec.pack(codec.digest_to_wire(AWSet.kind, digest)))
             n_runs = sum(len(digest.held.ranges(r)) for r in digest.held.replicas())
             label = f"{n:,} added, {removed:.0%} removed, 3 replicas"
-            print(
-                f"{label:<40} {digest.held.dot_count():>9,} {n_runs:>7,} "
-                f"{counters_digest_bytes(s):>9,} {now:>7,}"
-            )
+            held = digest.held.dot_count()
+            print(DIGESTS.row(label, held, n_runs, counters_digest_bytes(s), now))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser("simulations.bench_types", __doc__)
     parser.add_argument("--n", type=int, default=5000, help="updates per workload")
     parser.add_argument("--digests-only", action="store_true", help="only the digest table")
     args = parser.parse_args(argv)
@@ -320,13 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     n = args.n
     started = announce(f"about {max(5, round(ESTIMATE_SECONDS * n / 5000))} s")
-    header = (
-        f"{'type':<28} {'pure/s':>10} {'container/s':>12} {'locked/s':>9} {'pycrdt/s':>10} "
-        f"{'delta B':>8} {'state B':>9} {'sync B':>7} {'pycrdt Δ B':>11} {'pycrdt B':>9}"
-    )
     print(f"{n} updates per workload; sync B = digest-driven delta to a peer {BEHIND} behind")
-    print(header)
-    print("-" * len(header))
+    print(RATES.header())
     for w in WORKLOADS:
         progress(w.name)
         pure_s, state, delta_b, sync_b = bench_pure(w, n)
@@ -334,9 +346,18 @@ def main(argv: list[str] | None = None) -> int:
         locked_s = trio.run(bench_locked, w, n)
         py_s, py_delta_b, py_state_b = bench_pycrdt(w, n)
         print(
-            f"{w.name:<28} {rate(n, pure_s):>10} {rate(n, container_s):>12} {rate(n, locked_s):>9} "
-            f"{rate(n, py_s):>10} {delta_b:>8} {len(codec.encode(state)):>9} {sync_b:>7} "
-            f"{py_delta_b:>11} {py_state_b:>9}",
+            RATES.row(
+                w.name,
+                rate(n, pure_s),
+                rate(n, container_s),
+                rate(n, locked_s),
+                rate(n, py_s),
+                delta_b,
+                len(codec.encode(state)),
+                sync_b,
+                py_delta_b,
+                py_state_b,
+            ),
             flush=True,
         )
     progress("PNCounter container against LockedContainer(0)")

@@ -1,13 +1,53 @@
-"""Rendering a `Report`: a text table for the terminal and a PNG plot (matplotlib)."""
+"""Text tables for the terminal (one printer for every benchmark and scenario report) and a
+`Report`'s PNG plot (matplotlib)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .scenarios import Report
+if TYPE_CHECKING:
+    from .scenarios import Report
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a `Table`: its title, width, and how its numbers are formatted (a format
+    spec such as "," or ".2f"; text is only aligned)."""
+
+    title: str
+    width: int
+    spec: str = ""
+    align: str = ">"
+
+    def cell(self, value: object) -> str:
+        spec = "" if isinstance(value, str) else self.spec
+        return format(value, f"{self.align}{self.width}{spec}")
+
+
+class Table:
+    """A fixed-width table printed a row at a time, so a benchmark can show each row as soon
+    as it is measured: `print(t.header())`, then `print(t.row(...))` per row."""
+
+    def __init__(self, *columns: Column, sep: str = " ", indent: str = "") -> None:
+        self.columns = columns
+        self.sep = sep
+        self.indent = indent
+
+    def header(self, rule: bool = True) -> str:
+        """The titles, under a rule of dashes as wide as them unless `rule` is False."""
+        titles = self.sep.join(format(c.title, f"{c.align}{c.width}") for c in self.columns)
+        ruled = f"\n{self.indent}{'-' * len(titles)}" if rule else ""
+        return self.indent + titles + ruled
+
+    def row(self, *values: object) -> str:
+        cells = (c.cell(v) for c, v in zip(self.columns, values, strict=True))
+        return self.indent + self.sep.join(cells)
 
 
 def render_table(report: Report) -> str:
+    """A scenario's report, each column as wide as its widest cell (all rows known)."""
     cells = [[str(c) for c in report.columns]] + [
         [f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row]
         for row in report.rows

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .output import Column, Table
+
 LORO_MIB = 4.3  # loro on the same workload, as quoted by issue 14 (not measured here)
 
 
@@ -32,17 +34,28 @@ class Result:
         return self.ops / total if total else 0.0
 
 
+TABLE = Table(
+    Column("implementation", 26, align="<"),
+    Column("local ops/s", 12, ",.0f"),
+    Column("overall ops/s", 14, ",.0f"),
+    Column("MiB shipped", 12, ".2f"),
+    Column("digest MiB", 11, ".2f"),
+    Column("converged", 10),
+)
+
+
 def table(results: list[Result]) -> str:
-    header = (
-        f"{'implementation':<26} {'local ops/s':>12} {'overall ops/s':>14} {'MiB shipped':>12} "
-        f"{'digest MiB':>11} {'converged':>10}"
-    )
-    lines = [header, "-" * len(header)]
+    lines = [TABLE.header()]
     for r in results:
         lines.append(
-            f"{r.name:<26} {r.local_rate:>12,.0f} {r.overall_rate:>14,.0f} "
-            f"{r.bytes / 2**20:>12.2f} {r.digest_bytes / 2**20:>11.2f} "
-            f"{'yes' if r.converged else 'NO':>10}"
+            TABLE.row(
+                r.name,
+                r.local_rate,
+                r.overall_rate,
+                r.bytes / 2**20,
+                r.digest_bytes / 2**20,
+                "yes" if r.converged else "NO",
+            )
         )
     return "\n".join(lines)
 
@@ -55,11 +68,14 @@ def bytes_table(results: list[Result]) -> str:
     deltas; bare types: digests and `delta_since` answers)."""
     types = [t for t in FRAME_TYPES if any(t in r.by_type for r in results)]
     types += sorted({t for r in results for t in r.by_type} - set(types))
-    header = f"{'KiB by frame type':<26}" + "".join(f"{t:>10}" for t in types)
-    lines = [header, "-" * len(header)]
+    kib = Table(
+        Column("KiB by frame type", 26, align="<"),
+        *(Column(t, 10, ",.0f") for t in types),
+        sep="",
+    )
+    lines = [kib.header()]
     for r in results:
-        cells = "".join(f"{r.by_type.get(t, 0) / 1024:>10,.0f}" for t in types)
-        lines.append(f"{r.name:<26}{cells}")
+        lines.append(kib.row(r.name, *(r.by_type.get(t, 0) / 1024 for t in types)))
     return "\n".join(lines)
 
 

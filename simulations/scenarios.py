@@ -293,7 +293,8 @@ def bench(seed: int, progress: Progress) -> Report:
         for r in results
     ]
     return Report(
-        "Payload bytes relative to the lower bound (15 replicas, 100 updates each)",
+        f"Payload bytes relative to the lower bound ({bt.REPLICAS} replicas, "
+        f"{bt.DEFAULT_UPDATES} updates each)",
         [
             "workload",
             "topology",

@@ -8,6 +8,7 @@ Exit status: 0 when the run finished and every target it checks was met (or it c
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -29,3 +30,15 @@ def finish(started: float, targets: dict[str, bool]) -> int:
     for description, met in targets.items():
         print(f"target {'met' if met else 'MISSED'}: {description}")
     return 0 if all(targets.values()) else 1
+
+
+def bench_parser(module: str, doc: str | None, quick: str | None = None) -> argparse.ArgumentParser:
+    """A benchmark's argument parser, named as it is run (`python -m simulations.bench_x`)
+    and described by the first paragraph of `doc`; with `quick`, the help of a `--quick` flag
+    (a short run, for CI or a smoke test)."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=(doc or "").split("\n\n")[0]
+    )
+    if quick is not None:
+        parser.add_argument("--quick", action="store_true", help=quick)
+    return parser

@@ -3,7 +3,6 @@ reach it, later lines report its status (`status` keeps the latest)."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -12,16 +11,19 @@ from typing import Any, Self
 
 import trio
 
+from simulations.processes import JsonLines
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class StatusProcess:
     def __init__(self, process: trio.Process) -> None:
+        assert process.stdout is not None
         self.process = process
         self.info: dict[str, Any] = {}
         self.status: dict[str, Any] = {}
         self.status_lines = 0  # how many status lines it printed
-        self._pending = b""
+        self._lines = JsonLines(process.stdout)
 
     @classmethod
     async def start(
@@ -33,24 +35,14 @@ class StatusProcess:
         )
         child = cls(process)
         with trio.fail_after(timeout):  # a hang guard for a child that never starts
-            child.info = await child._line()
+            child.info = await child._lines.next()
         nursery.start_soon(child._follow)
         return child
-
-    async def _line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while b"\n" not in self._pending:
-            chunk = await self.process.stdout.receive_some(65536)
-            if not chunk:
-                raise EOFError("the child process exited")
-            self._pending += chunk
-        line, self._pending = self._pending.split(b"\n", 1)
-        return json.loads(line)
 
     async def _follow(self) -> None:
         try:
             while True:
-                self.status = await self._line()
+                self.status = await self._lines.next()
                 self.status_lines += 1
         except (EOFError, trio.ClosedResourceError):
             return

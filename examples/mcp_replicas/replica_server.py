@@ -67,6 +67,7 @@ class SharedState:
         self.resources = Registry(replica, "mcp/resources")
         self.leases = SessionLeases(replica, forward="", ttl=args.lease_ttl, name="mcp/sessions")
         self.quota = QuotaLimiter(replica, cap=args.quota, window=args.window, members=args.member)
+        self.quota_wait = args.quota_wait  # seconds a spend without rights waits for a grant
         self.hits = WindowLimiter(replica, limit=args.quota, window=args.window)
         self.kv = KeyValueStore(replica, "mcp/kv")
 
@@ -155,7 +156,7 @@ def add_tools(mcp: ReplicaServer) -> None:
     async def spend(client: str) -> dict[str, Any]:
         """One request against `client`'s hard quota, shared by all replicas."""
         quota = mcp.state.quota
-        allowed = await quota.acquire(client, wait=5.0)
+        allowed = await quota.acquire(client, wait=mcp.state.quota_wait)
         return {"allowed": allowed, "replica": me, "remaining": await quota.remaining(client)}
 
     @mcp.tool()
@@ -358,6 +359,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quota", type=int, default=100, help="requests per client per window")
     parser.add_argument("--window", type=float, default=60.0, help="rate-limit window, seconds")
     parser.add_argument("--lease-ttl", type=float, default=30.0, help="session lease, seconds")
+    parser.add_argument(
+        "--quota-wait",
+        type=float,
+        default=5.0,
+        help="seconds a spend without rights waits for a grant from a peer before it is refused",
+    )
     parser.add_argument("--db", type=Path, help="keep the replica in this SQLite file")
     parser.add_argument("--secret-file", type=Path, help="a file holding the peers' shared secret")
 

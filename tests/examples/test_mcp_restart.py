@@ -21,6 +21,11 @@ from mcp import Client
 from .test_mcp_replicas import MEMBERS, SERVER, WINDOW, Replica, call, eventually
 
 CAP = 12  # each member's share is 4
+# A spend beyond what its replica can get refuses after waiting this long for a grant (the
+# server's default, 5 s, made the cut-off round's six to nine refusals take 30 to 45 s). A grant
+# between connected replicas takes a grant interval (0.05 s) and a push; a slower one only
+# turns an admitted spend into a refused one, which the checks below allow for.
+QUOTA_WAIT = "1"
 TENANT = "tenant-1"
 
 
@@ -131,6 +136,7 @@ async def test_a_replica_killed_and_restarted_with_its_id_while_cut_off_loses_no
     secret = tmp_path / "secret"
     secret.write_text("a shared secret\n")
     common = [*MEMBERS, "--quota", str(CAP), "--window", WINDOW, "--secret-file", str(secret)]
+    common += ["--quota-wait", QUOTA_WAIT]
     c_db = ["--db", str(tmp_path / "c.db")] if c_keeps == "db" else []
     writes = Writes()
     async with trio.open_nursery() as nursery:

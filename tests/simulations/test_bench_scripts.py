@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from simulations import bench_saturation, bench_scale
+from simulations.bench_mesh import keeps_up
 from simulations.bench_saturation import Step, plan_next, report, summarize, summarize_mesh
 from simulations.bench_scale import Cell, ops_to_run, table, verdict
 from simulations.saturation_node import Progress, _last_of_kind
@@ -186,6 +187,14 @@ def test_summarize_mesh_counts_each_makers_updates_against_its_own_watchers() ->
     assert summarize_mesh(3.0, 1.0, [a, c]).complete
 
 
+def test_a_mesh_run_keeps_up_only_if_the_updater_made_90_percent_of_the_asked_rate() -> None:
+    run = {"achieved": 900.0, "complete": True, "lag": 5.0}
+    assert keeps_up(run, 1000.0, max_lag=100.0)
+    assert not keeps_up({**run, "achieved": 899.0}, 1000.0, max_lag=100.0)  # a slow updater
+    assert not keeps_up({**run, "complete": False}, 1000.0, max_lag=100.0)  # a watcher missed
+    assert not keeps_up({**run, "lag": 100.0}, 1000.0, max_lag=100.0)  # too far behind
+
+
 def _args(**overrides: object) -> argparse.Namespace:
     base = {"rates": None, "start": 500.0, "floor": 25.0, "max_p99": 1000.0, "tolerance": 0.1}
     return argparse.Namespace(**{**base, **overrides})
@@ -304,4 +313,21 @@ def test_bench_digests_quick_prints_a_round_per_size_beside_format_1_and_scannin
     for row in rows:
         digests, old_digests, answers, old_answers = (number(x) for x in row[1:5])
         assert 0 < digests <= old_digests and 0 < answers < old_answers
+    assert_verdicts(result, [])
+
+
+def test_bench_transmission_prints_a_row_per_workload_and_topology() -> None:
+    result = run_module("simulations.bench_transmission", "--updates", "2")
+    assert result.returncode == 0, result.stderr[-3000:]  # it checks no target
+    assert result.stdout.startswith("(takes about 5 s")
+    assert "15 replicas, 2 updates each" in result.stdout
+    table_rows = rows(result.stdout, r"^(gset|gcounter|gmap-10|gmap-100) ")
+    workloads = ("gset", "gcounter", "gmap-10", "gmap-100")
+    assert [(r[0], r[1]) for r in table_rows] == [
+        (w, t) for w in workloads for t in ("tree", "mesh")
+    ]
+    for row in table_rows:
+        assert len(row) == 8, row
+        assert all(number(figure) > 0 for figure in row[2:]), row
+    assert "... gmap-100/mesh" in result.stderr
     assert_verdicts(result, [])

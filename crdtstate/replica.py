@@ -217,12 +217,17 @@ class Replica:
 
         Durable: returns once the group is journaled; only then is it buffered and announced.
         """
-        change = self._change(name, previous, self._objects[name], origin=self.id)
+        container = self._containers.get(name)
+        if container is not None and container.feed.subscribers:
+            change = self._change(name, previous, self._objects[name], origin=self.id)
+        else:
+            change = None  # nobody listens: no value is computed
         if self._journal is None:
             self.state.commit_group({name: delta})
             if change is not None:
                 self._containers[name].feed.publish(change)
-            self._wake()
+            if self._waiting:  # `_wake`, inline: nobody waits, the common case
+                self._wake()
             await self._pacer.checkpoint()
             return
         self._submitted += 1
@@ -272,7 +277,7 @@ class Replica:
     def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
         """A remote group is new (and, durable, committed as `sequence`): join it, buffer it
         and announce what changed."""
-        watched = {name for name, c in self._containers.items() if len(c.feed)}
+        watched = {name for name, c in self._containers.items() if c.feed.subscribers}
         appended, previous = self.state.install_remote(remote, origin, watched=watched)
         _check_sequence(appended, sequence)
         for name, value in previous.items():
@@ -289,7 +294,7 @@ class Replica:
         `previous` is the old value, or the old state to take it from.
         """
         container = self._containers.get(name)
-        if container is None or not len(container.feed):
+        if container is None or not container.feed.subscribers:
             return None
         if isinstance(previous, Crdt):
             previous = previous.value

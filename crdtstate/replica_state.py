@@ -20,6 +20,7 @@ from .errors import DecodeError, ProtocolError
 from .replica_ids import check_replica_id
 from .resume_points import ResumePoints
 from .types import Crdt
+from .types.putdelta import plain_class
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,8 @@ class ReplicaState:
         checked = dict(deltas)
         for name, delta in deltas.items():
             local = self.objects.get(name)
-            if local is None or type(local) is type(delta):
-                continue
+            if local is None or type(local) is plain_class(type(delta)):
+                continue  # (a local map put's lazy delta, handed over in memory, fits too)
             if local.kind != delta.kind:
                 raise ProtocolError(
                     f"kind conflict: object {name!r} is a {local.kind} here, peer sent {delta.kind}"
@@ -123,7 +124,7 @@ class ReplicaState:
         for name, delta in deltas.items():
             local = self.objects.get(name)
             if local is None:
-                local = self.objects[name] = type(delta)()
+                local = self.objects[name] = plain_class(type(delta))()
             part = local.novel(delta)
             if part is not None:
                 parts[name] = part

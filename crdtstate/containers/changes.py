@@ -82,27 +82,28 @@ class ChangeFeed:
     """The publishing side: `publish` is synchronous and O(subscribers), never waits."""
 
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
-        self._subscribers: set[Subscription] = set()
+        # read on every update (`if feed.subscribers`): a value is computed only for them
+        self.subscribers: set[Subscription] = set()
         self._queue_size = queue_size
 
     def publish(self, change: Change) -> None:
-        for subscription in self._subscribers:
+        for subscription in self.subscribers:
             subscription._offer(change)
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return len(self.subscribers)
 
     @asynccontextmanager
     async def subscribe(self, queue_size: int | None = None) -> AsyncIterator[Subscription]:
         subscription = Subscription(queue_size or self._queue_size)
-        self._subscribers.add(subscription)
+        self.subscribers.add(subscription)
         try:
             yield subscription
         finally:
-            self._subscribers.discard(subscription)
+            self.subscribers.discard(subscription)
 
     def close(self) -> None:
         """End every subscriber's iteration once it has drained its queue."""
-        for subscription in self._subscribers:
+        for subscription in self.subscribers:
             subscription.closed = True
             subscription._ready.set()

@@ -82,6 +82,17 @@ class MapHandle(MutableMapping[Any, Any]):
         return default
 
     def __setitem__(self, key: Any, new: Any) -> None:
+        state = self._state
+        plain = state.plain_cls
+        if plain is not None and not isinstance(new, _Handle) and type(new) is not MapHandle:
+            # a plain value, the common case
+            key = state.key_spec.check(key)
+            held = state.store.entries.get(key)
+            # an absent key's loose register is empty (it was emptied, or never written):
+            # writing a fresh one is the same
+            if held is None or type(held) is plain:
+                self._record(state.put_checked(key, held, new, self._replica, None))
+                return
         key, value = self._resolve(key)
         handle = self._nested(key, value)
         if isinstance(new, _Handle) or type(new) is MapHandle:

@@ -77,7 +77,7 @@ class ReplicatedContainer(Generic[C]):
         replica = self._replica
         replica.check_open()
         state = replica.state_of(self.name)
-        previous = state.value if len(self.feed) else None
+        previous = state.value if self.feed.subscribers else None
         deltas: list[Crdt] = []
         savepoint = state.savepoint()
         try:
@@ -92,9 +92,14 @@ class ReplicatedContainer(Generic[C]):
             raise
         finally:
             savepoint.close()
-        group = _join_all(deltas)
-        if group is not None:
-            await replica.commit_local(self.name, previous, group)
+        if len(deltas) == 1:  # one mutation, the common case: nothing to join
+            group = deltas[0]
+            if not group.is_bottom():
+                await replica.commit_local(self.name, previous, group)
+        elif deltas:
+            group = _join_all(deltas)
+            if not group.is_bottom():
+                await replica.commit_local(self.name, previous, group)
         return state.value
 
     @asynccontextmanager
@@ -106,11 +111,9 @@ class ReplicatedContainer(Generic[C]):
         return f"<ReplicatedContainer {self.name!r} {self.kind.__name__} of {self._replica.id!r}>"
 
 
-def _join_all(deltas: list[Crdt]) -> Crdt | None:
-    """One delta-group from the deltas of one update, or None when they change nothing."""
-    if not deltas:
-        return None
+def _join_all(deltas: list[Crdt]) -> Crdt:
+    """One delta-group from the deltas of one update (at least two), joined into the first."""
     group = deltas[0]
     for delta in deltas[1:]:
         group.merge(delta)
-    return None if group.is_bottom() else group
+    return group

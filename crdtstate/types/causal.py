@@ -134,9 +134,7 @@ class CausalCrdt(Crdt):
 
     def _event(self, replica: str) -> Dot:
         """A fresh dot of `replica`, recorded in the context."""
-        d = self.context.next_dot(replica)
-        self.context.add(d)
-        return d
+        return self.context.take_next(replica)
 
     def _removal(self, observed: Iterable[Dot], replica: str) -> Self:
         """The delta dropping `observed`: those dots plus an event dot, context only.

@@ -101,20 +101,36 @@ class CausalContext:
 
     @classmethod
     def of(cls, dots: Iterable[Dot]) -> CausalContext:
-        """The context of exactly `dots`, built from sorted runs (O(n log n), in any order)."""
-        ctx = cls()
-        if isinstance(dots, list) and len(dots) == 1:  # a local update's own dot: the hot path
-            replica, counter = dots[0]
-            if counter == 1:
-                ctx.vector[replica] = 1
-            else:
-                ctx.cloud[replica] = [(counter, counter)]
-            return ctx
+        """The context of exactly `dots`, in any order (O(n log n)).
+
+        One pass groups the counters by replica; a replica with one dot (most of a local
+        update's delta: its own dot and the one it overwrote) is placed without sorting."""
+        ctx = cls.__new__(cls)
+        vector: dict[str, int] = {}
+        cloud: dict[str, intervals.Ranges] = {}
+        ctx.vector, ctx.cloud = vector, cloud
         counters: dict[str, list[int]] = {}
         for replica, counter in dots:
-            counters.setdefault(replica, []).append(counter)
+            seen = counters.get(replica)
+            if seen is None:
+                counters[replica] = [counter]
+            else:
+                seen.append(counter)
         for replica, values in counters.items():
-            ctx._put_ranges(replica, intervals.from_numbers(values))
+            if len(values) == 1:
+                counter = values[0]
+                if counter == 1:
+                    vector[replica] = 1
+                else:
+                    cloud[replica] = [(counter, counter)]
+            elif len(values) == 2:  # a write's own dot and the one it overwrote, say
+                low, high = sorted(values)
+                if high - low <= 1:
+                    ctx._put_ranges(replica, [(low, high)])
+                else:
+                    ctx._put_ranges(replica, [(low, low), (high, high)])
+            else:
+                ctx._put_ranges(replica, intervals.from_numbers(values))
         return ctx
 
     def _put_ranges(self, replica: str, ranges: intervals.Ranges) -> None:
@@ -152,6 +168,17 @@ class CausalContext:
     def next_dot(self, replica: str) -> Dot:
         """A dot not yet in this context for `replica`; add it to record its use."""
         return Dot(replica, self.max_counter(replica) + 1)
+
+    def take_next(self, replica: str) -> Dot:
+        """`next_dot` and `add` in one: a fresh dot of `replica`, recorded (every local
+        update draws one; without ranges above the prefix it only bumps the prefix)."""
+        if replica not in self.cloud:
+            counter = self.vector.get(replica, 0) + 1
+            self.vector[replica] = counter
+            return Dot(replica, counter)
+        d = self.next_dot(replica)
+        self.add(d)
+        return d
 
     def add(self, dot: Dot) -> None:
         self.add_range(dot.replica, dot.counter, dot.counter)

@@ -154,6 +154,7 @@ class ExpiringMap(ORMap):
     kind = "xmap"
     __slots__ = ()
     value_cls: ClassVar[type[CausalCrdt] | None] = ExpiringRegister
+    plain_cls = None  # its values expire: written through its handle, never `put`
 
     def __class_getitem__(cls, params: Any) -> type[ExpiringMap]:
         key, value = params if isinstance(params, tuple) else (Any, params)

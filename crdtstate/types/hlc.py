@@ -41,17 +41,25 @@ class HybridLogicalClock:
 
     def now(self, replica: str) -> Timestamp:
         """A timestamp for a local event, greater than every one this clock has produced."""
-        physical = self.wall()
-        if physical > self.l:
-            self.l, self.c = physical, 0
-        else:
-            self.c += 1
-        return Timestamp(self.l, self.c, replica)
+        l, c = self.tick()  # noqa: E741 - the paper's name
+        return Timestamp(l, c, replica)
 
     def update(self, remote: tuple[int, int], replica: str) -> Timestamp:
         """Receive `remote` (l, c): the clock moves past it; returns the receive event's stamp."""
-        rl, rc = remote[0], remote[1]
+        l, c = self.tick(remote)  # noqa: E741
+        return Timestamp(l, c, replica)
+
+    def tick(self, remote: tuple[int, ...] | None = None) -> tuple[int, int]:
+        """`now` (no `remote`) or `update` (its first two items are (l, c)) as a plain (l, c):
+        what a register write stores, without a `Timestamp` to build and take apart."""
         physical = self.wall()
+        if remote is None:
+            if physical > self.l:
+                self.l, self.c = physical, 0
+            else:
+                self.c += 1
+            return self.l, self.c
+        rl, rc = remote[0], remote[1]
         top = max(self.l, rl, physical)
         if top == self.l == rl:
             self.c = max(self.c, rc) + 1
@@ -62,7 +70,7 @@ class HybridLogicalClock:
         else:
             self.c = 0
         self.l = top
-        return Timestamp(self.l, self.c, replica)
+        return top, self.c
 
     def __repr__(self) -> str:
         return f"HybridLogicalClock(l={self.l}, c={self.c})"

@@ -11,7 +11,7 @@ seen survive (observed reset). Counters are held as causal counters for that rea
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from ..errors import DecodeError, InvalidValueError
@@ -21,9 +21,12 @@ from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
-from .kernel import held_among
+from .hlc import HybridLogicalClock, process_clock
+from .kernel import DotFun
+from .mapstore import MapStore
+from .putdelta import put_delta
 from .registers import LWWRegister
-from .snapshots import MapSnapshot, SnapshotCache
+from .snapshots import MapSnapshot
 from .values import KeySpec, sort_key, type_name
 from .writers import DotClaims, WriterIndex
 
@@ -43,134 +46,6 @@ def embedded_class(kind: Any) -> type[CausalCrdt]:
     return LWWRegister[kind]
 
 
-class MapStore:
-    """key -> nested causal value (never empty), with an index dot -> key.
-
-    The index only grows between rebuilds (a dot is born under one key and never reused), so a
-    stale entry is harmless: `holds` checks the nested store. It lets a small delta find the
-    keys whose dots it removes without scanning the map.
-    """
-
-    __slots__ = ("_rebuild_at", "cache", "entries", "owner", "value_cls")
-
-    def __init__(self, value_cls: type[CausalCrdt] | None = None) -> None:
-        self.value_cls = value_cls
-        self.entries: dict[Any, CausalCrdt] = {}
-        self.owner: dict[Dot, Any] = {}
-        self._rebuild_at = 1024
-        # the map's value, kept current key by key: every change of `entries` goes through
-        # `put`, `pop` or `restore_key`, which touch the key (nested values change in place
-        # and are then `put` again)
-        self.cache = SnapshotCache()
-
-    def put(self, key: Any, value: CausalCrdt, new_dots: Any = None) -> None:
-        """Keep `value` under `key` if it holds dots, else drop the key.
-
-        `new_dots`, when given, are the only dots the value gained since it was last put."""
-        self.cache.touch(key)
-        if value.store.is_empty():
-            self.entries.pop(key, None)
-            return
-        self.entries[key] = value
-        self.index(key, value.store.dots() if new_dots is None else new_dots)
-
-    def pop(self, key: Any) -> CausalCrdt | None:
-        """Remove `key`; the value it held, if any."""
-        self.cache.touch(key)
-        return self.entries.pop(key, None)
-
-    def index(self, key: Any, dots: Any) -> None:
-        for d in dots:
-            self.owner[d] = key
-        if len(self.owner) > self._rebuild_at:
-            self.owner = {d: k for k, v in self.entries.items() for d in v.store.dots()}
-            self._rebuild_at = 2 * len(self.owner) + 1024
-
-    def copy_into(self, ctx: CausalContext) -> MapStore:
-        store = MapStore(self.value_cls)
-        for key, value in self.entries.items():
-            store.put(key, value.copy_into(ctx))
-        return store
-
-    def bind(self, ctx: CausalContext) -> None:
-        for value in self.entries.values():
-            value.bind(ctx)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MapStore):
-            return NotImplemented
-        if self.entries.keys() != other.entries.keys():
-            return False
-        return all(
-            v.kind == other.entries[k].kind and v.store == other.entries[k].store
-            for k, v in self.entries.items()
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def holds(self, d: Dot) -> bool:
-        key = self.owner.get(d)
-        value = self.entries.get(key) if key is not None else None
-        return value is not None and value.store.holds(d)
-
-    def dots(self) -> Iterator[Dot]:
-        for value in self.entries.values():
-            yield from value.store.dots()
-
-    def dot_total(self) -> int:
-        return len(self.owner)
-
-    def is_empty(self) -> bool:
-        return not self.entries
-
-    def join(self, ctx: CausalContext, other: MapStore, other_ctx: CausalContext) -> bool:
-        changed = False
-        for key, theirs in other.entries.items():
-            mine = self.entries.get(key)
-            if mine is None:
-                mine = (self.value_cls or type(theirs))(None, ctx)
-            changed = mine.store.join(ctx, theirs.store, other_ctx) or changed
-            self.put(key, mine, theirs.store.dots())
-        for key in self._keys_seen_by(other_ctx) - other.entries.keys():
-            mine = self.entries[key]
-            changed = mine.store.join(ctx, type(mine).empty_store(), other_ctx) or changed
-            self.put(key, mine, ())
-        return changed
-
-    def _keys_seen_by(self, ctx: CausalContext) -> set[Any]:
-        """Keys holding a dot that `ctx` has seen (scanning the smaller side)."""
-        if ctx.dot_count() <= len(self.owner):
-            return {self.owner[d] for d in ctx.dots() if self.holds(d)}
-        return {k for k, v in self.entries.items() if any(ctx.contains(d) for d in v.store.dots())}
-
-    def unseen_by(self, ctx: CausalContext) -> MapStore:
-        store = MapStore(self.value_cls)
-        for key, value in self.entries.items():
-            store.put(key, type(value)(value.store.unseen_by(ctx), None))
-        return store
-
-    def part_among(self, dots: CausalContext, ctx: CausalContext) -> MapStore:
-        """`unseen_by(ctx)` visiting only the keys holding one of `dots` (our context less
-        `ctx`), found through the index: O(dots + their keys' values), not O(map)."""
-        if dots.dot_count() >= len(self.owner):
-            return self.unseen_by(ctx)
-        store = MapStore(self.value_cls)
-        for key in {self.owner[d] for d in held_among(self, dots)}:
-            value = self.entries[key]
-            store.put(key, type(value)(value.store.unseen_by(ctx), None))
-        return store
-
-    def snapshot_key(self, key: Any) -> CausalCrdt | None:
-        value = self.entries.get(key)
-        return None if value is None else value.copy_into(value.context)
-
-    def restore_key(self, key: Any, saved: CausalCrdt | None) -> None:
-        if saved is None:
-            self.pop(key)
-        else:
-            self.put(key, saved)
-
-
 class ORMap(CausalCrdt):
     kind = "ormap"
     __slots__ = ()
@@ -178,6 +53,8 @@ class ORMap(CausalCrdt):
     key_spec: ClassVar[KeySpec] = ANY_KEY
     value_kind: ClassVar[Any] = None  # as declared (PNCounter); None: any kind, from the wire
     value_cls: ClassVar[type[CausalCrdt] | None] = None  # as held (CausalCounter)
+    # the register class of plain values (`put`), None when the values are CRDTs
+    plain_cls: ClassVar[type[LWWRegister] | None] = LWWRegister
 
     def __new__(cls, *args: Any, key: Any = None, value: Any = None, **kwargs: Any) -> Any:
         if key is None and value is None:
@@ -199,8 +76,15 @@ class ORMap(CausalCrdt):
         key, value = params if isinstance(params, tuple) else (Any, params)
         held = embedded_class(value)
         label = f"{type_name(key)}, {type_name(value)}"
+        plain = held if issubclass(held, LWWRegister) else None
         return declared_class(
-            ORMap, (key, value), label, key_spec=KeySpec(key), value_kind=value, value_cls=held
+            ORMap,
+            (key, value),
+            label,
+            key_spec=KeySpec(key),
+            value_kind=value,
+            value_cls=held,
+            plain_cls=plain,
         )
 
     @classmethod
@@ -218,8 +102,9 @@ class ORMap(CausalCrdt):
     def value(self) -> MapSnapshot:
         """An immutable mapping key -> nested value, equal to the dict of them; O(keys
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
-        entries = self.store.entries
-        return self.store.cache.read(entries, lambda key: entries[key].value, MapSnapshot)
+        store = self.store
+        cache = store._cache or store.cache
+        return cache.read_lazy(store.entries, store.value_of)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -256,15 +141,59 @@ class ORMap(CausalCrdt):
             part.index(key, delta.store.dots())  # `holds` on the delta reads the index
         return type(self)._of(part, delta.context)
 
+    def put(
+        self, key: Any, value: Any, *, replica: str, clock: HybridLogicalClock | None = None
+    ) -> Self:
+        """Make `key` hold the plain `value` (a map of registers): the map's delta.
+
+        `apply(key, lambda r: r.assign(value, replica=replica))` in fewer steps, for `m[k] = v`
+        on every session-registry update: the register is written in place and the delta is
+        built only when first read (`crdtstate.types.putdelta`). `InvalidValueError` if the
+        map holds CRDTs, or another kind under `key` (an undeclared map's value from a peer)."""
+        cls = self.plain_cls
+        if cls is None:
+            raise InvalidValueError(f"{type(self).__name__} holds CRDTs: use apply")
+        key = self.key_spec.check(key)
+        held = self.store.entries.get(key)
+        if held is not None and type(held) is not cls:
+            raise InvalidValueError(f"the value under {key!r} is a {held.kind}, not plain")
+        return self.put_checked(key, held, value, replica, clock)
+
+    def put_checked(
+        self, key: Any, held: Any, value: Any, replica: str, clock: HybridLogicalClock | None
+    ) -> Self:
+        """`put` once `key` is checked and `held` is what it holds: None or a `plain_cls`
+        register (`MapHandle` has checked both already)."""
+        cls = self.plain_cls
+        stored = cls.value_spec.check(value)  # type: ignore[union-attr]
+        self._touch(key)
+        if held is None:
+            held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
+        dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
+        self.store.keep_write(key, held, dot)
+        return put_delta(type(self), key, dot, write, dots)  # built when first read
+
+    def _touch(self, key: Any) -> None:
+        """Before any change under `key` (see `CausalCrdt._touch`): a lazy value still
+        held is computed first (`MapStore.settle`)."""
+        cache = self.store._cache
+        if cache is not None and cache._pending is not None:
+            cache.settle()
+        if self._savepoint is not None:
+            self._savepoint.touch(key)
+
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
         self._touch(key)
         value = self.store.pop(key)
         if value is None:
-            return type(self)()
+            return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed = list(value.store.dots())
         value.store = type(value).empty_store()  # a handle still pointing at it starts empty
-        return self._removal(observed, replica)
+        if not observed:
+            return type(self)._of(MapStore(self.value_cls), CausalContext())
+        observed.append(self.context.take_next(replica))
+        return type(self)._of(MapStore(self.value_cls), CausalContext.of(observed))
 
     def clear(self, *, replica: str) -> Self:
         observed: list[Dot] = []

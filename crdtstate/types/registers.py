@@ -34,6 +34,10 @@ class _Register(CausalCrdt):
     def empty_store(cls) -> DotFun[Any]:
         return DotFun()
 
+    def copy_into(self, ctx: CausalContext) -> Self:
+        """A copy sharing `ctx` (what a map's savepoint keeps of a key on every update)."""
+        return type(self)._of(DotFun(dict(self.store.values)), ctx)
+
     def _write(self, stored: Any, replica: str) -> Self:
         observed = self.store.pop_all()
         dot = self._event(replica)
@@ -79,7 +83,9 @@ class LWWRegister(_Register):
         of a register holding concurrent writes encode nothing."""
         items = self.store.values.items()
         if len(items) <= 1:
-            return next(iter(items), None)
+            for only in items:
+                return only
+            return None
         best = max(items, key=_stamp)
         top = _stamp(best)
         tied = [kv for kv in items if _stamp(kv) == top]
@@ -93,6 +99,10 @@ class LWWRegister(_Register):
     @property
     def value(self) -> Any:
         """The last write's value, or None for a register never written."""
+        values = self.store.values
+        if len(values) == 1:  # one write (no concurrent ones): the common case
+            for write in values.values():
+                return write[2]
         won = self._winner()
         return None if won is None else won[1][2]
 
@@ -103,11 +113,37 @@ class LWWRegister(_Register):
 
     def assign(self, value: Any, *, replica: str, clock: HybridLogicalClock | None = None) -> Self:
         """Write `value` stamped after every write this register has seen."""
-        stored = self.value_spec.check(value)
-        clock = clock or process_clock()
-        won = self._winner()  # (dot, (l, c, value)) of the write seen last, if any
-        stamp = clock.now(replica) if won is None else clock.update(won[1], replica)
-        return self._write((stamp.l, stamp.c, stored), replica)
+        return self.overwrite(self.value_spec.check(value), replica, clock or process_clock())
+
+    def overwrite(self, stored: Any, replica: str, clock: HybridLogicalClock) -> Self:
+        """`assign` of a value already checked (`value_spec.check`): the write, in place, and
+        its delta. Every map put of a plain value comes here, so the stamp is a plain (l, c)
+        and the delta is built directly (the general `_write` does the same in more steps)."""
+        dot, write, dots = self.write_in_place(stored, replica, clock)
+        return type(self)._of(DotFun({dot: write}), CausalContext.of(dots))
+
+    def write_in_place(
+        self, stored: Any, replica: str, clock: HybridLogicalClock
+    ) -> tuple[Dot, tuple[int, int, Any], list[Dot]]:
+        """`overwrite` without building its delta: the new dot, the write (l, c, value), and
+        the delta's context as dots (those overwritten, then the new one)."""
+        values = self.store.values
+        if not values:
+            stamp = clock.tick()
+        elif len(values) == 1:
+            for write in values.values():
+                stamp = clock.tick(write)  # after the write seen last: its (l, c, value)
+        else:
+            won = self._winner()
+            assert won is not None
+            stamp = clock.tick(won[1])
+        observed = list(values)
+        dot = self.context.take_next(replica)
+        write = (stamp[0], stamp[1], stored)
+        values.clear()
+        values[dot] = write
+        observed.append(dot)
+        return dot, write, observed
 
     def store_to_wire(self, index: WriterIndex) -> list[Any]:
         spec = self.value_spec

@@ -9,10 +9,16 @@ added, removed or changed (`KeyChanges.between`) without diffing whole states.
 
 Until a value is first read nothing is tracked (a relay that only merges pays nothing); a
 store whose touched keys outnumber half its keys is rebuilt whole (the same amortised cost).
+
+A map's value is handed out lazily (`SnapshotCache.read_lazy`): the snapshot is computed when
+first looked at, or when the store is about to change while it is still held (`settle`, which
+every map mutator calls first). `update()` returns the new value, and most callers drop it
+unread: then nothing is computed at all.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Set
 from dataclasses import dataclass
@@ -30,44 +36,60 @@ class _Lineage:
     __slots__ = ("log",)
 
     def __init__(self) -> None:
-        self.log: deque[tuple[int, frozenset[Hashable]]] = deque(maxlen=LOG_LENGTH)
+        self.log: deque[tuple[int, Set[Hashable]]] = deque(maxlen=LOG_LENGTH)
 
 
 class MapSnapshot(Mapping[Any, Any]):
-    """An immutable mapping that compares equal to a dict with the same items."""
+    """An immutable mapping that compares equal to a dict with the same items.
 
-    __slots__ = ("_gen", "_lineage", "_map")
+    A lazy one (`SnapshotCache.read_lazy`) holds no map until first looked at: `_hamt()`."""
+
+    __slots__ = ("__weakref__", "_gen", "_lineage", "_map", "_source")
 
     def __init__(self, hamt: immutables.Map, lineage: _Lineage, gen: int) -> None:
         self._map = hamt
         self._lineage = lineage
         self._gen = gen
+        self._source: _Source | None = None
+
+    def _hamt(self) -> immutables.Map:
+        hamt = self._map
+        if hamt is None:
+            cache, keys, value_of = self._source  # type: ignore[misc]
+            cache._materialize(self, keys, value_of)
+            hamt = self._map
+        return hamt
+
+    def __reduce__(self) -> Any:
+        """Copied and pickled as computed (never with the store a lazy one reads)."""
+        return (MapSnapshot, (self._hamt(), self._lineage, self._gen))
 
     def __getitem__(self, key: Any) -> Any:
-        return self._map[key]
+        return self._hamt()[key]
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._map)
+        return iter(self._hamt())
 
     def __len__(self) -> int:
-        return len(self._map)
+        return len(self._hamt())
 
     def __contains__(self, key: object) -> bool:
-        return key in self._map
+        return key in self._hamt()
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, MapSnapshot) and other._map is self._map:
+        hamt = self._hamt()
+        if isinstance(other, MapSnapshot) and other._hamt() is hamt:
             return True
         if isinstance(other, Mapping):
             return len(self) == len(other) and all(
-                k in other and other[k] == v for k, v in self._map.items()
+                k in other and other[k] == v for k, v in hamt.items()
             )
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # like a dict's: values may be unhashable
 
     def __repr__(self) -> str:
-        return repr(dict(self._map))
+        return repr(dict(self._hamt()))
 
 
 class SetSnapshot(Set[Any]):
@@ -80,6 +102,9 @@ class SetSnapshot(Set[Any]):
         self._lineage = lineage
         self._gen = gen
         self._hash: int | None = None
+
+    def _hamt(self) -> immutables.Map:
+        return self._map
 
     @classmethod
     def _from_iterable(cls, it: Any) -> frozenset[Any]:
@@ -104,12 +129,13 @@ class SetSnapshot(Set[Any]):
 
 
 Snapshot = MapSnapshot | SetSnapshot
+_Source = tuple["SnapshotCache", Collection[Hashable], Callable[[Any], Any]]
 
 
 class SnapshotCache:
     """The persistent value of one keyed store and the keys touched since it was refreshed."""
 
-    __slots__ = ("_gen", "_lineage", "_map", "_snapshot", "_touched")
+    __slots__ = ("_gen", "_lineage", "_map", "_pending", "_snapshot", "_touched")
 
     def __init__(self) -> None:
         # Every store and every delta has a cache, most never read: nothing is allocated
@@ -119,15 +145,31 @@ class SnapshotCache:
         self._gen = 0
         self._lineage: _Lineage = _NO_LINEAGE
         self._snapshot: Snapshot | None = None
+        self._pending: weakref.ref[MapSnapshot] | None = None  # a lazy snapshot handed out
 
     def touch(self, key: Hashable) -> None:
-        """The value under `key` may have changed (only tracked once a value was read)."""
+        """The value under `key` may have changed (only tracked once a value was read).
+
+        Called before `key`'s entry changes, or after, when `settle` was called before."""
+        if self._pending is not None:
+            self.settle()
         if self._map is not None:
             self._touched.add(key)
             self._snapshot = None
 
+    def settle(self) -> None:
+        """The store is about to change: a lazy snapshot still held is computed now, from
+        the state it stands for (one dropped unread is forgotten)."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            snapshot = pending()
+            if snapshot is not None and snapshot._map is None:
+                snapshot._hamt()
+
     def reset(self) -> None:
         """Forget everything (the store changed wholesale): the next read rebuilds."""
+        self.settle()
         self._map = None
         self._touched = _NO_KEYS
         self._snapshot = None
@@ -150,6 +192,40 @@ class SnapshotCache:
         """The current value: `value_of(key)` for each of `keys`, as a `wrap` snapshot."""
         if self._snapshot is not None:
             return self._snapshot
+        self._refresh(keys, value_of)
+        self._snapshot = wrap(self._map, self._lineage, self._gen)
+        return self._snapshot
+
+    def read_lazy(self, keys: Collection[Hashable], value_of: Callable[[Any], Any]) -> MapSnapshot:
+        """`read(keys, value_of, MapSnapshot)`, computed only when looked at (see the module
+        doc): the store's owner must call `settle` before any change to `keys` or values."""
+        snapshot = self._snapshot
+        if snapshot is not None:
+            return snapshot  # type: ignore[return-value]
+        pending = self._pending
+        if pending is not None:
+            snapshot = pending()
+            if snapshot is not None:
+                return snapshot  # type: ignore[return-value]
+        snapshot = MapSnapshot.__new__(MapSnapshot)  # no map yet: `_hamt()` computes it
+        snapshot._map = None
+        snapshot._source = (self, keys, value_of)
+        self._pending = weakref.ref(snapshot)
+        return snapshot
+
+    def _materialize(
+        self, snapshot: MapSnapshot, keys: Collection[Hashable], value_of: Callable[[Any], Any]
+    ) -> None:
+        """Compute the lazy `snapshot` (the value now, which is the value it was handed out
+        for: the store has not changed since, or it would have been settled)."""
+        self._pending = None
+        self._refresh(keys, value_of)
+        snapshot._map, snapshot._lineage, snapshot._gen = self._map, self._lineage, self._gen
+        snapshot._source = None
+        self._snapshot = snapshot
+
+    def _refresh(self, keys: Collection[Hashable], value_of: Callable[[Any], Any]) -> None:
+        """Bring the persistent map up to date with the touched keys (or rebuild it)."""
         touched = self._touched
         if self._map is None or len(touched) > max(LOG_LENGTH, len(keys) // 2):
             self._map = immutables.Map((key, value_of(key)) for key in keys)
@@ -161,7 +237,7 @@ class SnapshotCache:
                 self._map = hamt.set(key, value_of(key))
             elif key in hamt:
                 self._map = hamt.delete(key)
-            self._lineage.log.append((self._gen + 1, frozenset(touched)))
+            self._lineage.log.append((self._gen + 1, touched))  # never added to again
         elif touched:
             with self._map.mutate() as mutation:
                 for key in touched:
@@ -170,11 +246,9 @@ class SnapshotCache:
                     else:
                         mutation.pop(key, None)
                 self._map = mutation.finish()
-            self._lineage.log.append((self._gen + 1, frozenset(touched)))
+            self._lineage.log.append((self._gen + 1, touched))
         self._gen += 1
         self._touched = set()
-        self._snapshot = wrap(self._map, self._lineage, self._gen)
-        return self._snapshot
 
 
 _NO_KEYS: set[Hashable] = frozenset()  # type: ignore[assignment]  # never added to
@@ -203,23 +277,25 @@ class KeyChanges:
             return None
         if not isinstance(old, MapSnapshot | SetSnapshot):
             return None if old is not None else cls(added=frozenset(new))
+        old_map, new_map = old._hamt(), new._hamt()  # a lazy snapshot is computed here
         candidates = _touched_between(old, new)
         if candidates is None:
-            candidates = set(old._map.keys()) | set(new._map.keys())
+            candidates = set(old_map.keys()) | set(new_map.keys())
         added, removed, changed = set(), set(), set()
         for key in candidates:
-            before, after = key in old._map, key in new._map
+            before, after = key in old_map, key in new_map
             if after and not before:
                 added.add(key)
             elif before and not after:
                 removed.add(key)
-            elif before and after and old._map[key] != new._map[key]:
+            elif before and after and old_map[key] != new_map[key]:
                 changed.add(key)
         return cls(frozenset(added), frozenset(removed), frozenset(changed))
 
 
 def _touched_between(old: Snapshot, new: Snapshot) -> set[Any] | None:
-    """The keys touched from `old` to `new`, or None when the lineage's log cannot say."""
+    """The keys touched from `old` to `new` (both computed), or None when the lineage's log
+    cannot say."""
     if old._map is new._map:
         return set()
     if old._lineage is not new._lineage or old._gen > new._gen:

@@ -278,3 +278,14 @@ def test_context_copy_is_independent(x: frozenset[Dot], extra: Dot) -> None:
     clone.add(extra)
     assert model(original) == set(x)
     assert model(clone) == set(x) | {extra}
+
+
+@LAWS
+@given(st.lists(st.tuples(st.sampled_from("ab"), st.integers(1, 5)), max_size=4))
+def test_context_of_few_dots_is_exact_and_compact(pairs: list[tuple[str, int]]) -> None:
+    """`of` places one or two dots of a replica without sorting runs (a write's delta)."""
+    dots = [Dot(r, n) for r, n in pairs]
+    ctx = CausalContext.of(dots)
+    assert model(ctx) == set(dots)
+    assert_compact(ctx)
+    assert ctx == context_of(dots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import anyio
 import trio
 
 from crdtstate import Replica
@@ -76,3 +77,21 @@ def test_a_loop_of_updates_lets_other_tasks_run() -> None:
 
 async def _set(event: trio.Event) -> None:
     event.set()
+
+
+def test_a_checkpoint_is_a_cancellation_point_under_asyncio_too() -> None:
+    """The pacer calls trio directly only inside trio's run loop; under asyncio it goes
+    through anyio (a trio call there would raise)."""
+
+    async def main() -> None:
+        pacer = SchedulePacer(interval=math.inf)
+        await pacer.checkpoint()
+        await pacer.checkpoint()  # no schedule point due: the cancellation-point path
+        reached = False
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await pacer.checkpoint()
+            reached = True
+        assert scope.cancelled_caught and not reached
+
+    anyio.run(main, backend="asyncio")

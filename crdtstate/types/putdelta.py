@@ -1,0 +1,103 @@
+"""The delta of a map put, built into a store and a context only when first read.
+
+A put's delta waits in the delta buffer until every peer has it: as a map, a store, a register
+and a context it is a dozen objects the garbage collector adopts as long-lived, which made it
+trace the whole heap again every few thousand puts (a third of a put's cost, measured on the
+session-registry workload). Held as (key, dot, write, dots) until a sync encodes or joins it,
+it is three. Every read of `store` or `context` builds them once, so it is in every other way
+the `ORMap` delta `ORMap.apply` would have returned (its class is a subclass of the map's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .causal import CausalCrdt
+from .clocks import CausalContext, Dot
+from .kernel import DotFun
+from .mapstore import MapStore
+
+_STORE = CausalCrdt.__dict__["store"]  # the slots the properties below stand in front of
+_CONTEXT = CausalCrdt.__dict__["context"]
+_CLASSES: dict[type, type] = {}
+
+
+class PutDelta:
+    """Mixed into a subclass of each map class (`put_delta_class`): `_put` holds (key, dot,
+    write, *dots) until `store` or `context` is first read (one tuple: one object less for
+    the collector than a tuple and a list)."""
+
+    __slots__ = ()
+    _put: tuple[Any, ...]
+    plain_cls: Any
+    value_cls: Any
+
+    def _build(self) -> None:
+        key, dot, write, *dots = self._put
+        context = CausalContext.of(dots)
+        part = MapStore(self.value_cls)
+        part.entries[key] = self.plain_cls._of(DotFun({dot: write}), context)
+        part.owner[dot] = key
+        _STORE.__set__(self, part)
+        _CONTEXT.__set__(self, context)
+
+    # unbuilt, the slots hold None (no exception to catch on the hot path); a copy or a
+    # join made by a constructor is built from the start
+    @property
+    def store(self) -> Any:
+        store = _STORE.__get__(self)
+        if store is None:
+            self._build()
+            store = _STORE.__get__(self)
+        return store
+
+    @store.setter
+    def store(self, value: Any) -> None:
+        _STORE.__set__(self, value)
+
+    @property
+    def context(self) -> CausalContext:
+        context = _CONTEXT.__get__(self)
+        if context is None:
+            self._build()
+            context = _CONTEXT.__get__(self)
+        return context
+
+    @context.setter
+    def context(self, value: CausalContext) -> None:
+        _CONTEXT.__set__(self, value)
+
+    def is_bottom(self) -> bool:
+        """Never, unbuilt: a put adds a dot (`update` asks on every put)."""
+        if _STORE.__get__(self) is None:
+            return False
+        return super().is_bottom()  # type: ignore[misc]
+
+
+def put_delta_class(cls: type) -> type:
+    """The subclass of map class `cls` whose deltas are built lazily (cached per class)."""
+    if issubclass(cls, PutDelta):  # a put on a copy of a lazy delta
+        return cls
+    lazy = _CLASSES.get(cls)
+    if lazy is None:
+        name = f"PutDelta[{cls.__name__}]"
+        lazy = type(name, (PutDelta, cls), {"__slots__": ("_put",), "__qualname__": name})
+        lazy.__module__ = cls.__module__
+        _CLASSES[cls] = lazy
+    return lazy
+
+
+def plain_class(cls: type) -> type:
+    """The map class a lazy delta class stands for (any other class: itself)."""
+    return cls.__bases__[1] if issubclass(cls, PutDelta) else cls
+
+
+def put_delta(cls: type, key: Any, dot: Dot, write: Any, dots: list[Dot]) -> Any:
+    """A lazy delta of map class `cls`: `key` now holds `write` at `dot`; `dots` its context."""
+    lazy = _CLASSES.get(cls) or put_delta_class(cls)
+    delta = object.__new__(lazy)
+    _STORE.__set__(delta, None)
+    _CONTEXT.__set__(delta, None)
+    delta._savepoint = None
+    delta._put = (key, dot, write, *dots)
+    return delta

@@ -265,11 +265,24 @@ class KeyedSavepoint(Savepoint):
                 self._context = self._state.context.copy()
             self._keys[key] = self._state.store.snapshot_key(key)
 
+    def touch_written(self, key: Any, held: Any) -> None:
+        """`touch` for a register `held` under `key` (or None) about to be written by
+        `write_in_place`, which replaces the register's dict of writes instead of changing
+        it: the dict itself is kept, not a copy of the register (a map put's savepoint)."""
+        if key not in self._keys:
+            if self._context is None:
+                self._context = self._state.context.copy()
+            self._keys[key] = None if held is None else (type(held), held.store.values)
+
     def restore(self) -> None:
         if self._context is not None:  # restored in place: nested values share this object
             self._state.context.assign(self._context)
+        state = self._state
         for key, saved in self._keys.items():
-            self._state.store.restore_key(key, saved)
+            if type(saved) is tuple:  # saved by `touch_written`: the register's old writes
+                cls, values = saved
+                saved = cls._of(DotFun(values), state.context)
+            state.store.restore_key(key, saved)
         self.close()
 
     def close(self) -> None:

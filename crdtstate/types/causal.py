@@ -249,20 +249,28 @@ def fun_from_wire(obj: Any, claims: writers.DotClaims, decode_value: Any, what: 
 class KeyedSavepoint(Savepoint):
     """Saves each key the first time an update touches it, and the context at the first
     touch: every mutator of a keyed type touches a key before it draws a dot, so an update
-    that touches nothing has changed nothing, and saving waits until something is changed."""
+    that touches nothing has changed nothing, and saving waits until something is changed.
+    The context is saved as its vector and cloud (copies handed back on restore)."""
 
-    __slots__ = ("_context", "_keys", "_state")
+    __slots__ = ("_cloud", "_keys", "_state", "_vector")
 
     def __init__(self, state: CausalCrdt) -> None:
         self._state = state
-        self._context: CausalContext | None = None
+        self._vector: dict[str, int] | None = None
+        self._cloud: dict[str, Any] = {}
         self._keys: dict[Any, Any] = {}
         state._savepoint = self
 
+    def _save_context(self) -> None:
+        context = self._state.context
+        self._vector = context.vector.copy()
+        if context.cloud:
+            self._cloud = {r: list(ranges) for r, ranges in context.cloud.items()}
+
     def touch(self, key: Any) -> None:
         if key not in self._keys:
-            if self._context is None:
-                self._context = self._state.context.copy()
+            if self._vector is None:
+                self._save_context()
             self._keys[key] = self._state.store.snapshot_key(key)
 
     def touch_written(self, key: Any, held: Any) -> None:
@@ -270,14 +278,15 @@ class KeyedSavepoint(Savepoint):
         `write_in_place`, which replaces the register's dict of writes instead of changing
         it: the dict itself is kept, not a copy of the register (a map put's savepoint)."""
         if key not in self._keys:
-            if self._context is None:
-                self._context = self._state.context.copy()
+            if self._vector is None:
+                self._save_context()
             self._keys[key] = None if held is None else (type(held), held.store.values)
 
     def restore(self) -> None:
-        if self._context is not None:  # restored in place: nested values share this object
-            self._state.context.assign(self._context)
         state = self._state
+        if self._vector is not None:  # restored in place: nested values share this object
+            state.context.vector = self._vector
+            state.context.cloud = self._cloud
         for key, saved in self._keys.items():
             if type(saved) is tuple:  # saved by `touch_written`: the register's old writes
                 cls, values = saved

@@ -113,8 +113,17 @@ class CausalCrdt(Crdt):
         return type(self)(store, self.context.minus(seen.minus(stale)))
 
     def novel(self, delta: Self) -> Self | None:
-        """The part of `delta` not in self (dot by dot, for the reason in `delta_since`)."""
-        store = delta.store.unseen_by(self.context)
+        """The part of `delta` not in self (dot by dot, for the reason in `delta_since`).
+
+        When self has seen none of the delta's dots (a peer's fresh updates, the common
+        case), the part shares the delta's store instead of copying it key by key: deltas
+        are never changed once made (the buffer joins copies), and a received one is kept
+        by the buffer as it is anyway (`relay_redundant`). The copy it saves was most of the
+        long-lived objects a sync made (each key's value, store and an empty context)."""
+        seen = self.context.contains
+        store = delta.store
+        if any(seen(d) for d in store.dots()):
+            store = store.unseen_by(self.context)
         context = novel_context(self.store, self.context, delta.store, delta.context)
         part = type(self)(store, context)
         return None if part.is_bottom() else part

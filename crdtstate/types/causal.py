@@ -285,7 +285,8 @@ class KeyedSavepoint(Savepoint):
     def touch_written(self, key: Any, held: Any) -> None:
         """`touch` for a register `held` under `key` (or None) about to be written by
         `write_in_place`, which replaces the register's dict of writes instead of changing
-        it: the dict itself is kept, not a copy of the register (a map put's savepoint)."""
+        it, or removed by `ORMap.remove`, which replaces its store: the dict itself is kept,
+        not a copy of the register (a map put's or delete's savepoint)."""
         if key not in self._keys:
             if self._vector is None:
                 self._save_context()

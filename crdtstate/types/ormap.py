@@ -188,7 +188,13 @@ class ORMap(CausalCrdt):
 
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
-        self._touch(key)
+        held = self.store.entries.get(key)
+        if held is not None and type(held) is self.plain_cls and self._savepoint is not None:
+            # a register's store is replaced below, not changed: keep its writes, not a copy
+            self.store.settle()
+            self._savepoint.touch_written(key, held)
+        else:
+            self._touch(key)
         value = self.store.pop(key)
         if value is None:
             return type(self)._of(MapStore(self.value_cls), CausalContext())

@@ -39,7 +39,7 @@ from .events import (
     SyncSource,
     auth_proof,
 )
-from .framing import FRAME_OVERHEAD, decode_entry, delta_entries, split_entries
+from .framing import decode_entry, delta_frames
 from .handshake import Handshake
 from .messages import (
     Ack,
@@ -54,7 +54,6 @@ from .messages import (
     Resume,
     decode_message,
     encode_ack,
-    encode_delta,
     encode_message,
 )
 from .presence import PresenceOutbox, PresenceSharing, read_presence
@@ -362,19 +361,12 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
         """
         self._sent_max = max(self._sent_max, upto)
         self._point.note(sent=upto)
-        entries = delta_entries(deltas)
         ack = self.held.upto if self._ack_due else None
-        parts = [(upto, entries, since, ack)]
-        whole = encode_delta(*parts[0])  # packed once when it fits: the usual case
-        if len(whole) > self._max_frame_bytes - FRAME_OVERHEAD:
-            chunks = split_entries(entries, self._max_frame_bytes, ordered=self._ordered)
-            parts = [(since or 0, chunk, since, None) for chunk in chunks[:-1]]
-            parts.append((upto, chunks[-1], since, ack))
+        frames = delta_frames(deltas, upto, since, ack, self._max_frame_bytes, self._ordered)
         self._ack_due = False
-        for part in parts:
-            frame = self._queue_frame(whole if len(parts) == 1 else encode_delta(*part), "delta")
-            header = encode_delta(part[0], [], part[2], part[3])
-            self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
+        for frame, payload in frames:
+            self._queue_frame(frame, "delta")
+            self.stats.payload_bytes_out += payload
 
     def _queue(self, message: Any) -> bytes:
         return self._queue_frame(encode_message(message), message.type)

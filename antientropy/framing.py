@@ -72,8 +72,7 @@ def delta_frames(
 
     Packed once when it fits (the usual case). When split, only the last frame carries the
     range and the ack: the earlier ones claim no group (an empty range), so an ack never
-    covers a group before all of it arrived (splitting relies on frames arriving in order,
-    as on a websocket).
+    covers a group before all of it arrived.
 
     Raises `ProtocolError` when one object's delta alone exceeds the frame limit.
     """

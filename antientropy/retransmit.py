@@ -58,8 +58,6 @@ class Retransmission:
     _ack_due: bool
     _ack_due_since: float | None
     _ack_delay: float
-    _now: float
-    paced_until: float
 
     if TYPE_CHECKING:  # provided by PeerSession and Handshake
 
@@ -69,8 +67,6 @@ class Retransmission:
 
         def _pull_again(self, now: float) -> None: ...
 
-        def _pushable(self) -> bool: ...
-
     def next_deadline(self) -> float | None:
         """When `data_to_send` should be called again even if nothing happens."""
         waits = self._waiting_since()
@@ -78,8 +74,6 @@ class Retransmission:
         if self._ack_due and self._ack_due_since is not None:
             ack_at = self._ack_due_since + self._ack_delay
             deadline = ack_at if deadline is None else min(deadline, ack_at)
-        if self.paced_until > self._now and self._pushable():  # a paced push
-            deadline = self.paced_until if deadline is None else min(deadline, self.paced_until)
         return deadline
 
     def _waiting_since(self) -> list[float]:

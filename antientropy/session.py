@@ -106,7 +106,6 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
         max_frame_bytes: int = 16 * 1024 * 1024,
         ack_delay: float = 0.0,
         max_pushes_in_flight: int | None = None,
-        min_push_interval: float = 0.0,
         resume: ResumePoints | None = None,
         links: LinkBook | None = None,  # the mesh's open sessions: relay avoidance (relays.py)
     ) -> None:
@@ -125,9 +124,6 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
         self._ordered = ordered
         self._max_frame_bytes = max_frame_bytes
         self._max_in_flight = max_pushes_in_flight
-        # Pacing: a busy link sends fewer, larger frames (each frame costs CPU); see Limits.
-        self._min_push_interval = min_push_interval
-        self.paced_until = self._now = now
         # An ack that cannot ride on a delta waits this long for one (halving the frames of
         # a busy link); acks only free buffer space and stop retransmissions, so a few
         # milliseconds cost nothing.
@@ -300,7 +296,6 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
 
     def data_to_send(self, now: float) -> list[bytes]:
         """Frames to send now, including an eager push of whatever the buffer gained."""
-        self._now = now
         if self.state is not SessionState.CLOSED:
             self._retransmit_due(now)
             self._announce_links()
@@ -332,9 +327,6 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
         return self.window.needs_from()
 
     def _can_push(self) -> bool:
-        return self._now >= self.paced_until and self._pushable()
-
-    def _pushable(self) -> bool:
         return (
             self.state is SessionState.OPEN
             and self.window.serving
@@ -359,10 +351,14 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
             return  # starts at the last one's end, so it covers these and acks stay whole)
         self._queue_delta(deltas, window.sent, upto)
         window.pushed(upto, now)
-        self.paced_until = now + self._min_push_interval
 
     def _queue_delta(self, deltas: dict[str, Crdt], since: int | None, upto: int) -> None:
-        """Queue `deltas` as frames of at most `max_frame_bytes` (split: `delta_frames`)."""
+        """Queue `deltas` as frames of at most `max_frame_bytes`.
+
+        When they must be split, only the last frame carries the range: the earlier ones claim
+        no group (an empty range), so an ack never covers a group before all of it arrived.
+        (Splitting relies on the frames arriving in order, as on a websocket.)
+        """
         self._sent_max = max(self._sent_max, upto)
         self._point.note(sent=upto)
         ack = self.held.upto if self._ack_due else None

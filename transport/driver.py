@@ -84,7 +84,6 @@ class SessionDriver:
             ordered=ordered,  # a websocket neither loses nor reorders frames
             ack_delay=self.limits.ack_delay,
             max_pushes_in_flight=self.limits.max_pushes_in_flight,
-            min_push_interval=self.limits.min_push_interval,
             resume=replica.resume_points,  # a reconnect to a peer run seen before resumes
             links=links,
         )
@@ -213,14 +212,9 @@ class SessionDriver:
         while not self.replica.closed:
             seen = await self.replica.wait_beyond(seen)
             self.kick()
-            while True:
-                if self.session.window.full(cap):
-                    self._heard = anyio.Event()
-                    await self._heard.wait()
-                elif (wait := self.session.paced_until - anyio.current_time()) > 0:
-                    await anyio.sleep(wait)  # a paced push: its deadline wakes the send loop
-                else:
-                    break
+            while self.session.window.full(cap):
+                self._heard = anyio.Event()
+                await self._heard.wait()
 
     async def _flush_and_close(self) -> None:
         """Send what the session still has (a bye, acks), then close with a fitting code."""

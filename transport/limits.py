@@ -22,9 +22,6 @@ class Limits:
     - `ack_delay`: an ack waits this long to ride on a delta instead of taking a frame.
     - `max_pushes_in_flight`: a push waits while this many are unacknowledged, so under load
       the deltas made meanwhile go out joined in one larger frame (None: push eagerly).
-    - `min_push_interval`: a push waits this long after the previous one (an idle link's
-      first push goes at once): a busy link sends fewer, larger frames, each costing CPU.
-      Keep `ack_delay` at least as long, so acks wait for the next push to ride on.
     """
 
     max_frame_bytes: int = 16 * 1024 * 1024
@@ -37,7 +34,6 @@ class Limits:
     retransmit_after: float = 5.0
     ack_delay: float = 0.005
     max_pushes_in_flight: int | None = 1
-    min_push_interval: float = 0.005
 
 
 @dataclass(frozen=True, slots=True)

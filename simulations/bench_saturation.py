@@ -286,8 +286,9 @@ def targets(steps: list[Step], args: argparse.Namespace) -> dict[str, bool]:
 
 async def main(args: argparse.Namespace) -> int:
     per_step = STARTUP_S + args.duration + 1
+    runs = (2 if args.baseline else 1) * args.repeats
     if args.rates:
-        started = announce(f"about {per_step * len(args.rates):.0f} s")
+        started = announce(f"about {per_step * len(args.rates) * runs:.0f} s")
     else:
         started = announce(f"up to {args.max_seconds:.0f} s")
     print(
@@ -298,7 +299,6 @@ async def main(args: argparse.Namespace) -> int:
     )
     steps: list[Step] = []
     baseline: list[Step] = []
-    runs = (2 if args.baseline else 1) * args.repeats
     began = time.monotonic()
     while (rate := plan_next(steps, args)) is not None:
         if time.monotonic() - began + runs * per_step > args.max_seconds:

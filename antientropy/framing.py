@@ -11,6 +11,8 @@ from crdtstate import codec
 from crdtstate.errors import ProtocolError
 from crdtstate.types import Crdt
 
+from .messages import encode_delta
+
 FRAME_OVERHEAD = 64  # a Delta frame's bytes besides its entries
 Entry = tuple[str, str, Any]  # name, kind, payload
 
@@ -56,3 +58,33 @@ def split_entries(
         chunks[-1].append(entry)
         used += size
     return chunks
+
+
+def delta_frames(
+    deltas: dict[str, Crdt],
+    upto: int,
+    since: int | None,
+    ack: int | None,
+    max_frame_bytes: int,
+    ordered: bool,
+) -> list[tuple[bytes, int]]:
+    """A push's Delta frames, each with its payload bytes (the frame less its header).
+
+    Packed once when it fits (the usual case). When split, only the last frame carries the
+    range and the ack: the earlier ones claim no group (an empty range), so an ack never
+    covers a group before all of it arrived.
+
+    Raises `ProtocolError` when one object's delta alone exceeds the frame limit.
+    """
+    entries = delta_entries(deltas)
+    parts = [(upto, entries, since, ack)]
+    whole = encode_delta(*parts[0])
+    if len(whole) > max_frame_bytes - FRAME_OVERHEAD:
+        chunks = split_entries(entries, max_frame_bytes, ordered=ordered)
+        parts = [(since or 0, chunk, since, None) for chunk in chunks[:-1]]
+        parts.append((upto, chunks[-1], since, ack))
+    frames = [whole] if len(parts) == 1 else [encode_delta(*part) for part in parts]
+    return [
+        (frame, len(frame) - len(encode_delta(u, [], s, a)) + 1)  # +1: the empty list
+        for frame, (u, _, s, a) in zip(frames, parts, strict=True)
+    ]

@@ -39,7 +39,7 @@ from .events import (
     SyncSource,
     auth_proof,
 )
-from .framing import decode_entry, delta_entries, split_entries
+from .framing import decode_entry, delta_frames
 from .handshake import Handshake
 from .messages import (
     Ack,
@@ -53,6 +53,7 @@ from .messages import (
     Presence,
     Resume,
     decode_message,
+    encode_ack,
     encode_message,
 )
 from .presence import PresenceOutbox, PresenceSharing, read_presence
@@ -308,7 +309,7 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
                 self._ack_due_since = now
             blocked = self.window.full(self._max_in_flight)  # no push of ours to ride on soon
             if blocked or now >= self._ack_due_since + self._ack_delay:
-                self._queue(Ack(upto=self.held.upto))
+                self._queue_frame(encode_ack(self.held.upto), "ack")
                 self._ack_due = False
         if not self._ack_due:
             self._ack_due_since = None
@@ -360,25 +361,22 @@ class PeerSession(Handshake, DigestExchange, Retransmission, Relaying, PresenceS
         """
         self._sent_max = max(self._sent_max, upto)
         self._point.note(sent=upto)
-        entries = delta_entries(deltas)
-        chunks = split_entries(entries, self._max_frame_bytes, ordered=self._ordered)
-        for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            ack = None
-            if last and self._ack_due:
-                ack, self._ack_due = self.held.upto, False
-            frame_since, frame_upto = (since, upto) if last else (since, since or 0)
-            frame = self._queue(Delta(upto=frame_upto, entries=chunk, since=frame_since, ack=ack))
-            header = encode_message(Delta(upto=frame_upto, entries=[], since=frame_since, ack=ack))
-            self.stats.payload_bytes_out += len(frame) - len(header) + 1  # +1: the empty list
+        ack = self.held.upto if self._ack_due else None
+        frames = delta_frames(deltas, upto, since, ack, self._max_frame_bytes, self._ordered)
+        self._ack_due = False
+        for frame, payload in frames:
+            self._queue_frame(frame, "delta")
+            self.stats.payload_bytes_out += payload
 
     def _queue(self, message: Any) -> bytes:
-        frame = encode_message(message)
+        return self._queue_frame(encode_message(message), message.type)
+
+    def _queue_frame(self, frame: bytes, kind: str) -> bytes:
         self._outbox.append(frame)
         self.stats.frames_out += 1
         self.stats.bytes_out += len(frame)
         by_type = self.stats.frames_by_type
-        by_type[message.type] = by_type.get(message.type, 0) + 1
+        by_type[kind] = by_type.get(kind, 0) + 1
         return frame
 
     def _fail(self, reason: str, kind: CloseKind) -> SessionClosed:

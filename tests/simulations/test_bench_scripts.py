@@ -331,3 +331,13 @@ def test_bench_transmission_prints_a_row_per_workload_and_topology() -> None:
         assert all(number(figure) > 0 for figure in row[2:]), row
     assert "... gmap-100/mesh" in result.stderr
     assert_verdicts(result, [])
+
+
+def test_repeated_runs_keep_the_median_made_rate_and_report_the_spread() -> None:
+    runs = [_step(24_000, 17_000, complete=False), _step(24_000, 24_000), _step(24_000, 18_500)]
+    median = bench_saturation.median_step(runs)
+    assert median.made == 18_500
+    assert median.made_runs == (17_000, 18_500, 24_000)
+    assert bench_saturation.median_step(runs[:2]).made == 17_000  # the lower middle: no flattery
+    text = "\n".join(report([_step(16_000, 16_000), median], _args()))
+    assert "asked 24,000: 17,000-24,000" in text

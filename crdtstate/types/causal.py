@@ -113,8 +113,17 @@ class CausalCrdt(Crdt):
         return type(self)(store, self.context.minus(seen.minus(stale)))
 
     def novel(self, delta: Self) -> Self | None:
-        """The part of `delta` not in self (dot by dot, for the reason in `delta_since`)."""
-        store = delta.store.unseen_by(self.context)
+        """The part of `delta` not in self (dot by dot, for the reason in `delta_since`).
+
+        When self has seen none of the delta's dots (a peer's fresh updates, the common
+        case), the part shares the delta's store instead of copying it key by key: deltas
+        are never changed once made (the buffer joins copies), and a received one is kept
+        by the buffer as it is anyway (`relay_redundant`). The copy it saves was most of the
+        long-lived objects a sync made (each key's value, store and an empty context)."""
+        seen = self.context.contains
+        store = delta.store
+        if any(seen(d) for d in store.dots()):
+            store = store.unseen_by(self.context)
         context = novel_context(self.store, self.context, delta.store, delta.context)
         part = type(self)(store, context)
         return None if part.is_bottom() else part
@@ -249,27 +258,50 @@ def fun_from_wire(obj: Any, claims: writers.DotClaims, decode_value: Any, what: 
 class KeyedSavepoint(Savepoint):
     """Saves each key the first time an update touches it, and the context at the first
     touch: every mutator of a keyed type touches a key before it draws a dot, so an update
-    that touches nothing has changed nothing, and saving waits until something is changed."""
+    that touches nothing has changed nothing, and saving waits until something is changed.
+    The context is saved as its vector and cloud (copies handed back on restore)."""
 
-    __slots__ = ("_context", "_keys", "_state")
+    __slots__ = ("_cloud", "_keys", "_state", "_vector")
 
     def __init__(self, state: CausalCrdt) -> None:
         self._state = state
-        self._context: CausalContext | None = None
+        self._vector: dict[str, int] | None = None
+        self._cloud: dict[str, Any] = {}
         self._keys: dict[Any, Any] = {}
         state._savepoint = self
 
+    def _save_context(self) -> None:
+        context = self._state.context
+        self._vector = context.vector.copy()
+        if context.cloud:
+            self._cloud = {r: list(ranges) for r, ranges in context.cloud.items()}
+
     def touch(self, key: Any) -> None:
         if key not in self._keys:
-            if self._context is None:
-                self._context = self._state.context.copy()
+            if self._vector is None:
+                self._save_context()
             self._keys[key] = self._state.store.snapshot_key(key)
 
+    def touch_written(self, key: Any, held: Any) -> None:
+        """`touch` for a register `held` under `key` (or None) about to be written by
+        `write_in_place`, which replaces the register's dict of writes instead of changing
+        it, or removed by `ORMap.remove`, which replaces its store: the dict itself is kept,
+        not a copy of the register (a map put's or delete's savepoint)."""
+        if key not in self._keys:
+            if self._vector is None:
+                self._save_context()
+            self._keys[key] = None if held is None else (type(held), held.store.values)
+
     def restore(self) -> None:
-        if self._context is not None:  # restored in place: nested values share this object
-            self._state.context.assign(self._context)
+        state = self._state
+        if self._vector is not None:  # restored in place: nested values share this object
+            state.context.vector = self._vector
+            state.context.cloud = self._cloud
         for key, saved in self._keys.items():
-            self._state.store.restore_key(key, saved)
+            if type(saved) is tuple:  # saved by `touch_written`: the register's old writes
+                cls, values = saved
+                saved = cls._of(DotFun(values), state.context)
+            state.store.restore_key(key, saved)
         self.close()
 
     def close(self) -> None:

@@ -166,7 +166,11 @@ class ORMap(CausalCrdt):
         register (`MapHandle` has checked both already)."""
         cls = self.plain_cls
         stored = cls.value_spec.check(value)  # type: ignore[union-attr]
-        self._touch(key)
+        cache = self.store._cache
+        if cache is not None and cache._pending is not None:
+            cache.settle()
+        if self._savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
+            self._savepoint.touch_written(key, held)
         if held is None:
             held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
         dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
@@ -184,7 +188,13 @@ class ORMap(CausalCrdt):
 
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
-        self._touch(key)
+        held = self.store.entries.get(key)
+        if held is not None and type(held) is self.plain_cls and self._savepoint is not None:
+            # a register's store is replaced below, not changed: keep its writes, not a copy
+            self.store.settle()
+            self._savepoint.touch_written(key, held)
+        else:
+            self._touch(key)
         value = self.store.pop(key)
         if value is None:
             return type(self)._of(MapStore(self.value_cls), CausalContext())

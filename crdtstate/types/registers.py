@@ -140,8 +140,8 @@ class LWWRegister(_Register):
         observed = list(values)
         dot = self.context.take_next(replica)
         write = (stamp[0], stamp[1], stored)
-        values.clear()
-        values[dot] = write
+        # a new dict, the old one left as it was: a map's savepoint keeps it (`touch_written`)
+        self.store.values = {dot: write}
         observed.append(dot)
         return dot, write, observed
 

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crdtstate import AWSet, Crdt, GCounter, PNCounter
+from crdtstate import AWSet, Crdt, GCounter, PNCounter, codec
+from crdtstate.types.causal import CausalCrdt
+from crdtstate.types.kernel import novel_context
 
 from .strategies import (
     HISTORY_LAWS,
@@ -198,6 +200,30 @@ def test_novel_keeps_what_the_delta_adds(kind: type[Crdt], data: st.DataObject) 
             assert not part.is_bottom(), (y, d)
             assert join(y, part) == expected, (y, d)
             assert expected != y, (y, d)
+
+
+@by_kind
+@HISTORY_LAWS
+@given(data=st.data())
+def test_novel_is_the_copying_route(kind: type[Crdt], data: st.DataObject) -> None:
+    """A part that shares an all-new delta's store (`CausalCrdt.novel`) equals the part
+    copied key by key (`unseen_by`), and joining it into a state leaves the delta as it was."""
+    if not issubclass(kind, CausalCrdt):
+        return
+    history = data.draw(histories(kind))
+    for y, d in itertools.product(history.pool(), [*history.deltas, *history.pool()]):
+        before = codec.encode(d)
+        part = y.novel(d)
+        copied = type(y)(
+            d.store.unseen_by(y.context), novel_context(y.store, y.context, d.store, d.context)
+        )
+        assert (part is None) == copied.is_bottom(), (y, d)
+        if part is not None:
+            assert part == copied, (y, d)
+            assert codec.encode(part) == codec.encode(copied), (y, d)
+            joined = y.copy()
+            joined.merge(part)
+            assert codec.encode(d) == before, (y, d)
 
 
 # -- semantics ----------------------------------------------------------------------------------

@@ -232,3 +232,50 @@ def test_lazy_values_of_nested_maps_survive_changes_below() -> None:
     assert before == {"a": {"x": 1}}
     assert inner_before == {"x": 1}
     assert rolled == nested.value == {"a": {"x": 6}, "b": {"y": 2}}
+
+
+@SAME
+@given(
+    before=steps,
+    failing=steps,
+    after=steps,
+    readings=st.lists(st.integers(0, 2), min_size=1, max_size=5),
+)
+def test_a_restored_put_savepoint_is_the_state_before(
+    before: list[Any], failing: list[Any], after: list[Any], readings: list[int]
+) -> None:
+    """A put saves the register's old writes, not a copy (`KeyedSavepoint.touch_written`):
+    restoring after any mix of puts, deletes and re-puts gives back the state before, and
+    the restored state goes on exactly like one that never saw the failed update."""
+    fast_clock, _ = clocks(readings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hlc, "_PROCESS_CLOCK", fast_clock)
+        state = SESSIONS()
+        apply_steps(state, before)
+        state.value  # noqa: B018 - a cached value must be restored too
+        untouched = state.copy()
+        savepoint = state.savepoint()
+        apply_steps(state, failing)
+        savepoint.restore()
+        assert state == untouched
+        assert codec.encode(state) == codec.encode(untouched)
+        assert state.value == untouched.value
+        # both go on alike (one writer: the stamps differ, not the values, dots or keys)
+        apply_steps(state, after)
+        apply_steps(untouched, after)
+    assert state.value == untouched.value
+    assert sorted(state.store.dots()) == sorted(untouched.store.dots())
+    assert state.context == untouched.context
+
+
+def apply_steps(state: Any, steps: list[Any]) -> None:
+    """`steps` through a map handle: puts, deletes, and a delete then a put of one key."""
+    handle = MapHandle(state, "r1", lambda delta: None)
+    for op, _, key, n in steps:
+        if op in ("put", "bad"):
+            handle[key] = Session(user=f"u{n}", expires=n)
+        elif op == "remove":
+            handle.pop(key, None)
+        else:
+            handle.pop(key, None)
+            handle[key] = Session(user="again", expires=n)

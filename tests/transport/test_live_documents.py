@@ -31,6 +31,18 @@ async def converged(*replicas: Replica) -> None:
             await anyio.sleep(0.01)
 
 
+async def agreed(*replicas: Replica, clients: tuple[NodeClient, ...]) -> str:
+    """The text once the replicas and the Yjs clients all hold the same. The clients' last
+    edits may still be on their way to a replica when the replicas agree, so the replicas'
+    text is read again until the clients' (reported on each update) matches it."""
+    while True:
+        await converged(*replicas)
+        text = (await replicas[0].container("notes", Document).get())["body"]
+        if all(client.latest.get("text", {}).get("text") == text for client in clients):
+            return text
+        await anyio.sleep(0.01)
+
+
 def random_edit(rng: random.Random, mark: str) -> Any:
     """Insert `mark` anywhere, or delete a few characters anywhere."""
     where, delete = rng.random(), rng.random() < 0.3
@@ -137,11 +149,7 @@ async def test_yjs_clients_on_a_line_with_python_edits_on_the_relay(node_modules
                         await anyio.sleep(0.005)  # let frames interleave with the edits
                 await one.wait_for(lambda e: e.get("edited", {}).get("count") == 149)
                 await two.wait_for(lambda e: e.get("edited", {}).get("count") == 149)
-                await converged(a, b, c)
-                python = (await b.container("notes", Document).get())["body"]
-                for client in (one, two):
-                    await client.send(cmd="text")
-                    await client.wait_for(lambda e, p=python: e.get("text", {}).get("text") == p)
+                python = await agreed(a, b, c, clients=(one, two))
                 assert (await a.container("notes", Document).get())["body"] == python
                 assert (await c.container("notes", Document).get())["body"] == python
                 for client in (one, two):

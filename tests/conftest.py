@@ -1,6 +1,7 @@
 """Two async test runners share the suite: pytest-trio (`trio_mode`) runs every async test by
-default, under trio; a module marked `pytestmark = pytest.mark.anyio` is backend-neutral and
-runs each async test under trio and under asyncio through anyio's plugin instead.
+default, under trio; a module marked `pytestmark = pytest.mark.anyio` (or one test marked
+`@pytest.mark.anyio`) is backend-neutral and runs each async test under trio and under asyncio
+through anyio's plugin instead.
 
 pytest-trio marks every coroutine test, anyio's too, and would then run the asyncio variant
 under trio without a word; so its mark is taken off anyio tests here, and collection fails

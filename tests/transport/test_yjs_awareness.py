@@ -1,8 +1,8 @@
 """Yjs awareness across a mesh: clients of different replicas see each other's presence.
 
 Three replicas on loopback websockets in a line a - b - c (a and c never meet); a minimal
-y-websocket client (y-protocols frames over `websockets.trio`) joins room "notes" on a and
-another on c. b serves no Yjs client at all: it only relays.
+y-websocket client (y-protocols frames over the running loop's websockets) joins room "notes"
+on a and another on c. b serves no Yjs client at all: it only relays.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import trio
+import anyio
+import anyio.abc
+import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.trio.client import ClientConnection, connect
 
 from antientropy import yprotocol as yp
 from crdtstate import Replica
 from transport import Mesh, open_mesh
 from transport.presence import PresenceHub
+from transport.websocket import Connection, close_connection, connect
 from transport.yjs import YjsRooms
 
 TOKEN = "s3cret-token"
@@ -28,7 +30,7 @@ TOKEN = "s3cret-token"
 class YClient:
     """The awareness half of a y-websocket client; `seen` mirrors what the server told it."""
 
-    def __init__(self, ws: ClientConnection, client_id: int) -> None:
+    def __init__(self, ws: Connection, client_id: int) -> None:
         self.ws = ws
         self.id = client_id
         self.clock = 0
@@ -57,7 +59,7 @@ async def yclient(mesh: Mesh, client_id: int) -> AsyncIterator[YClient]:
 
 
 async def stay_connected(
-    mesh: Mesh, client_id: int, *, task_status: trio.TaskStatus[YClient]
+    mesh: Mesh, client_id: int, *, task_status: anyio.abc.TaskStatus[YClient]
 ) -> None:
     """A client that stays until its server drops it (it never leaves by itself)."""
     async with yclient(mesh, client_id) as client:
@@ -89,7 +91,7 @@ class Line:
 
 
 async def connected(line: Line) -> Line:
-    with trio.fail_after(30):  # a hang guard, not a timing assertion
+    with anyio.fail_after(30):  # a hang guard, not a timing assertion
         await line.b.wait_for_peers(["a", "c"])
         await line.a.wait_for_peers(["b"])
         await line.c.wait_for_peers(["b"])
@@ -108,9 +110,10 @@ async def line(timeout: float = 30.0) -> AsyncIterator[Line]:
         yield await connected(Line(a, b, c))
 
 
+@pytest.mark.anyio  # also under asyncio: the path it covers is backend-neutral
 async def test_clients_of_the_two_ends_of_a_line_see_each_other_and_who_left() -> None:
     async with line() as mesh, yclient(mesh.a, 101) as one, yclient(mesh.c, 202) as two:
-        with trio.fail_after(30):  # a hang guard, not a timing assertion
+        with anyio.fail_after(30):  # a hang guard, not a timing assertion
             await one.announce({"user": {"name": "one"}, "cursor": 3})
             await two.wait_for(lambda c: 101 in c.seen.states)
             assert two.seen.states[101] == {"user": {"name": "one"}, "cursor": 3}
@@ -130,7 +133,7 @@ async def test_clients_of_the_two_ends_of_a_line_see_each_other_and_who_left() -
             }
             assert mesh.b.replica.names() == []  # b never even opened the document
 
-            await one.ws.aclose()  # client one disconnects from a
+            await close_connection(one.ws, 1000, "")  # client one disconnects from a
             await two.wait_for(lambda c: 101 not in c.seen.states)
             assert two.removal_of(101) == yp.AwarenessEntry(101, 3, None)  # clock bumped
             assert mesh.c.rooms.awareness("notes") == {202: {"user": {"name": "two"}}}
@@ -138,10 +141,10 @@ async def test_clients_of_the_two_ends_of_a_line_see_each_other_and_who_left() -
 
 async def test_a_client_joining_later_is_told_who_is_already_there() -> None:
     async with line() as mesh, yclient(mesh.a, 101) as one:
-        with trio.fail_after(30):  # a hang guard, not a timing assertion
+        with anyio.fail_after(30):  # a hang guard, not a timing assertion
             await one.announce({"user": {"name": "one"}})
             while 101 not in mesh.c.rooms.awareness("notes"):
-                await trio.sleep(0.01)
+                await anyio.sleep(0.01)
             async with yclient(mesh.c, 202) as two:  # nothing announced on c yet
                 await two.wait_for(lambda c: 101 in c.seen.states)
 
@@ -154,8 +157,8 @@ async def test_the_clients_of_a_replica_that_went_away_expire_elsewhere() -> Non
         node("b", peers=[c.url], yjs=False, timeout=1.0) as b,
         yclient(c, 202) as two,
     ):
-        with trio.fail_after(30):  # a hang guard, not a timing assertion
-            async with trio.open_nursery() as outlives_a:
+        with anyio.fail_after(30):  # a hang guard, not a timing assertion
+            async with anyio.create_task_group() as outlives_a:
                 async with node("a", peers=[b.url], timeout=1.0) as a:
                     await connected(Line(a, b, c))
                     one = await outlives_a.start(stay_connected, a, 101)
@@ -174,7 +177,7 @@ async def test_the_clients_beyond_a_relay_that_went_away_expire() -> None:
         yclient(a, 101) as one,
         yclient(c, 202) as two,
     ):
-        with trio.fail_after(30):  # a hang guard, not a timing assertion
+        with anyio.fail_after(30):  # a hang guard, not a timing assertion
             async with node("b", peers=[a.url, c.url], yjs=False, timeout=1.0) as b:
                 await connected(Line(a, b, c))
                 await one.announce({"user": {"name": "one"}})

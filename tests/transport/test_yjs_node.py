@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
-import trio
 from websockets.exceptions import ConnectionClosed
-from websockets.trio.client import connect
 
 from antientropy import yprotocol as yp
 from crdtstate import Document, Replica
 from transport import open_mesh
+from transport.websocket import connect
 from transport.yjs import YjsRooms
 
 from .yjs_node import NodeClient, install_yjs
@@ -33,7 +33,7 @@ def append(text: str) -> Any:
 async def test_a_node_yjs_client_and_a_replica_edit_one_text_and_converge(
     node_modules: Path,
 ) -> None:
-    async with Replica.open("py") as replica, trio.open_nursery() as nursery:
+    async with Replica.open("py") as replica, anyio.create_task_group() as nursery:
         rooms = YjsRooms(replica, token=TOKEN)
         async with open_mesh(replica, routes=rooms.routes()) as mesh:
             notes = replica.container("notes", Document)
@@ -41,16 +41,16 @@ async def test_a_node_yjs_client_and_a_replica_edit_one_text_and_converge(
             node = await NodeClient.start(
                 nursery, node_modules, f"{mesh.url}/yjs", "notes", TOKEN, "node"
             )
-            with trio.fail_after(30):  # a hang guard, not a timing assertion
+            with anyio.fail_after(30):  # a hang guard, not a timing assertion
                 await node.wait_for(
                     lambda e: "sync" in e and "node-online;" in e.get("text", {}).get("text", "")
                 )
                 await notes.update(append("py-after;"))  # while the client is connected
                 await node.wait_for(lambda e: "py-after;" in e.get("text", {}).get("text", ""))
                 while "node-online;" not in (await notes.get()).get("body", ""):
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
                 while not rooms.awareness("notes"):
-                    await trio.sleep(0.01)
+                    await anyio.sleep(0.01)
             python_text = (await notes.get())["body"]
             node_text = node.latest["text"]["text"]
             assert python_text == node_text
@@ -72,10 +72,11 @@ async def test_a_wrong_token_is_refused_and_peers_still_use_the_root_path() -> N
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
             assert "notes" not in replica.names()
             async with open_mesh(peer, peers=[mesh.url]) as peer_mesh:
-                with trio.fail_after(10):
+                with anyio.fail_after(10):
                     await peer_mesh.wait_for_peers(["py"])
 
 
+@pytest.mark.anyio  # also under asyncio: the path it covers is backend-neutral
 async def test_the_endpoint_speaks_y_protocols_to_a_minimal_client() -> None:
     """Sync step 1/2 and an update by hand, checking the server's side of the exchange."""
     async with Replica.open("py") as replica:
@@ -86,7 +87,7 @@ async def test_the_endpoint_speaks_y_protocols_to_a_minimal_client() -> None:
             open_mesh(replica, routes=rooms.routes()) as mesh,
             connect(f"{mesh.url}/yjs/notes?token={TOKEN}") as ws,
         ):
-            with trio.fail_after(10):
+            with anyio.fail_after(10):
                 first = yp.decode_frame(await ws.recv())
                 assert isinstance(first, yp.SyncStep1)
                 await ws.send(yp.sync_step1(b"\x00"))
@@ -111,7 +112,7 @@ async def test_node_yjs_clients_on_two_replicas_see_each_others_awareness(
         Replica.open("a") as a,
         Replica.open("b") as b,
         Replica.open("c") as c,
-        trio.open_nursery() as nursery,
+        anyio.create_task_group() as nursery,
     ):
         rooms_a, rooms_c = YjsRooms(a, token=TOKEN), YjsRooms(c, token=TOKEN)
         async with (
@@ -119,7 +120,7 @@ async def test_node_yjs_clients_on_two_replicas_see_each_others_awareness(
             open_mesh(c, routes=rooms_c.routes()) as mesh_c,
             open_mesh(b, listen=None, peers=[mesh_a.url, mesh_c.url]) as mesh_b,
         ):
-            with trio.fail_after(30):  # a hang guard, not a timing assertion
+            with anyio.fail_after(30):  # a hang guard, not a timing assertion
                 await mesh_b.wait_for_peers(["a", "c"])
                 one = await NodeClient.start(
                     nursery, node_modules, f"{mesh_a.url}/yjs", "notes", TOKEN, "one"

@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import trio
+import anyio
+import anyio.abc
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(os.environ.get("CRDTSTATE_NODE_CACHE", ROOT / ".cache" / "yjs-node"))
@@ -34,31 +35,31 @@ def install_yjs() -> Path:
 
 
 class NodeClient:
-    """The Node process and the latest of each event it reported."""
+    """The Node process and the latest of each event it reported (anyio: trio or asyncio)."""
 
-    def __init__(self, process: trio.Process) -> None:
+    def __init__(self, process: anyio.abc.Process) -> None:
         self.process = process
         self.latest: dict[str, dict[str, Any]] = {}
-        self.changed = trio.Event()
+        self.changed = anyio.Event()
 
     @classmethod
-    async def start(cls, nursery: trio.Nursery, modules: Path, *args: str) -> NodeClient:
+    async def start(cls, tasks: anyio.abc.TaskGroup, modules: Path, *args: str) -> NodeClient:
+        """Run the client in `tasks`; cancelling them kills it."""
         # Node resolves bare imports from node_modules next to the script or its parents:
         # run a copy of the client inside the cache directory.
         script = modules.parent / CLIENT.name
         script.write_text(CLIENT.read_text())
-        process = await nursery.start(
-            lambda **kw: trio.run_process(
-                ["node", str(script), *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                check=False,
-                **kw,
-            )
-        )
-        client = cls(process)
-        nursery.start_soon(client._read)
-        return client
+        return await tasks.start(cls._run, ["node", str(script), *args])
+
+    @classmethod
+    async def _run(
+        cls, command: list[str], *, task_status: anyio.abc.TaskStatus[NodeClient]
+    ) -> None:
+        async with await anyio.open_process(command, stderr=None) as process:
+            client = cls(process)
+            task_status.started(client)
+            await client._read()
+            await process.wait()
 
     async def _read(self) -> None:
         buffer = b""
@@ -70,11 +71,11 @@ class NodeClient:
                 event = json.loads(line)
                 self.latest[event["event"]] = event
                 self.changed.set()
-                self.changed = trio.Event()
+                self.changed = anyio.Event()
 
     async def send(self, **command: Any) -> None:
         assert self.process.stdin is not None
-        await self.process.stdin.send_all(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.send(json.dumps(command).encode() + b"\n")
 
     async def wait_for(self, condition: Any) -> None:
         while not condition(self.latest):

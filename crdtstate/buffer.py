@@ -21,9 +21,9 @@ groups are acknowledged by every peer and dropped soon after. So a local group (
 it is as large as the update that made it) is measured later, in a batch, once
 `MEASURE_EVERY` are unmeasured or when `bytes` is read: one dropped before that is never
 encoded here, and the buffer exceeds `max_bytes` by at most that many local groups in
-between. A received group, which may hold a whole state, is measured at once (or its size
-given: the bytes it arrived in), alone: measuring the local groups pending beside it, as
-every received frame did, encoded nearly every local group in a busy mesh.
+between. A received group, which may hold a whole state, is measured at once, alone:
+measuring the local groups pending beside it, as every received frame did, encoded nearly
+every local group in a busy mesh.
 """
 
 from __future__ import annotations
@@ -114,19 +114,11 @@ class DeltaBuffer:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def append(
-        self,
-        origin: str,
-        deltas: dict[str, Crdt],
-        *,
-        deferred: bool = False,
-        size: int | None = None,
-    ) -> int:
+    def append(self, origin: str, deltas: dict[str, Crdt], *, deferred: bool = False) -> int:
         """Number and keep a group; `deferred`: measure it later, in a batch (a local one);
-        else it is measured now, unless its `size` is given (an upper bound will do)."""
+        else it is measured now, alone."""
         self._sequence += 1
-        if not deferred and size is None:
-            size = encoded_size(deltas)
+        size = None if deferred else encoded_size(deltas)
         self._groups.append(DeltaGroup(self._sequence, origin, deltas, size))
         if size is None:
             self._unmeasured += 1

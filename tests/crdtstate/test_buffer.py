@@ -57,17 +57,15 @@ def test_discarding_unmeasured_groups_keeps_the_count_right() -> None:
     assert buffer.bytes == sum(encoded_size(g.deltas) for g in buffer.groups_after(0))
 
 
-def test_a_received_group_measures_only_itself_or_takes_its_given_size() -> None:
+def test_a_received_group_measures_only_itself() -> None:
     buffer = DeltaBuffer()
     for n in range(1, 11):
         buffer.append("me", counter_group(n), deferred=True)
     buffer.append("peer", counter_group(11))
-    buffer.append("peer", counter_group(12), size=1000)
     groups = buffer.groups_after(0)
     assert [g.size for g in groups[:10]] == [None] * 10  # the local ones wait for their batch
     assert groups[10].size == encoded_size(counter_group(11))
-    assert groups[11].size == 1000
-    assert buffer.bytes == sum(encoded_size(counter_group(n)) for n in range(1, 12)) + 1000
+    assert buffer.bytes == sum(encoded_size(counter_group(n)) for n in range(1, 12))
 
 
 def test_collect_reuses_earlier_results_and_still_joins_exactly_the_groups_chosen() -> None:

@@ -28,7 +28,7 @@ import trio
 from websockets.trio.client import connect
 
 from simulations.output import Column, Table
-from simulations.processes import Proc, node_chain
+from simulations.processes import Proc, last_lines, node_chain
 from simulations.targets import announce, bench_parser, finish, progress
 
 
@@ -70,8 +70,7 @@ async def mesh_run(rate: float, duration: float, backend: str = "trio") -> dict[
     results = {}
     cpu = {}
     async with node_chain("mesh_node.py", nodes) as procs:
-        for p in procs:
-            line = await p.line()
+        for line in await last_lines(procs):
             results[line["id"]] = line["times"]
             cpu[line["id"]] = line["cpu"]
     made = results["u"]

@@ -37,7 +37,7 @@ import trio
 
 from simulations.bench_mesh import percentile
 from simulations.output import Column, Table
-from simulations.processes import node_chain
+from simulations.processes import last_lines, node_chain
 from simulations.targets import announce, bench_parser, finish, progress
 
 NODE = "saturation_node.py"  # one updater or watcher process, speaking JSON lines
@@ -91,7 +91,7 @@ async def run_step(rate: float, args: argparse.Namespace, library: str | None = 
         for node_id in ids
     ]
     async with node_chain(NODE, nodes, library=library) as procs:
-        results = [await proc.line() for proc in procs]
+        results = await last_lines(procs)
     by_id = dict(zip(ids, results, strict=True))
     origins = [
         (

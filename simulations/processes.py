@@ -63,6 +63,25 @@ class Proc:
         await self.process.wait()
 
 
+async def last_lines(procs: Sequence[Proc]) -> list[dict[str, Any]]:
+    """The next JSON line of every process, read concurrently, in the order of `procs`.
+
+    Read one after the other, a process whose line is not read yet blocks in `print` once
+    its line outgrows the pipe (64 KiB on Linux: a node's measurements are often larger),
+    and a blocked node's event loop sends nothing: its last pushes and acks wait until the
+    parent reads it, and the nodes watching it see its final updates seconds late or never,
+    which the benchmarks then reported as a mesh that did not keep up."""
+    lines: list[dict[str, Any] | None] = [None] * len(procs)
+
+    async def read(index: int) -> None:
+        lines[index] = await procs[index].line()
+
+    async with trio.open_nursery() as nursery:
+        for index in range(len(procs)):
+            nursery.start_soon(read, index)
+    return [line for line in lines if line is not None]
+
+
 @asynccontextmanager
 async def node_chain(
     script: str, nodes: Sequence[Sequence[str]], library: str | None = None

@@ -28,8 +28,15 @@ from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
 from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
-from .errors import DecodeError, KindMismatchError, ReplicaClosedError
+from .errors import (
+    DecodeError,
+    InvalidArgumentError,
+    KindMismatchError,
+    ReplicaClosedError,
+    StaleReplicaError,
+)
 from .gcpause import gc_paused
+from .own_writes import check_own_writes
 from .pacing import SchedulePacer
 from .replica_ids import check_replica_id, writer_name
 from .replica_state import RemoteGroup, ReplicaState
@@ -81,6 +88,9 @@ class Replica:
         self._waiting = 0  # tasks in wait_beyond
         self._pacer = SchedulePacer()  # when a burst of local updates yields to other tasks
         self._closed = False
+        # Set once a peer held more of our writer than we do (`own_writes`): local updates
+        # are refused from then on, since they would reuse the peers' dots.
+        self.stale: StaleReplicaError | None = None
 
     @classmethod
     @asynccontextmanager
@@ -91,6 +101,7 @@ class Replica:
         *,
         durability: Durability | str = Durability.PROCESS,
         snapshots: SnapshotPolicy = DEFAULT_SNAPSHOTS,
+        adopt_as_new_id: bool = False,
     ) -> AsyncIterator[Replica]:
         """A replica for the duration of the block: in memory, or durable in a database.
 
@@ -103,10 +114,17 @@ class Replica:
         fresh random id). Without an id, the replica stored there is reopened; an id that
         differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
         once its delta-group is committed; `durability` says what a commit survives.
+
+        `adopt_as_new_id=True` reopens an existing database of another id as `replica_id`, a
+        new id never used before (`InvalidArgumentError` otherwise): the way back for a
+        database restored from an older copy (`StaleReplicaError`). What it holds keeps its
+        old writer name; the new id's writes cannot reuse the peers' dots.
         """
         if replica_id is not None:
             check_replica_id(replica_id)
         if path is None:
+            if adopt_as_new_id:
+                raise InvalidArgumentError("adopt_as_new_id needs the path of a database")
             replica = cls(uuid.uuid4().hex[:12] if replica_id is None else replica_id)
             try:
                 yield replica
@@ -114,7 +132,10 @@ class Replica:
                 replica.close()
             return
         store, stored = await anyio.to_thread.run_sync(
-            Store.open, path, replica_id, Durability(durability)
+            partial(Store.open, adopt_as_new_id=adopt_as_new_id),
+            path,
+            replica_id,
+            Durability(durability),
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
         replica._objects.update(stored.objects)
@@ -152,7 +173,21 @@ class Replica:
         return self._journal is not None
 
     def check_open(self) -> None:
-        """Raise `ReplicaClosedError` (or the journal's failure) before anything changes."""
+        """Raise `ReplicaClosedError` (or the journal's failure, or `StaleReplicaError` once
+        the replica is stale) before a local update changes anything."""
+        self._check_alive()
+        if self.stale is not None:
+            stale = self.stale
+            raise StaleReplicaError(
+                f"replica {self.id!r} is stale, local updates are refused: {stale.reason}",
+                name=stale.name,
+                writer=stale.writer,
+                theirs=stale.theirs,
+                ours=stale.ours,
+            )
+
+    def _check_alive(self) -> None:
+        """`check_open` less staleness: what reads and remote deltas need."""
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
         if self._journal is not None:
@@ -167,7 +202,7 @@ class Replica:
         instance (`ORMap(value=PNCounter)`). An object that reached this replica from a peer
         before it was opened here is adopted if it fits the declaration.
         """
-        self.check_open()
+        self._check_alive()  # a stale replica still serves reads
         cls: type[C] = type(kind) if isinstance(kind, Crdt) else kind
         existing = self._objects.get(name)
         if existing is not None and type(existing) is not cls:
@@ -260,9 +295,15 @@ class Replica:
         All entries are checked before any is joined, so a group with a kind conflict changes
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
         Durable: the novel part is journaled before it is joined, so the caller's ack follows
-        the commit.
+        the commit. A group holding more of this replica's own writes than it does is refused
+        whole with `StaleReplicaError`, and the replica becomes `stale`.
         """
-        self.check_open()
+        self._check_alive()
+        try:
+            check_own_writes(self._objects, deltas, self.writer, self.id)
+        except StaleReplicaError as exc:
+            self._became_stale(exc, origin)
+            raise
         remote = self.state.novel_part(deltas)
         if remote is None:
             await anyio.lowlevel.checkpoint()
@@ -273,6 +314,20 @@ class Replica:
         self._publish_remote(remote, origin, None)
         await anyio.lowlevel.checkpoint()
         return self.state.sequence
+
+    def _became_stale(self, exc: StaleReplicaError, origin: str) -> None:
+        """Refuse local updates from now on; say so loudly the first time."""
+        if self.stale is None:
+            log.error(
+                "%s (deltas from %s). Writes already made stay in the state and the database; "
+                "nothing more is written under %r. To recover, close the replica and reopen "
+                "its database under a new replica id: Replica.open(NEW_ID, path, "
+                "adopt_as_new_id=True) (README: Restoring a backup)",
+                exc.reason,
+                origin,
+                self.writer,
+            )
+        self.stale = exc
 
     def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
         """A remote group is new (and, durable, committed as `sequence`): join it, buffer it

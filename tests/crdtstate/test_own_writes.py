@@ -5,6 +5,7 @@ raise, reads go on."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from crdtstate import (
     AWSet,
     BoundedCounter,
     GCounter,
+    InvalidArgumentError,
     ORMap,
     PNCounter,
     ProtocolError,
@@ -183,3 +185,27 @@ async def test_an_in_memory_replica_never_trips_on_its_id_reused() -> None:
         assert await second.apply_remote({"hits": earlier}, origin="p") is not None
         await second.container("hits", GCounter).update(lambda c: c.increment())
         assert second.stale is None and await second.container("hits", GCounter).get() == 4
+
+
+async def test_adopting_needs_a_new_id_and_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    with pytest.raises(InvalidArgumentError):
+        async with Replica.open("b", path, adopt_as_new_id=True):
+            pass
+    assert not path.exists()  # nothing was created
+    async with Replica.open("a", path) as a:
+        await a.container("hits", GCounter).update(lambda c: c.increment(2))
+    for bad in ({"replica_id": "a"}, {"replica_id": None}):
+        with pytest.raises(InvalidArgumentError):
+            async with Replica.open(path=path, adopt_as_new_id=True, **bad):
+                pass
+    with pytest.raises(InvalidArgumentError):
+        async with Replica.open("b", adopt_as_new_id=True):
+            pass
+    async with Replica.open("b", path, adopt_as_new_id=True) as b:
+        assert (b.id, b.writer) == ("b", "b")
+        hits = b.container("hits", GCounter)
+        await hits.update(lambda c: c.increment())
+        assert hits.local_state().counts == {"a": 2, "b": 1}  # the old writes keep their name
+    async with Replica.open(path=path) as b:
+        assert b.id == "b" and await b.container("hits", GCounter).get() == 3

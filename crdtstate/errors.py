@@ -39,8 +39,8 @@ class StaleReplicaError(ProtocolError):
 
     A `ProtocolError`, so the session that delivered the deltas refuses them (nothing joined)
     and closes with this reason, as for any group a replica cannot take; it is not the peer's
-    fault. Once raised, the replica is stale (`Replica.stale`): local updates raise it too,
-    until the database is reopened under a new id (README, "Restoring a backup").
+    fault. Once raised, the replica is stale (`Replica.own_writes.stale`): local updates raise
+    it too, until the database is reopened under a new id (README, "Restoring a backup").
     """
 
     def __init__(self, reason: str, *, name: str, writer: str, theirs: int, ours: int) -> None:

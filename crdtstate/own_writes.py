@@ -15,10 +15,13 @@ writer name, and are not checked here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 from .errors import StaleReplicaError
 from .types import BoundedCounter, CausalCrdt, Crdt, GCounter, PNCounter
+
+log = logging.getLogger(__name__)
 
 #: (what, theirs, ours): where a received delta holds more of the writer than the local state
 Ahead = tuple[str, int, int]
@@ -132,3 +135,47 @@ def check_own_writes(
                 theirs=theirs,
                 ours=ours,
             )
+
+
+class OwnWrites:
+    """A replica's guard over its writer's numbering: checks each received group, and once
+    one was ahead (the replica is `stale`), refuses local updates."""
+
+    __slots__ = ("replica_id", "stale", "writer")
+
+    def __init__(self, replica_id: str, writer: str) -> None:
+        self.replica_id = replica_id
+        self.writer = writer
+        self.stale: StaleReplicaError | None = None
+
+    def check_received(
+        self, objects: Mapping[str, Crdt], deltas: Mapping[str, Crdt], origin: str
+    ) -> None:
+        """`StaleReplicaError` (and the replica stale) if `deltas` hold more of our writes."""
+        try:
+            check_own_writes(objects, deltas, self.writer, self.replica_id)
+        except StaleReplicaError as exc:
+            if self.stale is None:
+                log.error(
+                    "%s (deltas from %s). Writes already made stay in the state and the "
+                    "database; nothing more is written under %r. To recover, close the replica "
+                    "and reopen its database under a new replica id: Replica.open(NEW_ID, path, "
+                    "adopt_as_new_id=True) (README: Restoring a backup)",
+                    exc.reason,
+                    origin,
+                    self.writer,
+                )
+            self.stale = exc
+            raise
+
+    def refuse_write(self) -> None:
+        """Raise `StaleReplicaError` for a local update on a stale replica."""
+        stale = self.stale
+        assert stale is not None
+        raise StaleReplicaError(
+            f"replica {self.replica_id!r} is stale, local updates are refused: {stale.reason}",
+            name=stale.name,
+            writer=stale.writer,
+            theirs=stale.theirs,
+            ours=stale.ours,
+        )

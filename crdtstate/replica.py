@@ -28,15 +28,9 @@ from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
 from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
-from .errors import (
-    DecodeError,
-    InvalidArgumentError,
-    KindMismatchError,
-    ReplicaClosedError,
-    StaleReplicaError,
-)
+from .errors import DecodeError, InvalidArgumentError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
-from .own_writes import check_own_writes
+from .own_writes import OwnWrites
 from .pacing import SchedulePacer
 from .replica_ids import check_replica_id, writer_name
 from .replica_state import RemoteGroup, ReplicaState
@@ -75,6 +69,7 @@ class Replica:
         # Yjs client ids of this run's document edits. The epoch must never repeat for this
         # id: a durable replica's incarnation is stored and bumped on every open.
         self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
+        self.own_writes = OwnWrites(replica_id, self.writer)  # checks received groups
         self.buffer = self.state.buffer
         self.resume_points = self.state.resume_points  # per peer run: where a reconnect resumes
         self._objects = self.state.objects
@@ -88,9 +83,6 @@ class Replica:
         self._waiting = 0  # tasks in wait_beyond
         self._pacer = SchedulePacer()  # when a burst of local updates yields to other tasks
         self._closed = False
-        # Set once a peer held more of our writer than we do (`own_writes`): local updates
-        # are refused from then on, since they would reuse the peers' dots.
-        self.stale: StaleReplicaError | None = None
 
     @classmethod
     @asynccontextmanager
@@ -114,11 +106,8 @@ class Replica:
         fresh random id). Without an id, the replica stored there is reopened; an id that
         differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
         once its delta-group is committed; `durability` says what a commit survives.
-
-        `adopt_as_new_id=True` reopens an existing database of another id as `replica_id`, a
-        new id never used before (`InvalidArgumentError` otherwise): the way back for a
-        database restored from an older copy (`StaleReplicaError`). What it holds keeps its
-        old writer name; the new id's writes cannot reuse the peers' dots.
+        `adopt_as_new_id=True` reopens the database of another id as `replica_id`, a new one:
+        the way back for a restored backup (`StaleReplicaError`; README, Restoring a backup).
         """
         if replica_id is not None:
             check_replica_id(replica_id)
@@ -132,10 +121,7 @@ class Replica:
                 replica.close()
             return
         store, stored = await anyio.to_thread.run_sync(
-            partial(Store.open, adopt_as_new_id=adopt_as_new_id),
-            path,
-            replica_id,
-            Durability(durability),
+            Store.open, path, replica_id, Durability(durability), adopt_as_new_id
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
         replica._objects.update(stored.objects)
@@ -172,26 +158,15 @@ class Replica:
     def durable(self) -> bool:
         return self._journal is not None
 
-    def check_open(self) -> None:
-        """Raise `ReplicaClosedError` (or the journal's failure, or `StaleReplicaError` once
-        the replica is stale) before a local update changes anything."""
-        self._check_alive()
-        if self.stale is not None:
-            stale = self.stale
-            raise StaleReplicaError(
-                f"replica {self.id!r} is stale, local updates are refused: {stale.reason}",
-                name=stale.name,
-                writer=stale.writer,
-                theirs=stale.theirs,
-                ours=stale.ours,
-            )
-
-    def _check_alive(self) -> None:
-        """`check_open` less staleness: what reads and remote deltas need."""
+    def check_open(self, *, writing: bool = True) -> None:
+        """Raise `ReplicaClosedError` (or the journal's failure) before anything changes, and
+        `StaleReplicaError` before a local update (`writing`) once the replica is stale."""
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
         if self._journal is not None:
             self._journal.check_usable()
+        if writing and self.own_writes.stale is not None:
+            self.own_writes.refuse_write()
 
     # -- containers -------------------------------------------------------------------------
 
@@ -202,7 +177,7 @@ class Replica:
         instance (`ORMap(value=PNCounter)`). An object that reached this replica from a peer
         before it was opened here is adopted if it fits the declaration.
         """
-        self._check_alive()  # a stale replica still serves reads
+        self.check_open(writing=False)  # a stale replica still serves reads
         cls: type[C] = type(kind) if isinstance(kind, Crdt) else kind
         existing = self._objects.get(name)
         if existing is not None and type(existing) is not cls:
@@ -295,15 +270,10 @@ class Replica:
         All entries are checked before any is joined, so a group with a kind conflict changes
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
         Durable: the novel part is journaled before it is joined, so the caller's ack follows
-        the commit. A group holding more of this replica's own writes than it does is refused
-        whole with `StaleReplicaError`, and the replica becomes `stale`.
+        the commit. A group holding more of our own writes than we do: `StaleReplicaError`.
         """
-        self._check_alive()
-        try:
-            check_own_writes(self._objects, deltas, self.writer, self.id)
-        except StaleReplicaError as exc:
-            self._became_stale(exc, origin)
-            raise
+        self.check_open(writing=False)
+        self.own_writes.check_received(self._objects, deltas, origin)
         remote = self.state.novel_part(deltas)
         if remote is None:
             await anyio.lowlevel.checkpoint()
@@ -314,20 +284,6 @@ class Replica:
         self._publish_remote(remote, origin, None)
         await anyio.lowlevel.checkpoint()
         return self.state.sequence
-
-    def _became_stale(self, exc: StaleReplicaError, origin: str) -> None:
-        """Refuse local updates from now on; say so loudly the first time."""
-        if self.stale is None:
-            log.error(
-                "%s (deltas from %s). Writes already made stay in the state and the database; "
-                "nothing more is written under %r. To recover, close the replica and reopen "
-                "its database under a new replica id: Replica.open(NEW_ID, path, "
-                "adopt_as_new_id=True) (README: Restoring a backup)",
-                exc.reason,
-                origin,
-                self.writer,
-            )
-        self.stale = exc
 
     def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
         """A remote group is new (and, durable, committed as `sequence`): join it, buffer it

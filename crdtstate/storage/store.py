@@ -59,7 +59,6 @@ class Store:
         path: str | os.PathLike[str],
         replica_id: str | None = None,
         durability: Durability = Durability.PROCESS,
-        *,
         adopt_as_new_id: bool = False,
     ) -> tuple[Store, StoredReplica]:
         """Open (or create) the database at `path`; return it and the state it holds.

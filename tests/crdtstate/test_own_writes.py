@@ -157,7 +157,7 @@ async def test_a_replica_refuses_the_group_turns_stale_and_keeps_serving_reads(
             await replica.apply_remote({"tags": other, "hits": ahead}, origin="p")
         assert (caught.value.name, caught.value.theirs, caught.value.ours) == ("hits", 5, 2)
         assert replica.digest() == digest and replica.sequence == sequence  # nothing joined
-        assert replica.stale is caught.value
+        assert replica.own_writes.stale is caught.value
         assert any(
             r.levelno == logging.ERROR and "'hits'" in r.getMessage() and "new" in r.getMessage()
             for r in caplog.records
@@ -184,7 +184,9 @@ async def test_an_in_memory_replica_never_trips_on_its_id_reused() -> None:
         assert earlier is not None
         assert await second.apply_remote({"hits": earlier}, origin="p") is not None
         await second.container("hits", GCounter).update(lambda c: c.increment())
-        assert second.stale is None and await second.container("hits", GCounter).get() == 4
+        assert (
+            second.own_writes.stale is None and await second.container("hits", GCounter).get() == 4
+        )
 
 
 async def test_adopting_needs_a_new_id_and_an_existing_database(tmp_path: Path) -> None:

@@ -54,16 +54,16 @@ async def restored(path: Path, backup: Path, mesh: Mesh) -> None:
 async def sync_until_stale(replica: Replica, mesh: Mesh) -> StaleReplicaError:
     async with open_mesh(replica, None, [mesh.url]):
         with anyio.fail_after(10):
-            while replica.stale is None:
+            while replica.own_writes.stale is None:
                 await anyio.sleep(0.005)
-    return replica.stale
+    return replica.own_writes.stale
 
 
 def assert_told(caplog: pytest.LogCaptureFixture, stale: StaleReplicaError) -> None:
     """An error from the replica with what to do, and the session closed with the reason."""
     messages = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
     assert any(
-        name == "crdtstate.replica" and level == logging.ERROR and "adopt_as_new_id" in text
+        name == "crdtstate.own_writes" and level == logging.ERROR and "adopt_as_new_id" in text
         for name, level, text in messages
     ), messages
     assert any(
@@ -103,7 +103,7 @@ async def test_a_restored_backup_is_refused_then_adopted_under_a_new_id(
                 await a2.container("s", AWSet).update(lambda s: s.add("z"))
                 await a2.container("c", GCounter).update(lambda c: c.increment())
                 await converge([a2, peer])
-            assert a2.stale is None
+            assert a2.own_writes.stale is None
             after = (frozenset({"x", "y1", "y2", "z"}), 4)
             assert await values(a2) == after and await values(peer) == after
         async with Replica.open(path=path) as again:
@@ -161,8 +161,8 @@ async def test_clean_restarts_never_trip_it(tmp_path: Path) -> None:
                     await peer.container("s", AWSet).update(lambda s, r=run: s.add(f"p{r}"))
                     await converge([a, peer])
                 await a.container("c", GCounter).update(lambda c: c.increment())  # offline
-                assert a.stale is None
+                assert a.own_writes.stale is None
         async with Replica.open(path=path) as a, open_mesh(a, None, [mesh.url]):
             await converge([a, peer])
-            assert a.stale is None and await values(a) == await values(peer)
+            assert a.own_writes.stale is None and await values(a) == await values(peer)
             assert (await values(a))[1] == 6

@@ -10,7 +10,8 @@ already hold with other content, and the peers would drop them as known.
 
 The check costs one dict lookup per received object (a context's top counter, a counter's
 entry), never a scan of dots. Yjs documents number their edits by Yjs client ids, not by the
-writer name, and are not checked here.
+writer name, and are not checked here. `OwnWrites` is a replica's guard: it runs the check
+on received groups, and once one was ahead (the replica is stale) refuses local updates.
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ def _entries(
 
 
 def _gcounter(local: Crdt | None, delta: Crdt, writer: str) -> Ahead | None:
+    if writer not in delta.counts:  # type: ignore[attr-defined]
+        return None  # (the common case: a peer's own increments)
     ours = local.counts if isinstance(local, GCounter) else None
     return _entries("counter entry", delta.counts, ours, writer)  # type: ignore[attr-defined]
 
@@ -122,7 +124,12 @@ def check_own_writes(
 ) -> None:
     """Raise `StaleReplicaError` if any of `deltas` holds more of `writer` than `objects` do."""
     for name, delta in deltas.items():
-        ahead = writes_ahead(objects.get(name), delta, writer)
+        cls = type(delta)
+        check = _CHECKS.get(cls) or _check_for(cls)  # (`writes_ahead`, inline: per object)
+        local = objects.get(name)
+        if local is not None and local.kind != delta.kind:
+            continue  # a kind conflict: refused by the kind check
+        ahead = check(local, delta, writer)
         if ahead is not None:
             what, theirs, ours = ahead
             raise StaleReplicaError(

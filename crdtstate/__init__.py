@@ -25,6 +25,7 @@ from .errors import (
     ProtocolError,
     ReplicaClosedError,
     ReplicaIdMismatchError,
+    StaleReplicaError,
     StorageError,
 )
 from .replica import Replica
@@ -93,6 +94,7 @@ __all__ = [
     "ReplicaIdMismatchError",
     "ReplicatedContainer",
     "SnapshotPolicy",
+    "StaleReplicaError",
     "StorageError",
     "Timestamp",
     "VersionVector",

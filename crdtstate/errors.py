@@ -31,6 +31,26 @@ class AuthenticationError(ProtocolError):
     """A peer failed to prove knowledge of the shared secret."""
 
 
+class StaleReplicaError(ProtocolError):
+    """This replica's state is behind its own writes: a peer holds more of its writer's dots
+    or counter entries for object `name` (`theirs`) than it does (`ours`). Only a database
+    restored from an older copy, a copied database, or a second replica running under the same
+    id can cause it; a write made now would reuse dots the peers hold with other content.
+
+    A `ProtocolError`, so the session that delivered the deltas refuses them (nothing joined)
+    and closes with this reason, as for any group a replica cannot take; it is not the peer's
+    fault. Once raised, the replica is stale (`Replica.own_writes.stale`): local updates raise
+    it too, until the database is reopened under a new id (README, "Restoring a backup").
+    """
+
+    def __init__(self, reason: str, *, name: str, writer: str, theirs: int, ours: int) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.writer = writer
+        self.theirs = theirs
+        self.ours = ours
+
+
 class ReplicaClosedError(CrdtStateError, RuntimeError):
     """The replica behind a container has been closed."""
 

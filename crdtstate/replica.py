@@ -28,8 +28,9 @@ from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
 from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
-from .errors import DecodeError, KindMismatchError, ReplicaClosedError
+from .errors import DecodeError, InvalidArgumentError, KindMismatchError, ReplicaClosedError
 from .gcpause import gc_paused
+from .own_writes import OwnWrites
 from .pacing import SchedulePacer
 from .replica_ids import check_replica_id, writer_name
 from .replica_state import RemoteGroup, ReplicaState
@@ -68,6 +69,7 @@ class Replica:
         # Yjs client ids of this run's document edits. The epoch must never repeat for this
         # id: a durable replica's incarnation is stored and bumped on every open.
         self.client_ids = ClientIdAllocator(self.id, epoch=self.incarnation)
+        self.own_writes = OwnWrites(replica_id, self.writer)  # checks received groups
         self.buffer = self.state.buffer
         self.resume_points = self.state.resume_points  # per peer run: where a reconnect resumes
         self._objects = self.state.objects
@@ -91,6 +93,7 @@ class Replica:
         *,
         durability: Durability | str = Durability.PROCESS,
         snapshots: SnapshotPolicy = DEFAULT_SNAPSHOTS,
+        adopt_as_new_id: bool = False,
     ) -> AsyncIterator[Replica]:
         """A replica for the duration of the block: in memory, or durable in a database.
 
@@ -103,10 +106,14 @@ class Replica:
         fresh random id). Without an id, the replica stored there is reopened; an id that
         differs from the stored one raises `ReplicaIdMismatchError`. `update` then returns only
         once its delta-group is committed; `durability` says what a commit survives.
+        `adopt_as_new_id=True` reopens the database of another id as `replica_id`, a new one:
+        the way back for a restored backup (`StaleReplicaError`; README, Restoring a backup).
         """
         if replica_id is not None:
             check_replica_id(replica_id)
         if path is None:
+            if adopt_as_new_id:
+                raise InvalidArgumentError("adopt_as_new_id needs the path of a database")
             replica = cls(uuid.uuid4().hex[:12] if replica_id is None else replica_id)
             try:
                 yield replica
@@ -114,7 +121,7 @@ class Replica:
                 replica.close()
             return
         store, stored = await anyio.to_thread.run_sync(
-            Store.open, path, replica_id, Durability(durability)
+            Store.open, path, replica_id, Durability(durability), adopt_as_new_id
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
         replica._objects.update(stored.objects)
@@ -151,12 +158,15 @@ class Replica:
     def durable(self) -> bool:
         return self._journal is not None
 
-    def check_open(self) -> None:
-        """Raise `ReplicaClosedError` (or the journal's failure) before anything changes."""
+    def check_open(self, *, writing: bool = True) -> None:
+        """Raise `ReplicaClosedError` (or the journal's failure) before anything changes, and
+        `StaleReplicaError` before a local update (`writing`) once the replica is stale."""
         if self._closed:
             raise ReplicaClosedError(f"replica {self.id!r} is closed")
         if self._journal is not None:
             self._journal.check_usable()
+        if writing and self.own_writes.stale is not None:
+            self.own_writes.refuse_write()
 
     # -- containers -------------------------------------------------------------------------
 
@@ -167,7 +177,7 @@ class Replica:
         instance (`ORMap(value=PNCounter)`). An object that reached this replica from a peer
         before it was opened here is adopted if it fits the declaration.
         """
-        self.check_open()
+        self.check_open(writing=False)  # a stale replica still serves reads
         cls: type[C] = type(kind) if isinstance(kind, Crdt) else kind
         existing = self._objects.get(name)
         if existing is not None and type(existing) is not cls:
@@ -260,9 +270,10 @@ class Replica:
         All entries are checked before any is joined, so a group with a kind conflict changes
         nothing. Returns the sequence number given to the novel part, or None if nothing was new.
         Durable: the novel part is journaled before it is joined, so the caller's ack follows
-        the commit.
+        the commit. A group holding more of our own writes than we do: `StaleReplicaError`.
         """
-        self.check_open()
+        self.check_open(writing=False)
+        self.own_writes.check_received(self._objects, deltas, origin)
         remote = self.state.novel_part(deltas)
         if remote is None:
             await anyio.lowlevel.checkpoint()

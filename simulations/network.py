@@ -278,7 +278,7 @@ class Network:
         self.counters.delivered += 1
         node = self.replicas[dst]
         sequence = node.state.sequence
-        events = deliver(session, session.receive_data(frame, self.now), node.state.join_remote)
+        events = deliver(session, session.receive_data(frame, self.now), node.join_remote)
         grew = node.state.sequence != sequence
         if grew:
             node.note_growth(self.now)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from antientropy import PeerSession
 from crdtstate.buffer import DEFAULT_MAX_GROUPS, DeltaBuffer
+from crdtstate.own_writes import check_own_writes
 from crdtstate.replica_state import ReplicaState
 from crdtstate.types import Crdt
 
@@ -73,6 +74,13 @@ class SimReplica:
         self.state.objects.update(disk)
         self.up = True
         self.restarts += 1
+
+    def join_remote(self, deltas: dict[str, Crdt], origin: str) -> int | None:
+        """Join a received group, refusing it as `Replica.apply_remote` does when it holds
+        more of this replica's own writes than it does (it writes under its id, as a durable
+        replica: a crash and restart must never trip that check)."""
+        check_own_writes(self.state.objects, deltas, self.id, self.id)
+        return self.state.join_remote(deltas, origin)[0]
 
     def note_growth(self, now: float) -> None:
         self.last_change = now

@@ -159,7 +159,8 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_update(tmp_path: 
                 for name in SETS:
                     await child.container(name, AWSet).update(lambda s, r=run: s.add(f"probe-{r}"))
                 await child.container("c", GCounter).update(lambda n: n.increment())
-                await exchange(child, peer)
+                await exchange(child, peer)  # StaleReplicaError if the kill lost a write
+                assert child.own_writes.stale is None
                 assert_same(await values(child), await values(peer))
                 assert child.digest() == peer.digest()
                 assert all(f"probe-{run}" in s for s in (await values(peer))[0].values())
@@ -171,6 +172,7 @@ async def test_sigkill_at_random_moments_loses_no_acknowledged_update(tmp_path: 
         async with Replica.open("child", db) as child:
             async with open_mesh(child, listen=None, peers=[mesh.url]):
                 await converge([child, peer])
+            assert child.own_writes.stale is None
             assert_same(await values(child), await values(peer))
             assert "peer-final" in (await values(child))[0]["s1"]
             sets, counts = await values(child)

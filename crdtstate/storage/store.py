@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import DatabaseInUseError, StorageError
+from ..errors import DatabaseInUseError, InvalidArgumentError, StorageError
 from ..gcpause import gc_paused
 from .reader import StoredReplica, read_database
 from .schema import create_schema
@@ -59,19 +59,32 @@ class Store:
         path: str | os.PathLike[str],
         replica_id: str | None = None,
         durability: Durability = Durability.PROCESS,
+        adopt_as_new_id: bool = False,
     ) -> tuple[Store, StoredReplica]:
         """Open (or create) the database at `path`; return it and the state it holds.
 
         The file is validated and loaded read-only first; only then is it opened for writing
         (and the incarnation bumped), so a file that is rejected is left exactly as it was.
+        `adopt_as_new_id`: an existing database of another id is taken over by `replica_id`
+        (stored with the bumped incarnation, in one transaction); its objects keep the old
+        writer name on what was written under it.
         """
         path = Path(path)
+        if adopt_as_new_id and (replica_id is None or not os.path.lexists(path)):
+            raise InvalidArgumentError(
+                "adopt_as_new_id needs a new replica id and an existing database"
+            )
         if not os.path.lexists(path):
             _create(path, replica_id or uuid.uuid4().hex[:12])
         lock_fd = _lock(path)
         try:
             with gc_paused():  # decoding allocates the whole state (see crdtstate/gcpause)
-                stored = read_database(path, replica_id)
+                stored = read_database(path, None if adopt_as_new_id else replica_id)
+            adopted = adopt_as_new_id and stored.replica_id != replica_id
+            if adopt_as_new_id and not adopted:
+                raise InvalidArgumentError(
+                    f"{path} already belongs to {replica_id!r}: adopting needs a new id"
+                )
             try:
                 conn = _connect(path, Durability(durability))
             except sqlite3.Error as exc:
@@ -80,6 +93,8 @@ class Store:
                 stored.incarnation += 1
                 with _transaction(conn):
                     _set_meta(conn, incarnation=stored.incarnation)
+                    if adopted:
+                        _set_meta(conn, replica_id=replica_id)
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, sqlite3.Error):
@@ -88,6 +103,15 @@ class Store:
         except BaseException:
             os.close(lock_fd)
             raise
+        if adopted:
+            log.warning(
+                "%s: replica %s adopted as new id %s (writes under %s are kept as they are)",
+                path,
+                stored.replica_id,
+                replica_id,
+                stored.replica_id,
+            )
+            stored.replica_id = replica_id
         log.debug("opened %s: replica %s, sequence %d", path, stored.replica_id, stored.sequence)
         return cls(conn, path, lock_fd), stored
 

@@ -13,7 +13,7 @@ mutators then draw dots from, and record them in, the map's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, NamedTuple, Self
 
 from ..errors import DecodeError
@@ -67,6 +67,18 @@ class CausalCrdt(Crdt):
     def merge(self, other: Self) -> bool:
         changed = self.store.join(self.context, other.store, other.context)
         return self.context.merge(other.context) or changed
+
+    @classmethod
+    def join(cls, deltas: Sequence[Self]) -> Self:
+        """The join of `deltas` in one pass when their stores allow it (`bulkjoin`), else
+        pairwise; equal either way, none of them changed."""
+        if len(deltas) > 2:
+            from .bulkjoin import join_many  # (it reads map stores, which import this)
+
+            joined = join_many(deltas)
+            if joined is not None:
+                return joined  # type: ignore[return-value]
+        return super().join(deltas)
 
     def copy(self) -> Self:
         return self.copy_into(self.context.copy())

@@ -133,6 +133,45 @@ class CausalContext:
                 ctx._put_ranges(replica, intervals.from_numbers(values))
         return ctx
 
+    @classmethod
+    def union(cls, contexts: Iterable[CausalContext]) -> CausalContext:
+        """The join of `contexts` as a new context, in one pass: per replica, the prefixes'
+        maximum and the ranges above it sorted and coalesced once (what `merge`ing them
+        one by one into a copy gives, range by range)."""
+        ctx = cls.__new__(cls)
+        vector: dict[str, int] = {}
+        above: dict[str, intervals.Ranges] = {}
+        for other in contexts:
+            for r, n in other.vector.items():
+                if n > vector.get(r, 0):
+                    vector[r] = n
+            for r, ranges in other.cloud.items():
+                gathered = above.get(r)
+                if gathered is None:
+                    above[r] = list(ranges)
+                else:
+                    gathered.extend(ranges)
+        cloud: dict[str, intervals.Ranges] = {}
+        for r, ranges in above.items():
+            ranges.sort()
+            top = vector.get(r, 0)
+            out: intervals.Ranges = []
+            for lo, hi in ranges:
+                if lo <= top + 1:  # reaches the prefix (only before any range is kept)
+                    if hi > top:
+                        top = hi
+                elif out and lo <= out[-1][1] + 1:
+                    if hi > out[-1][1]:
+                        out[-1] = (out[-1][0], hi)
+                else:
+                    out.append((lo, hi))
+            if top:
+                vector[r] = top
+            if out:
+                cloud[r] = out
+        ctx.vector, ctx.cloud = vector, cloud
+        return ctx
+
     def _put_ranges(self, replica: str, ranges: intervals.Ranges) -> None:
         """Set `replica`'s dots, absent so far, to canonical `ranges` (sorted, non-adjacent)."""
         if ranges and ranges[0][0] == 1:

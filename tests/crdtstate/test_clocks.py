@@ -205,6 +205,24 @@ def test_context_merge_is_union(x: frozenset[Dot], y: frozenset[Dot]) -> None:
 
 
 @LAWS
+@given(st.lists(dot_sets, max_size=6))
+def test_context_union_is_the_fold_of_merges(sets: list[frozenset[Dot]]) -> None:
+    """`union` of many contexts is the union of their dots, compact, equal to merging them one
+    by one into an empty context, and changes none of them."""
+    contexts = [context_of(s) for s in sets]
+    before = [c.copy() for c in contexts]
+    union = CausalContext.union(contexts)
+    folded = CausalContext()
+    for c in contexts:
+        folded.merge(c)
+    assert union == folded
+    assert model(union) == set().union(*sets)
+    assert split(union) == compact_form(frozenset().union(*sets))
+    assert_compact(union)
+    assert contexts == before
+
+
+@LAWS
 @given(dot_sets, dot_sets, dot_sets)
 def test_context_merge_is_a_join(x: frozenset[Dot], y: frozenset[Dot], z: frozenset[Dot]) -> None:
     """`merge` is commutative, associative and idempotent."""

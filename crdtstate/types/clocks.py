@@ -280,17 +280,34 @@ class CausalContext:
         return True
 
     def dots(self) -> Iterator[Dot]:
-        """Every dot, one by one: callers compare `dot_count()` first, it can be huge."""
-        for r in self.replicas():
-            for counter in intervals.numbers(self.ranges(r)):
-                yield Dot(r, counter)
+        """Every dot, one by one, each replica's in order: callers compare `dot_count()`
+        first, it can be huge. (Read on every received delta: the tuples are made directly,
+        not through the named tuple's constructor.)"""
+        make = tuple.__new__
+        cloud = self.cloud
+        for r, n in self.vector.items():
+            for counter in range(1, n + 1):
+                yield make(Dot, (r, counter))
+            for lo, hi in cloud.get(r, ()):
+                for counter in range(lo, hi + 1):
+                    yield make(Dot, (r, counter))
+        vector = self.vector
+        for r, ranges in cloud.items():
+            if r not in vector:
+                for lo, hi in ranges:
+                    for counter in range(lo, hi + 1):
+                        yield make(Dot, (r, counter))
 
     def version_vector(self) -> VersionVector:
         """Per replica, the highest counter seen (the ranges' maximum where they run ahead)."""
         return VersionVector({r: self.max_counter(r) for r in self.replicas()})
 
     def dot_count(self) -> int:
-        return sum(self.vector.values()) + sum(intervals.size(v) for v in self.cloud.values())
+        count = sum(self.vector.values())
+        for ranges in self.cloud.values():
+            for lo, hi in ranges:
+                count += hi - lo + 1
+        return count
 
     def is_empty(self) -> bool:
         return not self.vector and not self.cloud

@@ -21,6 +21,7 @@ from . import runs, wire
 from .clocks import CausalContext, Dot
 
 WriterIndex = dict[str, int]
+_new_tuple = tuple.__new__
 
 
 def table(ctx: CausalContext) -> tuple[list[str], WriterIndex]:
@@ -80,6 +81,22 @@ class DotClaims:
         self.seen: set[Dot] = set()
 
     def claim(self, raw: Any) -> Dot:
+        names = self.names
+        if names is not None and type(raw) is list and len(raw) == 2:
+            # the common case, read inline (every received dot): [index, counter], plain
+            # ints in range; anything else takes `read`, which names what is wrong
+            writer, counter = raw
+            if (
+                type(writer) is int
+                and type(counter) is int
+                and 0 <= writer < len(names)
+                and 1 <= counter <= wire.MAX_COUNTER
+            ):
+                d = _new_tuple(Dot, (names[writer], counter))
+                if d in self.seen or not self.ctx.contains(d):
+                    raise DecodeError("a dot is repeated or outside the context")
+                self.seen.add(d)
+                return d
         d = self.read(raw)
         if d in self.seen or not self.ctx.contains(d):
             raise DecodeError("a dot is repeated or outside the context")

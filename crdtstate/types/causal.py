@@ -233,7 +233,8 @@ def keyed_to_wire(store: KeyedDots[Any], encode_key: Any, index: writers.WriterI
         [encode_key(k), sorted([index[d.replica], d.counter] for d in dots)]
         for k, dots in store.pairs()
     ]
-    pairs.sort(key=lambda pair: sort_key(pair[0]))
+    if len(pairs) > 1:  # (a delta's one key needs no order, nor its msgpack sort key)
+        pairs.sort(key=lambda pair: sort_key(pair[0]))
     return pairs
 
 
@@ -255,7 +256,9 @@ def keyed_from_wire(
 
 
 def fun_to_wire(store: DotFun[Any], encode_value: Any, index: writers.WriterIndex) -> list[Any]:
-    return [[index[d.replica], d.counter, encode_value(v)] for d, v in sorted(store.values.items())]
+    values = store.values
+    items = sorted(values.items()) if len(values) > 1 else values.items()  # (one: most)
+    return [[index[d.replica], d.counter, encode_value(v)] for d, v in items]
 
 
 def fun_from_wire(obj: Any, claims: writers.DotClaims, decode_value: Any, what: str) -> DotFun[Any]:

@@ -137,6 +137,9 @@ class ValueSpec:
     def to_wire(self, value: Any) -> Any:
         if self._adapter is None:
             return value
+        tp = self.type
+        if (tp is int or tp is str or tp is bool) and type(value) is tp:
+            return value  # its own JSON-mode dump (every map put of a declared int is encoded)
         return self._dump(value, mode="json")
 
     def from_wire(self, obj: Any) -> Any:

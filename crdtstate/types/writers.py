@@ -26,13 +26,26 @@ _new_tuple = tuple.__new__
 
 def table(ctx: CausalContext) -> tuple[list[str], WriterIndex]:
     """The writers of `ctx` in canonical (sorted) order, and each one's index."""
-    names = sorted(ctx.replicas())
+    vector, cloud = ctx.vector, ctx.cloud
+    names = sorted(vector if not cloud else cloud if not vector else vector.keys() | cloud)
     return names, {name: i for i, name in enumerate(names)}
 
 
 def dots_to_wire(dots: CausalContext, names: list[str]) -> list[list[int]]:
-    """Per name (parallel to `names`), its dots in `dots` as flat runs (maybe none)."""
-    return [runs.flat(dots.ranges(name)) for name in names]
+    """Per name (parallel to `names`), its dots in `dots` as flat runs (maybe none): the
+    prefix, then the ranges above it (`runs.flat` of `dots.ranges(name)`, inline: every
+    delta a replica measures or sends is encoded through here)."""
+    vector, cloud = dots.vector, dots.cloud
+    out: list[list[int]] = []
+    for name in names:
+        top = vector.get(name, 0)
+        flat = [0, top] if top else []  # the prefix 1..top: gap 0, length top
+        end = top
+        for lo, hi in cloud.get(name, ()):
+            flat += (lo - end - 1, hi - lo + 1)
+            end = hi
+        out.append(flat)
+    return out
 
 
 def names_from_wire(obj: Any, what: str) -> list[str]:

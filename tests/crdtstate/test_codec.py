@@ -698,12 +698,23 @@ def test_decode_error_is_a_value_error() -> None:
     )
 )
 def test_a_declared_scalar_travels_as_its_json_dump(case: tuple[type, Any]) -> None:
-    """`ValueSpec.to_wire` returns a plain int, str or bool declared as itself unchanged: it
-    is what pydantic's JSON-mode dump gives (the general path, taken for everything else)."""
+    """`ValueSpec.to_wire` and `from_wire` return a plain int, str or bool declared as itself
+    unchanged: it is what pydantic's JSON-mode dump, and its validation, give (the general
+    path, taken for everything else)."""
     from crdtstate.types.values import ValueSpec
 
     tp, value = case
     spec = ValueSpec(tp)
+    try:  # read as validating gives, whatever arrives
+        read: tuple[Any, ...] = ("ok", spec.from_wire(value), type(spec.from_wire(value)))
+    except DecodeError:
+        read = ("error",)
+    try:
+        validated = spec._validator(value)
+        want: tuple[Any, ...] = ("ok", validated, type(validated))
+    except ValueError:
+        want = ("error",)
+    assert read == want
     try:
         stored = spec.check(value)
     except InvalidValueError:

@@ -264,10 +264,22 @@ class CausalContext:
         return grew
 
     def minus(self, other: CausalContext) -> CausalContext:
-        """The dots of this context that `other` lacks, as a context (may be gapped)."""
-        missing = CausalContext()
-        for r in self.replicas():
-            missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
+        """The dots of this context that `other` lacks, as a context (may be gapped).
+
+        Where `other` holds only a prefix of a replica's dots (the usual case: a replica's
+        state against a received delta), its ranges are cut at that prefix in one pass."""
+        missing = CausalContext.__new__(CausalContext)
+        missing.vector, missing.cloud = {}, {}
+        vector, cloud = self.vector, self.cloud
+        for r in vector.keys() | cloud.keys() if cloud else vector:
+            if r in other.cloud:
+                missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
+                continue
+            top = other.vector.get(r, 0)
+            ranges = self.ranges(r)
+            if top:
+                ranges = [(lo if lo > top else top + 1, hi) for lo, hi in ranges if hi > top]
+            missing._put_ranges(r, ranges)
         return missing
 
     def covers(self, other: CausalContext) -> bool:

@@ -244,6 +244,25 @@ def test_context_merge_is_a_join(x: frozenset[Dot], y: frozenset[Dot], z: frozen
     assert again == context_of(x)
 
 
+prefixes = st.dictionaries(st.sampled_from(RIDS[:3]), st.integers(min_value=0, max_value=8))
+
+
+@LAWS
+@given(prefixes, dot_sets, prefixes, dot_sets, st.booleans())
+def test_context_minus_a_prefix_is_set_difference(
+    va: dict[str, int], ca: frozenset[Dot], vb: dict[str, int], cb: frozenset[Dot], bare: bool
+) -> None:
+    """`minus` of contexts with prefixes (a replica's state against a delta, and back),
+    where the other side holds only a prefix of some replicas (`bare`: of all of them)."""
+    a = CausalContext(va, ca)
+    b = CausalContext(vb, () if bare else cb)
+    want = model(a) - model(b)
+    missing = a.minus(b)
+    assert model(missing) == want
+    assert_compact(missing)
+    assert a == CausalContext(va, ca) and b == CausalContext(vb, () if bare else cb)
+
+
 @LAWS
 @given(dot_sets, dot_sets)
 def test_context_minus_is_set_difference(x: frozenset[Dot], y: frozenset[Dot]) -> None:

@@ -723,3 +723,25 @@ def test_a_declared_scalar_travels_as_its_json_dump(case: tuple[type, Any]) -> N
     dumped = spec._dump(stored, mode="json")
     assert wired == dumped and type(wired) is type(dumped)
     assert pack(wired) == pack(dumped)
+
+
+@LAWS
+@given(
+    st.sampled_from([Any, str, int]),
+    st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none(), st.floats()),
+)
+def test_a_str_map_key_reads_as_checking_it_gives(tp: Any, raw: Any) -> None:
+    """`KeySpec.from_wire` returns a str key of an undeclared or str-keyed map as is: what
+    reading it as an element and checking it gives (the path every other key takes)."""
+    from crdtstate.types.values import KeySpec, element_from_wire
+
+    spec = KeySpec(tp)
+    try:
+        got: tuple[Any, ...] = ("ok", spec.from_wire(raw))
+    except DecodeError:
+        got = ("error",)
+    try:
+        want: tuple[Any, ...] = ("ok", spec.check(element_from_wire(raw)))
+    except (DecodeError, InvalidValueError):
+        want = ("error",)
+    assert got == want and type(got[-1]) is type(want[-1])

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from .clocks import CausalContext, Dot
 from .kernel import DotFun, KeyedDots
-from .mapstore import MapStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (a map's store is told by `MapStore.nested`: no import circle with causal)
     from .causal import CausalCrdt
+    from .mapstore import MapStore
 
 FLAT = (KeyedDots, DotFun)
 
@@ -37,7 +37,8 @@ def join_many(deltas: Sequence[CausalCrdt]) -> CausalCrdt | None:
     if any(type(store) is not kind for store in stores):
         return None
     candidates: Any  # set of dots, or dict dot -> key for maps
-    if kind is MapStore:
+    nested = getattr(kind, "nested", False)  # a map's store: key -> causal value
+    if nested:
         candidates = _map_dots(stores)
         if candidates is None:
             return None
@@ -48,7 +49,7 @@ def join_many(deltas: Sequence[CausalCrdt]) -> CausalCrdt | None:
     else:
         return None
     contexts = [delta.context for delta in deltas]
-    if kind is MapStore:
+    if nested:
         holders = [_map_holds(store, candidates) for store in stores]
     else:
         holders = [store.holds for store in stores]
@@ -169,7 +170,7 @@ def _map(stores: list[MapStore], killed: set[Dot], ctx: CausalContext) -> MapSto
                 by_key[key] = [value]
             else:
                 values.append(value)
-    out = MapStore(first.value_cls)
+    out = type(first)(first.value_cls)
     for key, values in by_key.items():
         nested = [value.store for value in values]
         if type(nested[0]) is KeyedDots:

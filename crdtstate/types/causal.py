@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 from ..errors import DecodeError
 from . import wire, writers
 from .base import Crdt, Savepoint
+from .bulkjoin import join_many
 from .clocks import CausalContext, Dot, VersionVector
 from .kernel import DotFun, KeyedDots, novel_context
 
@@ -73,8 +74,6 @@ class CausalCrdt(Crdt):
         """The join of `deltas` in one pass when their stores allow it (`bulkjoin`), else
         pairwise; equal either way, none of them changed."""
         if len(deltas) > 2:
-            from .bulkjoin import join_many  # (it reads map stores, which import this)
-
             joined = join_many(deltas)
             if joined is not None:
                 return joined  # type: ignore[return-value]

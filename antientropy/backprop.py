@@ -132,10 +132,13 @@ class SentByPeer:
     and after `limit` received deltas without one, so it stays small.
     """
 
-    __slots__ = ("_joined", "_learned", "limit")
+    __slots__ = ("_learned", "_received", "limit")
 
     def __init__(self, limit: int = 256) -> None:
-        self._joined: dict[str, Crdt] = {}
+        # per object, the deltas received since the last push, joined only if a push reads
+        # them (`Crdt.join`, one pass): a copy and a merge per received frame were made for
+        # pushes that, with every group of the peer's marked held, mostly never looked
+        self._received: dict[str, list[Crdt]] = {}
         self._learned = 0
         self.limit = limit
 
@@ -147,28 +150,32 @@ class SentByPeer:
         for name, delta in received.items():
             if not isinstance(delta, CausalCrdt):
                 continue  # documents: pycrdt may hold parts back, no exact novel part
-            known = self._joined.get(name)
+            known = self._received.get(name)
             if known is None:
-                self._joined[name] = delta.copy()  # the driver applies `delta` itself
-            elif known.kind == delta.kind:
-                known.merge(delta)
+                self._received[name] = [delta]  # never changed: the join copies
+            elif known[0].kind == delta.kind:
+                known.append(delta)
 
     def trim(self, deltas: dict[str, Crdt]) -> dict[str, Crdt]:
         """`deltas` less what the peer is known to hold (objects it holds whole dropped)."""
-        if not self._joined:
+        if not self._received:
             return deltas
         trimmed: dict[str, Crdt] = {}
         for name, delta in deltas.items():
-            known = self._joined.get(name)
-            if known is None or known.kind != delta.kind:
+            received = self._received.get(name)
+            if received is None or received[0].kind != delta.kind:
                 trimmed[name] = delta  # (a declared class here, the wire's class there)
-            elif (part := known.novel(delta)) is not None:
+                continue
+            known = type(received[0]).join(received)
+            if len(received) > 1:
+                self._received[name] = [known]  # joined once, whatever reads it next
+            if (part := known.novel(delta)) is not None:
                 # in the delta's class, so a declared map encodes its keys as declared
                 trimmed[name] = part if type(part) is type(delta) else rewrap(delta, part)
         return trimmed
 
     def forget(self) -> None:
-        self._joined = {}
+        self._received = {}
         self._learned = 0
 
 

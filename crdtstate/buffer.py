@@ -244,9 +244,24 @@ class DeltaBuffer:
         self.folds += 1
 
     def discard_through(self, sequence: int) -> None:
-        """Drop the groups with sequence <= `sequence` (all peers have them)."""
-        while self._groups and self._groups[0].sequence <= sequence:
-            self._drop_oldest()
+        """Drop the groups with sequence <= `sequence` (all peers have them).
+
+        Every ack drops a run of groups: their sizes are taken off in one pass and the kept
+        joins are told once, of the last (`SegmentJoins.forget` of each in turn, which this
+        equals, rebuilt its table per group)."""
+        groups = self._groups
+        last: DeltaGroup | None = None
+        freed = 0
+        while groups and groups[0].sequence <= sequence:
+            last = groups.popleft()
+            if last.size is None:
+                self._unmeasured -= 1
+            else:
+                freed += last.size
+        if last is not None:
+            self._bytes -= freed
+            self._segments.forget(last)
+            self._floor = max(self._floor, last.sequence)
         self._floor = max(self._floor, min(sequence, self._sequence))
 
     def _drop_oldest(self) -> None:

@@ -13,12 +13,13 @@ mutators then draw dots from, and record them in, the map's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, NamedTuple, Self
 
 from ..errors import DecodeError
 from . import wire, writers
 from .base import Crdt, Savepoint
+from .bulkjoin import join_many
 from .clocks import CausalContext, Dot, VersionVector
 from .kernel import DotFun, KeyedDots, novel_context
 
@@ -67,6 +68,16 @@ class CausalCrdt(Crdt):
     def merge(self, other: Self) -> bool:
         changed = self.store.join(self.context, other.store, other.context)
         return self.context.merge(other.context) or changed
+
+    @classmethod
+    def join(cls, deltas: Sequence[Self]) -> Self:
+        """The join of `deltas` in one pass when their stores allow it (`bulkjoin`), else
+        pairwise; equal either way, none of them changed."""
+        if len(deltas) > 2:
+            joined = join_many(deltas)
+            if joined is not None:
+                return joined  # type: ignore[return-value]
+        return super().join(deltas)
 
     def copy(self) -> Self:
         return self.copy_into(self.context.copy())
@@ -221,7 +232,8 @@ def keyed_to_wire(store: KeyedDots[Any], encode_key: Any, index: writers.WriterI
         [encode_key(k), sorted([index[d.replica], d.counter] for d in dots)]
         for k, dots in store.pairs()
     ]
-    pairs.sort(key=lambda pair: sort_key(pair[0]))
+    if len(pairs) > 1:  # (a delta's one key needs no order, nor its msgpack sort key)
+        pairs.sort(key=lambda pair: sort_key(pair[0]))
     return pairs
 
 
@@ -243,7 +255,9 @@ def keyed_from_wire(
 
 
 def fun_to_wire(store: DotFun[Any], encode_value: Any, index: writers.WriterIndex) -> list[Any]:
-    return [[index[d.replica], d.counter, encode_value(v)] for d, v in sorted(store.values.items())]
+    values = store.values
+    items = sorted(values.items()) if len(values) > 1 else values.items()  # (one: most)
+    return [[index[d.replica], d.counter, encode_value(v)] for d, v in items]
 
 
 def fun_from_wire(obj: Any, claims: writers.DotClaims, decode_value: Any, what: str) -> DotFun[Any]:

@@ -133,6 +133,45 @@ class CausalContext:
                 ctx._put_ranges(replica, intervals.from_numbers(values))
         return ctx
 
+    @classmethod
+    def union(cls, contexts: Iterable[CausalContext]) -> CausalContext:
+        """The join of `contexts` as a new context, in one pass: per replica, the prefixes'
+        maximum and the ranges above it sorted and coalesced once (what `merge`ing them
+        one by one into a copy gives, range by range)."""
+        ctx = cls.__new__(cls)
+        vector: dict[str, int] = {}
+        above: dict[str, intervals.Ranges] = {}
+        for other in contexts:
+            for r, n in other.vector.items():
+                if n > vector.get(r, 0):
+                    vector[r] = n
+            for r, ranges in other.cloud.items():
+                gathered = above.get(r)
+                if gathered is None:
+                    above[r] = list(ranges)
+                else:
+                    gathered.extend(ranges)
+        cloud: dict[str, intervals.Ranges] = {}
+        for r, ranges in above.items():
+            ranges.sort()
+            top = vector.get(r, 0)
+            out: intervals.Ranges = []
+            for lo, hi in ranges:
+                if lo <= top + 1:  # reaches the prefix (only before any range is kept)
+                    if hi > top:
+                        top = hi
+                elif out and lo <= out[-1][1] + 1:
+                    if hi > out[-1][1]:
+                        out[-1] = (out[-1][0], hi)
+                else:
+                    out.append((lo, hi))
+            if top:
+                vector[r] = top
+            if out:
+                cloud[r] = out
+        ctx.vector, ctx.cloud = vector, cloud
+        return ctx
+
     def _put_ranges(self, replica: str, ranges: intervals.Ranges) -> None:
         """Set `replica`'s dots, absent so far, to canonical `ranges` (sorted, non-adjacent)."""
         if ranges and ranges[0][0] == 1:
@@ -225,10 +264,22 @@ class CausalContext:
         return grew
 
     def minus(self, other: CausalContext) -> CausalContext:
-        """The dots of this context that `other` lacks, as a context (may be gapped)."""
-        missing = CausalContext()
-        for r in self.replicas():
-            missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
+        """The dots of this context that `other` lacks, as a context (may be gapped).
+
+        Where `other` holds only a prefix of a replica's dots (the usual case: a replica's
+        state against a received delta), its ranges are cut at that prefix in one pass."""
+        missing = CausalContext.__new__(CausalContext)
+        missing.vector, missing.cloud = {}, {}
+        vector, cloud = self.vector, self.cloud
+        for r in vector.keys() | cloud.keys() if cloud else vector:
+            if r in other.cloud:
+                missing._put_ranges(r, intervals.subtract(self.ranges(r), other.ranges(r)))
+                continue
+            top = other.vector.get(r, 0)
+            ranges = self.ranges(r)
+            if top:
+                ranges = [(lo if lo > top else top + 1, hi) for lo, hi in ranges if hi > top]
+            missing._put_ranges(r, ranges)
         return missing
 
     def covers(self, other: CausalContext) -> bool:
@@ -241,17 +292,34 @@ class CausalContext:
         return True
 
     def dots(self) -> Iterator[Dot]:
-        """Every dot, one by one: callers compare `dot_count()` first, it can be huge."""
-        for r in self.replicas():
-            for counter in intervals.numbers(self.ranges(r)):
-                yield Dot(r, counter)
+        """Every dot, one by one, each replica's in order: callers compare `dot_count()`
+        first, it can be huge. (Read on every received delta: the tuples are made directly,
+        not through the named tuple's constructor.)"""
+        make = tuple.__new__
+        cloud = self.cloud
+        for r, n in self.vector.items():
+            for counter in range(1, n + 1):
+                yield make(Dot, (r, counter))
+            for lo, hi in cloud.get(r, ()):
+                for counter in range(lo, hi + 1):
+                    yield make(Dot, (r, counter))
+        vector = self.vector
+        for r, ranges in cloud.items():
+            if r not in vector:
+                for lo, hi in ranges:
+                    for counter in range(lo, hi + 1):
+                        yield make(Dot, (r, counter))
 
     def version_vector(self) -> VersionVector:
         """Per replica, the highest counter seen (the ranges' maximum where they run ahead)."""
         return VersionVector({r: self.max_counter(r) for r in self.replicas()})
 
     def dot_count(self) -> int:
-        return sum(self.vector.values()) + sum(intervals.size(v) for v in self.cloud.values())
+        count = sum(self.vector.values())
+        for ranges in self.cloud.values():
+            for lo, hi in ranges:
+                count += hi - lo + 1
+        return count
 
     def is_empty(self) -> bool:
         return not self.vector and not self.cloud

@@ -23,6 +23,7 @@ class MapStore:
     """
 
     __slots__ = ("_cache", "_rebuild_at", "entries", "owner", "value_cls")
+    nested = True  # its values are causal values (how `bulkjoin` tells a map's store)
 
     def __init__(self, value_cls: type[CausalCrdt] | None = None) -> None:
         self.value_cls = value_cls

@@ -224,7 +224,8 @@ class ORMap(CausalCrdt):
             [self.key_spec.to_wire(key), position[value.kind], value.store_to_wire(index)]
             for key, value in self.store.entries.items()
         ]
-        entries.sort(key=lambda entry: sort_key(entry[0]))
+        if len(entries) > 1:  # (a put's delta holds one key: no sort key to pack)
+            entries.sort(key=lambda entry: sort_key(entry[0]))
         return [kinds, entries]
 
     @classmethod

@@ -33,6 +33,7 @@ def add_flat(dots: CausalContext, replica: str, runs: list[Any], what: str) -> N
     if not runs or len(runs) % 2:
         raise DecodeError(f"{what}: {replica!r} needs (gap, length) pairs, got {len(runs)}")
     end = 0
+    ranges: intervals.Ranges = []
     for i in range(0, len(runs), 2):
         gap = wire.expect_count(runs[i], what)
         length = wire.expect_count(runs[i + 1], what)
@@ -44,7 +45,12 @@ def add_flat(dots: CausalContext, replica: str, runs: list[Any], what: str) -> N
         end = lo + length - 1
         if end > wire.MAX_COUNTER:
             raise DecodeError(f"{what}: a run of {replica!r} passes the largest counter")
-        dots.add_range(replica, lo, end)
+        ranges.append((lo, end))
+    if replica in dots.vector or replica in dots.cloud:
+        for lo, hi in ranges:
+            dots.add_range(replica, lo, hi)
+    else:  # (every caller's case) sorted and apart, checked above: placed as they are
+        dots._put_ranges(replica, ranges)
 
 
 def to_wire(dots: CausalContext) -> list[list[Any]]:

@@ -137,11 +137,17 @@ class ValueSpec:
     def to_wire(self, value: Any) -> Any:
         if self._adapter is None:
             return value
+        tp = self.type
+        if (tp is int or tp is str or tp is bool) and type(value) is tp:
+            return value  # its own JSON-mode dump (every map put of a declared int is encoded)
         return self._dump(value, mode="json")
 
     def from_wire(self, obj: Any) -> Any:
         if self._adapter is None:
             return obj
+        tp = self.type
+        if (tp is int or tp is str or tp is bool) and type(obj) is tp:
+            return obj  # what validating it gives (every received map write of one is read)
         try:
             return self._validate(obj)
         except InvalidValueError as exc:
@@ -169,6 +175,8 @@ class KeySpec(ValueSpec):
         return value
 
     def from_wire(self, obj: Any) -> Any:
+        if self._any_str and type(obj) is str:
+            return obj  # what reading and checking it gives (every received map key)
         key = element_from_wire(obj)
         try:
             return self.check(key)

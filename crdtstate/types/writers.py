@@ -21,17 +21,31 @@ from . import runs, wire
 from .clocks import CausalContext, Dot
 
 WriterIndex = dict[str, int]
+_new_tuple = tuple.__new__
 
 
 def table(ctx: CausalContext) -> tuple[list[str], WriterIndex]:
     """The writers of `ctx` in canonical (sorted) order, and each one's index."""
-    names = sorted(ctx.replicas())
+    vector, cloud = ctx.vector, ctx.cloud
+    names = sorted(vector if not cloud else cloud if not vector else vector.keys() | cloud)
     return names, {name: i for i, name in enumerate(names)}
 
 
 def dots_to_wire(dots: CausalContext, names: list[str]) -> list[list[int]]:
-    """Per name (parallel to `names`), its dots in `dots` as flat runs (maybe none)."""
-    return [runs.flat(dots.ranges(name)) for name in names]
+    """Per name (parallel to `names`), its dots in `dots` as flat runs (maybe none): the
+    prefix, then the ranges above it (`runs.flat` of `dots.ranges(name)`, inline: every
+    delta a replica measures or sends is encoded through here)."""
+    vector, cloud = dots.vector, dots.cloud
+    out: list[list[int]] = []
+    for name in names:
+        top = vector.get(name, 0)
+        flat = [0, top] if top else []  # the prefix 1..top: gap 0, length top
+        end = top
+        for lo, hi in cloud.get(name, ()):
+            flat += (lo - end - 1, hi - lo + 1)
+            end = hi
+        out.append(flat)
+    return out
 
 
 def names_from_wire(obj: Any, what: str) -> list[str]:
@@ -80,6 +94,22 @@ class DotClaims:
         self.seen: set[Dot] = set()
 
     def claim(self, raw: Any) -> Dot:
+        names = self.names
+        if names is not None and type(raw) is list and len(raw) == 2:
+            # the common case, read inline (every received dot): [index, counter], plain
+            # ints in range; anything else takes `read`, which names what is wrong
+            writer, counter = raw
+            if (
+                type(writer) is int
+                and type(counter) is int
+                and 0 <= writer < len(names)
+                and 1 <= counter <= wire.MAX_COUNTER
+            ):
+                d = _new_tuple(Dot, (names[writer], counter))
+                if d in self.seen or not self.ctx.contains(d):
+                    raise DecodeError("a dot is repeated or outside the context")
+                self.seen.add(d)
+                return d
         d = self.read(raw)
         if d in self.seen or not self.ctx.contains(d):
             raise DecodeError("a dot is repeated or outside the context")

@@ -86,6 +86,9 @@ def test_collect_reuses_earlier_results_and_still_joins_exactly_the_groups_chose
         buffer.append(origin, {"tags": delta, "hits": GCounter({origin: n})})
         if n % 7 == 0:
             buffer.discard_through(n - rng.randrange(5, 40))
+            held_now = buffer.groups_after(0)
+            assert buffer.bytes == sum(encoded_size(g.deltas) for g in held_now)
+            assert all(g.sequence > buffer.floor for g in held_now)
         for _ in range(2):
             after = rng.randrange(buffer.floor, buffer.sequence + 1)
             exclude = rng.choice([None, "peer"])

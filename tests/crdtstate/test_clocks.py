@@ -205,6 +205,24 @@ def test_context_merge_is_union(x: frozenset[Dot], y: frozenset[Dot]) -> None:
 
 
 @LAWS
+@given(st.lists(dot_sets, max_size=6))
+def test_context_union_is_the_fold_of_merges(sets: list[frozenset[Dot]]) -> None:
+    """`union` of many contexts is the union of their dots, compact, equal to merging them one
+    by one into an empty context, and changes none of them."""
+    contexts = [context_of(s) for s in sets]
+    before = [c.copy() for c in contexts]
+    union = CausalContext.union(contexts)
+    folded = CausalContext()
+    for c in contexts:
+        folded.merge(c)
+    assert union == folded
+    assert model(union) == set().union(*sets)
+    assert split(union) == compact_form(frozenset().union(*sets))
+    assert_compact(union)
+    assert contexts == before
+
+
+@LAWS
 @given(dot_sets, dot_sets, dot_sets)
 def test_context_merge_is_a_join(x: frozenset[Dot], y: frozenset[Dot], z: frozenset[Dot]) -> None:
     """`merge` is commutative, associative and idempotent."""
@@ -224,6 +242,25 @@ def test_context_merge_is_a_join(x: frozenset[Dot], y: frozenset[Dot], z: frozen
     again = context_of(x)
     assert again.merge(context_of(x)) is False
     assert again == context_of(x)
+
+
+prefixes = st.dictionaries(st.sampled_from(RIDS[:3]), st.integers(min_value=0, max_value=8))
+
+
+@LAWS
+@given(prefixes, dot_sets, prefixes, dot_sets, st.booleans())
+def test_context_minus_a_prefix_is_set_difference(
+    va: dict[str, int], ca: frozenset[Dot], vb: dict[str, int], cb: frozenset[Dot], bare: bool
+) -> None:
+    """`minus` of contexts with prefixes (a replica's state against a delta, and back),
+    where the other side holds only a prefix of some replicas (`bare`: of all of them)."""
+    a = CausalContext(va, ca)
+    b = CausalContext(vb, () if bare else cb)
+    want = model(a) - model(b)
+    missing = a.minus(b)
+    assert model(missing) == want
+    assert_compact(missing)
+    assert a == CausalContext(va, ca) and b == CausalContext(vb, () if bare else cb)
 
 
 @LAWS

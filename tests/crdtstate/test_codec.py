@@ -683,3 +683,65 @@ def test_decode_error_is_a_value_error() -> None:
     """DecodeError is catchable as ValueError too, and names what was wrong."""
     with pytest.raises(ValueError, match="version"):
         codec.decode(envelope("gcounter", {}, 99))
+
+
+@LAWS
+@given(
+    st.one_of(
+        st.tuples(st.just(int), st.integers(min_value=-(2**63), max_value=2**64 - 1)),
+        st.tuples(st.just(str), st.text(max_size=8)),
+        st.tuples(st.just(bool), st.booleans()),
+        st.tuples(st.just(float), st.floats(allow_nan=False)),
+        st.tuples(
+            st.sampled_from([int, str, bool]), st.one_of(st.integers(), st.text(), st.booleans())
+        ),
+    )
+)
+def test_a_declared_scalar_travels_as_its_json_dump(case: tuple[type, Any]) -> None:
+    """`ValueSpec.to_wire` and `from_wire` return a plain int, str or bool declared as itself
+    unchanged: it is what pydantic's JSON-mode dump, and its validation, give (the general
+    path, taken for everything else)."""
+    from crdtstate.types.values import ValueSpec
+
+    tp, value = case
+    spec = ValueSpec(tp)
+    try:  # read as validating gives, whatever arrives
+        read: tuple[Any, ...] = ("ok", spec.from_wire(value), type(spec.from_wire(value)))
+    except DecodeError:
+        read = ("error",)
+    try:
+        validated = spec._validator(value)
+        want: tuple[Any, ...] = ("ok", validated, type(validated))
+    except ValueError:
+        want = ("error",)
+    assert read == want
+    try:
+        stored = spec.check(value)
+    except InvalidValueError:
+        return
+    wired = spec.to_wire(stored)
+    dumped = spec._dump(stored, mode="json")
+    assert wired == dumped and type(wired) is type(dumped)
+    assert pack(wired) == pack(dumped)
+
+
+@LAWS
+@given(
+    st.sampled_from([Any, str, int]),
+    st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none(), st.floats()),
+)
+def test_a_str_map_key_reads_as_checking_it_gives(tp: Any, raw: Any) -> None:
+    """`KeySpec.from_wire` returns a str key of an undeclared or str-keyed map as is: what
+    reading it as an element and checking it gives (the path every other key takes)."""
+    from crdtstate.types.values import KeySpec, element_from_wire
+
+    spec = KeySpec(tp)
+    try:
+        got: tuple[Any, ...] = ("ok", spec.from_wire(raw))
+    except DecodeError:
+        got = ("error",)
+    try:
+        want: tuple[Any, ...] = ("ok", spec.check(element_from_wire(raw)))
+    except (DecodeError, InvalidValueError):
+        want = ("error",)
+    assert got == want and type(got[-1]) is type(want[-1])

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crdtstate import codec
 from crdtstate.errors import DecodeError
-from crdtstate.types import wire
+from crdtstate.types import wire, writers
 from crdtstate.types.clocks import CausalContext, Dot
 
 contexts = st.builds(
@@ -59,3 +59,44 @@ def test_runs_are_much_smaller_than_dot_pairs() -> None:
 def test_malformed_ranges_raise_decode_error(bad: object) -> None:
     with pytest.raises(DecodeError):
         wire.causal_context(bad)
+
+
+raw_items = st.one_of(
+    st.integers(min_value=-2, max_value=2**64),
+    st.sampled_from([0, 1, 2, 3, 7, 8, wire.MAX_COUNTER, wire.MAX_COUNTER + 1]),
+    st.booleans(),
+    st.text(alphabet="ab", max_size=1),
+    st.floats(allow_nan=False),
+    st.none(),
+)
+raw_dots = st.one_of(
+    st.tuples(st.integers(-1, 3), st.integers(0, 9)).map(list),  # mostly well formed
+    st.lists(raw_items, max_size=3),
+    raw_items,
+)
+
+
+@given(st.lists(raw_dots, max_size=12))
+def test_claiming_a_dot_inline_is_reading_it_and_checking_it(raws: list) -> None:
+    """`DotClaims.claim` reads the common [index, counter] inline: for any input (good,
+    repeated, outside the context, malformed) it gives the dot or the `DecodeError` that
+    reading it through `read` and checking it against the context and the dots claimed
+    before gives."""
+    ctx = CausalContext({"a": 3}, [Dot("b", 7), Dot("b", 8)])
+    fast = writers.DotClaims(ctx, ["a", "b"])
+    slow = writers.DotClaims(ctx, ["a", "b"])
+    for raw in raws:
+        try:
+            got: object = fast.claim(raw)
+            assert type(got) is Dot
+        except DecodeError:
+            got = DecodeError
+        try:
+            want: object = slow.read(raw)
+            if want in slow.seen or not ctx.contains(want):  # type: ignore[arg-type]
+                raise DecodeError("claimed twice or outside")
+            slow.seen.add(want)  # type: ignore[arg-type]
+        except DecodeError:
+            want = DecodeError
+        assert got == want
+    assert fast.seen == slow.seen

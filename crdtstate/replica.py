@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Container, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -211,11 +211,14 @@ class Replica:
 
     # -- local updates ----------------------------------------------------------------------
 
-    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+    def commit_local(self, name: str, previous: Any, delta: Crdt) -> Awaitable[Any]:
         """Record the delta of an update already applied in place (`previous`: the value
-        before it, computed only when someone subscribes).
+        before it, computed only when someone subscribes); what the update awaits next.
 
-        Durable: returns once the group is journaled; only then is it buffered and announced.
+        In memory: done before this returns, and the update then awaits the pacer's
+        checkpoint (a plain function, not a coroutine: no frame of its own on the hot path).
+        Durable: the returned awaitable ends once the group is journaled; only then is it
+        buffered and announced.
         """
         container = self._containers.get(name)
         if container is not None and container.feed.subscribers:
@@ -228,11 +231,10 @@ class Replica:
                 self._containers[name].feed.publish(change)
             if self._waiting:  # `_wake`, inline: nobody waits, the common case
                 self._wake()
-            await self._pacer.checkpoint()
-            return
+            return self._pacer.checkpoint()
         self._submitted += 1
         publish = partial(self._publish_local, name, delta, change)
-        await self._journal.submit(self.id, {name: delta}, publish)
+        return self._journal.submit(self.id, {name: delta}, publish)
 
     def _publish_local(self, name: str, delta: Crdt, change: Change | None, sequence: int) -> None:
         """A local group is committed: buffer it (peers may now see it) and announce it."""

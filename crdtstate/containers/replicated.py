@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..types import Crdt
 from ..types.clocks import VersionVector
+from ..types.putdelta import PutDelta
 from ..types.yjs.clientids import ClientIdAllocator
-from ..updaters import refuse_awaitable
+from ..updaters import PLAIN_TYPES, refuse_awaitable
 from .changes import ChangeFeed, Subscription
 from .handle_registry import handle_for
 
@@ -33,9 +34,9 @@ class ObjectHost(Protocol):
 
     def state_of(self, name: str) -> Crdt: ...
 
-    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+    def commit_local(self, name: str, previous: Any, delta: Crdt) -> Awaitable[Any]:
         """Record the delta of an update already applied in place (`previous`: the value
-        before it, or None when nobody subscribes)."""
+        before it, or None when nobody subscribes); what to await before the update returns."""
 
 
 class ReplicatedContainer(Generic[C]):
@@ -83,7 +84,9 @@ class ReplicatedContainer(Generic[C]):
         try:
             handle = handle_for(state, replica.writer, deltas.append)
             if type(state).updating is Crdt.updating:  # the common case, without a context
-                refuse_awaitable(updater(handle), updater)
+                result = updater(handle)
+                if type(result) not in PLAIN_TYPES:  # (`refuse_awaitable`'s own first test)
+                    refuse_awaitable(result, updater)
             else:
                 with state.updating(replica.writer, deltas.append, replica.client_ids):
                     refuse_awaitable(updater(handle), updater)
@@ -94,7 +97,7 @@ class ReplicatedContainer(Generic[C]):
             savepoint.close()
         if len(deltas) == 1:  # one mutation, the common case: nothing to join
             group = deltas[0]
-            if not group.is_bottom():
+            if isinstance(group, PutDelta) or not group.is_bottom():  # a put is never bottom
                 await replica.commit_local(self.name, previous, group)
         elif deltas:
             group = _join_all(deltas)

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from ..errors import DecodeError, InvalidValueError
-from . import wire
+from . import hlc, wire
 from .base import KINDS, Crdt
 from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
-from .hlc import HybridLogicalClock, process_clock
+from .hlc import HybridLogicalClock
 from .kernel import DotFun
 from .mapstore import MapStore
 from .putdelta import put_delta
@@ -166,15 +166,17 @@ class ORMap(CausalCrdt):
         register (`MapHandle` has checked both already)."""
         cls = self.plain_cls
         stored = cls.value_spec.check(value)  # type: ignore[union-attr]
-        cache = self.store._cache
+        store = self.store
+        cache = store._cache
         if cache is not None and cache._pending is not None:
             cache.settle()
-        if self._savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
-            self._savepoint.touch_written(key, held)
+        savepoint = self._savepoint
+        if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
+            savepoint.touch_written(key, held)
         if held is None:
             held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
-        dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
-        self.store.keep_write(key, held, dot)
+        dot, write, dots = held.write_in_place(stored, replica, clock or hlc._PROCESS_CLOCK)
+        store.keep_write(key, held, dot)
         return put_delta(type(self), key, dot, write, dots)  # built when first read
 
     def _touch(self, key: Any) -> None:

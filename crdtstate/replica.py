@@ -197,6 +197,12 @@ class Replica:
         """The live state of an open object (its container reads and updates it in place)."""
         return self._objects[name]
 
+    def live_state(self, name: str) -> Crdt:
+        """`check_open()`, then `state_of(name)`: what every update starts with, in one call."""
+        if self._closed or self._journal is not None:
+            self.check_open()
+        return self._objects[name]
+
     def names(self) -> list[str]:
         return sorted(self._objects)
 

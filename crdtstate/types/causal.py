@@ -287,10 +287,14 @@ class KeyedSavepoint(Savepoint):
         `write_in_place`, which replaces the register's dict of writes instead of changing
         it, or removed by `ORMap.remove`, which replaces its store: the dict itself is kept,
         not a copy of the register (a map put's or delete's savepoint)."""
-        if key not in self._keys:
-            if self._vector is None:
-                self._save_context()
-            self._keys[key] = None if held is None else (type(held), held.store.values)
+        keys = self._keys
+        if key not in keys:
+            if self._vector is None:  # `_save_context`, inline: every map put comes here
+                context = self._state.context
+                self._vector = context.vector.copy()
+                if context.cloud:
+                    self._cloud = {r: list(ranges) for r, ranges in context.cloud.items()}
+            keys[key] = None if held is None else (type(held), held.store.values)
 
     def restore(self) -> None:
         state = self._state

@@ -24,7 +24,7 @@ from .counters import GCounter, PNCounter
 from .hlc import HybridLogicalClock
 from .kernel import DotFun
 from .mapstore import MapStore
-from .putdelta import put_delta
+from .putdelta import put_delta, removal_delta
 from .registers import LWWRegister
 from .snapshots import MapSnapshot
 from .values import KeySpec, sort_key, type_name
@@ -169,7 +169,10 @@ class ORMap(CausalCrdt):
         store = self.store
         cache = store._cache
         if cache is not None and cache._pending is not None:
-            cache.settle()
+            if cache._pending() is None:  # the last value handed out was dropped unread
+                cache._pending = None  # (all `settle` would do, without its call)
+            else:
+                cache.settle()
         savepoint = self._savepoint
         if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
             savepoint.touch_written(key, held)
@@ -205,7 +208,7 @@ class ORMap(CausalCrdt):
         if not observed:
             return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed.append(self.context.take_next(replica))
-        return type(self)._of(MapStore(self.value_cls), CausalContext.of(observed))
+        return removal_delta(type(self), observed)  # built when first read
 
     def clear(self, *, replica: str) -> Self:
         observed: list[Dot] = []

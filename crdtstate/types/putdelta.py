@@ -1,4 +1,4 @@
-"""The delta of a map put, built into a store and a context only when first read.
+"""The delta of a map put or delete, built into a store and a context only when first read.
 
 A put's delta waits in the delta buffer until every peer has it: as a map, a store, a register
 and a context it is a dozen objects the garbage collector adopts as long-lived, which made it
@@ -6,6 +6,7 @@ trace the whole heap again every few thousand puts (a third of a put's cost, mea
 session-registry workload). Held as (key, dot, write, dots) until a sync encodes or joins it,
 it is three. Every read of `store` or `context` builds them once, so it is in every other way
 the `ORMap` delta `ORMap.apply` would have returned (its class is a subclass of the map's).
+A delete's delta (`ORMap.remove`: no store, a context of the dots it drops) waits the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _CLASSES: dict[type, type] = {}
 class PutDelta:
     """Mixed into a subclass of each map class (`put_delta_class`): `_put` holds (key, dot,
     write, *dots) until `store` or `context` is first read (one tuple: one object less for
-    the collector than a tuple and a list)."""
+    the collector than a tuple and a list); a delete's holds only its dots."""
 
     __slots__ = ()
     _put: tuple[Any, ...]
@@ -33,11 +34,15 @@ class PutDelta:
     value_cls: Any
 
     def _build(self) -> None:
-        key, dot, write, *dots = self._put
-        context = CausalContext.of(dots)
+        put = self._put
         part = MapStore(self.value_cls)
-        part.entries[key] = self.plain_cls._of(DotFun({dot: write}), context)
-        part.owner[dot] = key
+        if type(put[0]) is Dot:  # a delete (no key is a `Dot`): the context of its dots
+            context = CausalContext.of(put)
+        else:
+            key, dot, write, *dots = put
+            context = CausalContext.of(dots)
+            part.entries[key] = self.plain_cls._of(DotFun({dot: write}), context)
+            part.owner[dot] = key
         _STORE.__set__(self, part)
         _CONTEXT.__set__(self, context)
 
@@ -90,6 +95,18 @@ def put_delta_class(cls: type) -> type:
 def plain_class(cls: type) -> type:
     """The map class a lazy delta class stands for (any other class: itself)."""
     return cls.__bases__[1] if issubclass(cls, PutDelta) else cls
+
+
+def removal_delta(cls: type, dots: list[Dot]) -> Any:
+    """A lazy delta of map class `cls` dropping `dots` (those a delete observed, and its own
+    event dot: never empty, so never bottom)."""
+    lazy = _CLASSES.get(cls) or put_delta_class(cls)
+    delta = object.__new__(lazy)
+    _STORE.__set__(delta, None)
+    _CONTEXT.__set__(delta, None)
+    delta._savepoint = None
+    delta._put = tuple(dots)
+    return delta
 
 
 def put_delta(cls: type, key: Any, dot: Dot, write: Any, dots: list[Dot]) -> Any:

@@ -104,7 +104,7 @@ class ORMap(CausalCrdt):
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
         store = self.store
         cache = store._cache or store.cache
-        return cache.read_lazy(store.entries, store.value_of)
+        return cache.read_lazy(store)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries

@@ -54,7 +54,11 @@ class HybridLogicalClock:
         what a register write stores, without a `Timestamp` to build and take apart."""
         wall = self.wall
         # the default wall inline (no Python frame): every register write ticks
-        physical = time.time_ns() // 1000 if wall is wall_clock_micros else wall()
+        return self.tick_at(time.time_ns() // 1000 if wall is wall_clock_micros else wall(), remote)
+
+    def tick_at(self, physical: int, remote: tuple[int, ...] | None = None) -> tuple[int, int]:
+        """`tick` with the wall clock read as `physical` (a map put reads it itself, to take
+        the common case below without a call)."""
         if remote is None:
             if physical > self.l:
                 self.l, self.c = physical, 0

@@ -11,6 +11,7 @@ seen survive (observed reset). Counters are held as causal counters for that rea
 from __future__ import annotations
 
 import itertools
+import time as _time
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -24,13 +25,15 @@ from .counters import GCounter, PNCounter
 from .hlc import HybridLogicalClock
 from .kernel import DotFun
 from .mapstore import MapStore
-from .putdelta import put_delta, removal_delta
+from .putdelta import LAZY_CLASSES, put_delta, put_delta_class, removal_delta
 from .registers import LWWRegister
 from .snapshots import MapSnapshot
 from .values import KeySpec, sort_key, type_name
 from .writers import DotClaims, WriterIndex
 
 ANY_KEY = KeySpec()
+_new_tuple = tuple.__new__
+_new_object = object.__new__
 
 
 def embedded_class(kind: Any) -> type[CausalCrdt]:
@@ -163,7 +166,13 @@ class ORMap(CausalCrdt):
         self, key: Any, held: Any, value: Any, replica: str, clock: HybridLogicalClock | None
     ) -> Self:
         """`put` once `key` is checked and `held` is what it holds: None or a `plain_cls`
-        register (`MapHandle` has checked both already)."""
+        register (`MapHandle` has checked both already).
+
+        Every session-registry update comes here, so the common case (a new key, or a key
+        holding one write, and this replica's dots in order) is written out in one frame:
+        `LWWRegister.write_in_place` (with the clock's common tick), `MapStore.keep_write`
+        and `put_delta`, inline. Anything else goes through them. Property tests replay
+        random histories both ways (tests/crdtstate/test_map_fast_paths.py)."""
         cls = self.plain_cls
         stored = cls.value_spec.check(value)  # type: ignore[union-attr]
         store = self.store
@@ -176,10 +185,63 @@ class ORMap(CausalCrdt):
         savepoint = self._savepoint
         if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
             savepoint.touch_written(key, held)
+        clock = clock or hlc._PROCESS_CLOCK
+        context = self.context
         if held is None:
-            held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
-        dot, write, dots = held.write_in_place(stored, replica, clock or hlc._PROCESS_CLOCK)
-        store.keep_write(key, held, dot)
+            held = cls._of(DotFun(), context)  # type: ignore[union-attr]
+            values = None
+        else:
+            values = held.store.values
+            if len(values) != 1:
+                return self._put_general(key, held, stored, replica, clock)
+        if replica in context.cloud:
+            return self._put_general(key, held, stored, replica, clock)
+        # `write_in_place`: the stamp after the write seen last, and the next dot
+        wall = clock.wall
+        physical = _time.time_ns() // 1000 if wall is hlc.wall_clock_micros else wall()
+        if values is None:
+            observed = None
+            if physical > clock.l:  # `tick`'s common case: the wall moved on
+                clock.l = physical
+                clock.c = 0
+                l, c = physical, 0  # noqa: E741 - the paper's name
+            else:
+                l, c = clock.tick_at(physical)  # noqa: E741
+        else:
+            ((observed, last),) = values.items()
+            if physical > last[0] and physical > clock.l:  # `tick`'s common case
+                clock.l = physical
+                clock.c = 0
+                l, c = physical, 0  # noqa: E741
+            else:
+                l, c = clock.tick_at(physical, last)  # noqa: E741
+        counter = context.vector.get(replica, 0) + 1
+        context.vector[replica] = counter
+        dot = _new_tuple(Dot, (replica, counter))
+        write = (l, c, stored)
+        held.store.values = {dot: write}  # a new dict: a savepoint keeps the old one
+        # `store.keep_write(key, held, dot)` (the cache was settled above)
+        if cache is not None and cache._map is not None:
+            cache.touch(key)
+        store.entries[key] = held
+        owner = store.owner
+        owner[dot] = key
+        if len(owner) > store._rebuild_at:
+            store.index(key, ())
+        # `put_delta`, inline: the lazy delta, built when first read
+        delta = _new_object(LAZY_CLASSES.get(type(self)) or put_delta_class(type(self)))
+        delta._savepoint = None
+        delta._put = (
+            (key, dot, write, dot) if observed is None else (key, dot, write, observed, dot)
+        )
+        return delta
+
+    def _put_general(
+        self, key: Any, held: Any, stored: Any, replica: str, clock: HybridLogicalClock
+    ) -> Self:
+        """The rest of `put_checked`, step by step (concurrent writes, dots out of order)."""
+        dot, write, dots = held.write_in_place(stored, replica, clock)
+        self.store.keep_write(key, held, dot)
         return put_delta(type(self), key, dot, write, dots)  # built when first read
 
     def _touch(self, key: Any) -> None:

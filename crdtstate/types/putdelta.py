@@ -20,7 +20,7 @@ from .mapstore import MapStore
 
 _STORE = CausalCrdt.__dict__["store"]  # the slots the properties below stand in front of
 _CONTEXT = CausalCrdt.__dict__["context"]
-_CLASSES: dict[type, type] = {}
+LAZY_CLASSES: dict[type, type] = {}
 
 
 class PutDelta:
@@ -45,16 +45,26 @@ class PutDelta:
             part.owner[dot] = key
         _STORE.__set__(self, part)
         _CONTEXT.__set__(self, context)
+        self._put = None
 
-    # unbuilt, the slots hold None (no exception to catch on the hot path); a copy or a
-    # join made by a constructor is built from the start
+    # Unbuilt, `_put` holds the put and the `store` and `context` slots are unset (a lazy
+    # delta is made with two attributes set, no more); a copy or a join made by a
+    # constructor is built from the start (`_put` None).
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._put = None
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def _of(cls, store: Any, context: CausalContext) -> Any:
+        obj = super()._of(store, context)  # type: ignore[misc]
+        obj._put = None
+        return obj
+
     @property
     def store(self) -> Any:
-        store = _STORE.__get__(self)
-        if store is None:
+        if self._put is not None:
             self._build()
-            store = _STORE.__get__(self)
-        return store
+        return _STORE.__get__(self)
 
     @store.setter
     def store(self, value: Any) -> None:
@@ -62,11 +72,9 @@ class PutDelta:
 
     @property
     def context(self) -> CausalContext:
-        context = _CONTEXT.__get__(self)
-        if context is None:
+        if self._put is not None:
             self._build()
-            context = _CONTEXT.__get__(self)
-        return context
+        return _CONTEXT.__get__(self)
 
     @context.setter
     def context(self, value: CausalContext) -> None:
@@ -74,7 +82,7 @@ class PutDelta:
 
     def is_bottom(self) -> bool:
         """Never, unbuilt: a put adds a dot (`update` asks on every put)."""
-        if _STORE.__get__(self) is None:
+        if self._put is not None:
             return False
         return super().is_bottom()  # type: ignore[misc]
 
@@ -83,12 +91,12 @@ def put_delta_class(cls: type) -> type:
     """The subclass of map class `cls` whose deltas are built lazily (cached per class)."""
     if issubclass(cls, PutDelta):  # a put on a copy of a lazy delta
         return cls
-    lazy = _CLASSES.get(cls)
+    lazy = LAZY_CLASSES.get(cls)
     if lazy is None:
         name = f"PutDelta[{cls.__name__}]"
         lazy = type(name, (PutDelta, cls), {"__slots__": ("_put",), "__qualname__": name})
         lazy.__module__ = cls.__module__
-        _CLASSES[cls] = lazy
+        LAZY_CLASSES[cls] = lazy
     return lazy
 
 
@@ -100,10 +108,7 @@ def plain_class(cls: type) -> type:
 def removal_delta(cls: type, dots: list[Dot]) -> Any:
     """A lazy delta of map class `cls` dropping `dots` (those a delete observed, and its own
     event dot: never empty, so never bottom)."""
-    lazy = _CLASSES.get(cls) or put_delta_class(cls)
-    delta = object.__new__(lazy)
-    _STORE.__set__(delta, None)
-    _CONTEXT.__set__(delta, None)
+    delta = _new_object(LAZY_CLASSES.get(cls) or put_delta_class(cls))
     delta._savepoint = None
     delta._put = tuple(dots)
     return delta
@@ -111,10 +116,10 @@ def removal_delta(cls: type, dots: list[Dot]) -> Any:
 
 def put_delta(cls: type, key: Any, dot: Dot, write: Any, dots: list[Dot]) -> Any:
     """A lazy delta of map class `cls`: `key` now holds `write` at `dot`; `dots` its context."""
-    lazy = _CLASSES.get(cls) or put_delta_class(cls)
-    delta = object.__new__(lazy)
-    _STORE.__set__(delta, None)
-    _CONTEXT.__set__(delta, None)
+    delta = _new_object(LAZY_CLASSES.get(cls) or put_delta_class(cls))
     delta._savepoint = None
     delta._put = (key, dot, write, *dots)
     return delta
+
+
+_new_object = object.__new__

@@ -89,19 +89,6 @@ class DeltaGroup:
         return f"DeltaGroup({self.sequence}, {self.origin!r}, {sorted(self.deltas)})"
 
 
-def _one_object_group(sequence: int, origin: str, name: str, delta: Crdt) -> DeltaGroup:
-    """`DeltaGroup(sequence, origin, {name: delta}, None)`, without the dict."""
-    group = _new_object(DeltaGroup)
-    group.sequence = sequence
-    group.origin = origin
-    group._deltas = None
-    group.size = None
-    group.first = 0
-    group._name = name
-    group._delta = delta
-    return group
-
-
 _new_object = object.__new__
 
 
@@ -182,8 +169,16 @@ class DeltaBuffer:
         """`append(origin, {name: delta}, deferred=True)`: a local update's group, of one
         object (every container update's), kept without a dict (`DeltaGroup`)."""
         sequence = self._sequence = self._sequence + 1
+        group = _new_object(DeltaGroup)  # `DeltaGroup(...)` without its frame, nor a dict
+        group.sequence = sequence
+        group.origin = origin
+        group._deltas = None
+        group.size = None
+        group.first = 0
+        group._name = name
+        group._delta = delta
         groups = self._groups
-        groups.append(_one_object_group(sequence, origin, name, delta))
+        groups.append(group)
         self._unmeasured += 1
         max_groups = self.max_groups
         if max_groups is not None and len(groups) > max_groups:

@@ -232,7 +232,7 @@ class Replica:
         else:
             change = None  # nobody listens: no value is computed
         if self._journal is None:
-            self.state.commit_one(name, delta)
+            self.buffer.append_local(self.id, name, delta)  # (`state.commit_one`)
             if change is not None:
                 self._containers[name].feed.publish(change)
             if self._waiting:  # `_wake`, inline: nobody waits, the common case

@@ -231,9 +231,10 @@ class ORMap(CausalCrdt):
         # `put_delta`, inline: the lazy delta, built when first read
         delta = _new_object(LAZY_CLASSES.get(type(self)) or put_delta_class(type(self)))
         delta._savepoint = None
-        delta._put = (
-            (key, dot, write, dot) if observed is None else (key, dot, write, observed, dot)
-        )
+        delta._dot = dot
+        delta._key = key
+        delta._write = write
+        delta._observed = observed
         return delta
 
     def _put_general(
@@ -242,7 +243,8 @@ class ORMap(CausalCrdt):
         """The rest of `put_checked`, step by step (concurrent writes, dots out of order)."""
         dot, write, dots = held.write_in_place(stored, replica, clock)
         self.store.keep_write(key, held, dot)
-        return put_delta(type(self), key, dot, write, dots)  # built when first read
+        observed = dots[0] if len(dots) == 2 else tuple(dots[:-1])  # (the last is `dot`)
+        return put_delta(type(self), key, dot, write, observed)  # built when first read
 
     def _touch(self, key: Any) -> None:
         """Before any change under `key` (see `CausalCrdt._touch`): a lazy value still

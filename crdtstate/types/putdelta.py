@@ -6,7 +6,8 @@ trace the whole heap again every few thousand puts (a third of a put's cost, mea
 session-registry workload). Held as key, dot, write and the dot it replaced until a sync
 encodes or joins it, it is one object. Every read of `store` or `context` builds them once,
 so it is in every other way the `ORMap` delta `ORMap.apply` would have returned (its class is
-a subclass of the map's). A delete's delta (`ORMap.remove`: no store, a context of the dots it drops) waits the same way.
+a subclass of the map's). A delete's delta (`ORMap.remove`: no store, a context of the dots
+it drops) waits the same way.
 """
 
 from __future__ import annotations

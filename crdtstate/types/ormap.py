@@ -257,7 +257,10 @@ class ORMap(CausalCrdt):
 
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
-        held = self.store.entries.get(key)
+        store = self.store
+        held = store.entries.get(key)
+        if held is not None and type(held) is self.plain_cls and held.store.values:
+            return self._remove_plain(key, held, replica)
         if held is not None and type(held) is self.plain_cls and self._savepoint is not None:
             # a register's store is replaced below, not changed: keep its writes, not a copy
             self.store.settle()
@@ -272,6 +275,35 @@ class ORMap(CausalCrdt):
         if not observed:
             return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed.append(self.context.take_next(replica))
+        return removal_delta(type(self), observed)  # built when first read
+
+    def _remove_plain(self, key: Any, held: Any, replica: str) -> Self:
+        """`remove` of a plain value (a register holding writes), every session-registry
+        delete, in one frame: the settle, the savepoint's touch, `MapStore.pop`, the next
+        dot and the lazy delta as `remove` does them step by step."""
+        store = self.store
+        cache = store._cache
+        if cache is not None:
+            if cache._pending is not None:
+                if cache._pending() is None:  # the value handed out last was dropped unread
+                    cache._pending = None
+                else:
+                    cache.settle()
+            if cache._map is not None:
+                cache.touch(key)  # (`MapStore.pop`'s)
+        savepoint = self._savepoint
+        if savepoint is not None:  # the register's writes are replaced below: keep them
+            savepoint.touch_written(key, held)
+        del store.entries[key]
+        observed = list(held.store.values)
+        held.store = DotFun()  # a handle still pointing at it starts empty
+        context = self.context
+        if replica in context.cloud:
+            observed.append(context.take_next(replica))
+        else:  # `take_next`'s common case
+            counter = context.vector.get(replica, 0) + 1
+            context.vector[replica] = counter
+            observed.append(_new_tuple(Dot, (replica, counter)))
         return removal_delta(type(self), observed)  # built when first read
 
     def clear(self, *, replica: str) -> Self:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time as _time
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -34,6 +35,7 @@ from .writers import DotClaims, WriterIndex
 ANY_KEY = KeySpec()
 _new_tuple = tuple.__new__
 _new_object = object.__new__
+_weakref = weakref.ref
 
 
 def embedded_class(kind: Any) -> type[CausalCrdt]:
@@ -106,8 +108,19 @@ class ORMap(CausalCrdt):
         """An immutable mapping key -> nested value, equal to the dict of them; O(keys
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
         store = self.store
-        cache = store._cache or store.cache
-        return cache.read_lazy(store)
+        cache = store._cache
+        if cache is not None:  # `cache.read_lazy(store)`'s common case, inline
+            snapshot = cache._snapshot
+            if snapshot is not None:
+                return snapshot  # type: ignore[return-value]
+            if cache._pending is None:  # (a pending one may still be held: `read_lazy`)
+                snapshot = _new_object(MapSnapshot)
+                snapshot._map = None
+                snapshot._source = store
+                cache._pending = _weakref(snapshot)
+                return snapshot
+            return cache.read_lazy(store)
+        return store.cache.read_lazy(store)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries

@@ -232,7 +232,7 @@ class Replica:
         else:
             change = None  # nobody listens: no value is computed
         if self._journal is None:
-            self.buffer.append_local(self.id, name, delta)  # (`state.commit_one`)
+            self.buffer.append_local(self.id, name, delta)  # `state.commit_group({name: delta})`
             if change is not None:
                 self._containers[name].feed.publish(change)
             if self._waiting:  # `_wake`, inline: nobody waits, the common case

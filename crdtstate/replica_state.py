@@ -81,10 +81,6 @@ class ReplicaState:
         live objects) as one delta-group (measured later: see `DeltaBuffer`)."""
         return self.buffer.append(self.id, deltas, deferred=True)
 
-    def commit_one(self, name: str, delta: Crdt) -> int:
-        """`commit_group({name: delta})`: a container update's group, of one object."""
-        return self.buffer.append_local(self.id, name, delta)
-
     # -- remote deltas ----------------------------------------------------------------------
 
     def check_kinds(self, deltas: dict[str, Crdt]) -> dict[str, Crdt]:

@@ -33,7 +33,6 @@ import operator
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Container
-from dataclasses import dataclass
 
 from . import codec
 from .types import Crdt
@@ -48,17 +47,49 @@ ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
 MEASURE_EVERY = 256  # unmeasured groups that make the buffer measure them and apply its bound
 
 
-@dataclass(slots=True)
 class DeltaGroup:
-    sequence: int
-    origin: str
-    deltas: dict[str, Crdt]
-    size: int | None  # encoded bytes, for the byte bound (None until measured)
-    first: int = 0  # a fold holds the groups first..sequence; 0: just `sequence`
+    """A numbered group: `deltas` per object, from `origin`; `size`: its encoded bytes, for
+    the byte bound (None until measured); `first`: a fold holds the groups first..sequence
+    (0: just `sequence`).
+
+    A local update's group touches one object, and most are dropped soon after, acknowledged:
+    it keeps that object's name and delta, and `deltas` hands out a fresh one-entry dict
+    when read (never to be mutated, as any group's), so the update allocates no dict."""
+
+    __slots__ = ("_delta", "_deltas", "_name", "first", "origin", "sequence", "size")
+
+    def __init__(
+        self,
+        sequence: int,
+        origin: str,
+        deltas: dict[str, Crdt],
+        size: int | None,
+        first: int = 0,
+    ) -> None:
+        self.sequence = sequence
+        self.origin = origin
+        self._deltas: dict[str, Crdt] | None = deltas
+        self.size = size
+        self.first = first
+        self._name: str | None = None
+        self._delta: Crdt | None = None
+
+    @property
+    def deltas(self) -> dict[str, Crdt]:
+        deltas = self._deltas
+        if deltas is None:
+            return {self._name: self._delta}  # type: ignore[dict-item]
+        return deltas
 
     @property
     def folded(self) -> bool:
         return 0 < self.first < self.sequence
+
+    def __repr__(self) -> str:
+        return f"DeltaGroup({self.sequence}, {self.origin!r}, {sorted(self.deltas)})"
+
+
+_new_object = object.__new__
 
 
 def encoded_size(deltas: dict[str, Crdt]) -> int:
@@ -133,6 +164,30 @@ class DeltaBuffer:
         elif not deferred:
             self._drop_beyond_bound()
         return self._sequence
+
+    def append_local(self, origin: str, name: str, delta: Crdt) -> int:
+        """`append(origin, {name: delta}, deferred=True)`: a local update's group, of one
+        object (every container update's), kept without a dict (`DeltaGroup`)."""
+        sequence = self._sequence = self._sequence + 1
+        group = _new_object(DeltaGroup)  # `DeltaGroup(...)` without its frame, nor a dict
+        group.sequence = sequence
+        group.origin = origin
+        group._deltas = None
+        group.size = None
+        group.first = 0
+        group._name = name
+        group._delta = delta
+        groups = self._groups
+        groups.append(group)
+        self._unmeasured += 1
+        max_groups = self.max_groups
+        if max_groups is not None and len(groups) > max_groups:
+            self._drop_unfoldable_head()
+            if len(groups) > max_groups:
+                self._fold(max(2, len(groups) // 2))
+        if self._unmeasured >= MEASURE_EVERY:
+            self._apply_bound()
+        return sequence
 
     def _apply_bound(self) -> None:
         """Measure the unmeasured groups (among the newest), then drop the oldest beyond the

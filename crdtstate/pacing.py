@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -29,17 +30,34 @@ class SchedulePacer:
         self.interval = interval
         self._last = -float("inf")
 
-    async def checkpoint(self) -> None:
-        """A cancellation point always; a schedule point when `interval` has passed."""
+    def checkpoint(self) -> Awaitable[None]:
+        """A cancellation point always; a schedule point when `interval` has passed.
+
+        A plain function handing back what to await (not a coroutine of its own): on the hot
+        path the caller awaits the backend's cancellation check directly, one coroutine fewer
+        per update."""
         if time.perf_counter() - self._last < self.interval:
             if sniffio.thread_local.name == "trio":
                 # trio's run loop set this in this thread, so trio is imported and running:
                 # its own call, without anyio's per-call lookup of the backend (sniffio's
                 # probes, a dict, a classmethod), which cost 4x as much. asyncio leaves the
                 # name unset and keeps anyio's call: no trio call is ever bound to it.
-                await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
-            else:
-                await anyio.lowlevel.checkpoint_if_cancelled()
-            return
+                check = _trio_check
+                if check is None:
+                    check = _bind_trio()
+                return check()
+            return anyio.lowlevel.checkpoint_if_cancelled()
+        return self._schedule()
+
+    async def _schedule(self) -> None:
         await anyio.lowlevel.checkpoint()
         self._last = time.perf_counter()
+
+
+_trio_check: Callable[[], Awaitable[None]] | None = None  # trio's, once trio has run here
+
+
+def _bind_trio() -> Callable[[], Awaitable[None]]:
+    global _trio_check
+    _trio_check = sys.modules["trio"].lowlevel.checkpoint_if_cancelled
+    return _trio_check

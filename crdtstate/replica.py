@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Container, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -207,6 +207,12 @@ class Replica:
         """The live state of an open object (its container reads and updates it in place)."""
         return self._objects[name]
 
+    def live_state(self, name: str) -> Crdt:
+        """`check_open()`, then `state_of(name)`: what every update starts with, in one call."""
+        if self._closed or self._journal is not None:
+            self.check_open()
+        return self._objects[name]
+
     def names(self) -> list[str]:
         return sorted(self._objects)
 
@@ -221,11 +227,14 @@ class Replica:
 
     # -- local updates ----------------------------------------------------------------------
 
-    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+    def commit_local(self, name: str, previous: Any, delta: Crdt) -> Awaitable[Any]:
         """Record the delta of an update already applied in place (`previous`: the value
-        before it, computed only when someone subscribes).
+        before it, computed only when someone subscribes); what the update awaits next.
 
-        Durable: returns once the group is journaled; only then is it buffered and announced.
+        In memory: done before this returns, and the update then awaits the pacer's
+        checkpoint (a plain function, not a coroutine: no frame of its own on the hot path).
+        Durable: the returned awaitable ends once the group is journaled; only then is it
+        buffered and announced.
         """
         container = self._containers.get(name)
         if container is not None and container.feed.subscribers:
@@ -233,16 +242,15 @@ class Replica:
         else:
             change = None  # nobody listens: no value is computed
         if self._journal is None:
-            self.state.commit_group({name: delta})
+            self.buffer.append_local(self.id, name, delta)  # `state.commit_group({name: delta})`
             if change is not None:
                 self._containers[name].feed.publish(change)
             if self._waiting:  # `_wake`, inline: nobody waits, the common case
                 self._wake()
-            await self._pacer.checkpoint()
-            return
+            return self._pacer.checkpoint()
         self._submitted += 1
         publish = partial(self._publish_local, name, delta, change)
-        await self._journal.submit(self.id, {name: delta}, publish)
+        return self._journal.submit(self.id, {name: delta}, publish)
 
     def _publish_local(self, name: str, delta: Crdt, change: Change | None, sequence: int) -> None:
         """A local group is committed: buffer it (peers may now see it) and announce it."""

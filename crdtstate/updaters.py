@@ -16,18 +16,18 @@ from .errors import AsyncUpdaterError
 # Types whose instances are never awaitable, learnt as updaters return them: the check costs
 # a set lookup per update instead of an ABC check (microseconds on a CRDT delta). A generator
 # is awaitable or not by its flags, so its type is never cached.
-_PLAIN_TYPES: set[type] = {type(None), int, float, str, bytes, bool, list, dict, set, frozenset}
+PLAIN_TYPES: set[type] = {type(None), int, float, str, bytes, bool, list, dict, set, frozenset}
 
 
 def refuse_awaitable(result: Any, updater: Any) -> None:
     """Raise `AsyncUpdaterError` if `updater` returned an awaitable (closing a coroutine, so
     Python does not also warn that it was never awaited)."""
     kind = type(result)
-    if kind in _PLAIN_TYPES:
+    if kind in PLAIN_TYPES:
         return
     if not inspect.isawaitable(result):
         if kind is not types.GeneratorType:
-            _PLAIN_TYPES.add(kind)
+            PLAIN_TYPES.add(kind)
         return
     if inspect.iscoroutine(result):
         result.close()

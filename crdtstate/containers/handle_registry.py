@@ -22,20 +22,29 @@ _registered: dict[type[Crdt], HandleFactory] = {}
 _resolved: dict[type[Crdt], HandleFactory] = {}  # per concrete class, the MRO walked once
 
 
+generation = 0  # bumped by every registration: what callers caching a factory compare
+
+
 def register_handle(cls: type[Crdt], factory: HandleFactory) -> None:
     """Hand updaters of `cls` (and its subclasses) `factory(state, replica, record)`."""
+    global generation
     _registered[cls] = factory
     _resolved.clear()
+    generation += 1
 
 
-def handle_for(state: Crdt, replica: str, record: Record) -> Any:
-    """The object an updater receives: mutators bound to `replica`, deltas to `record`."""
-    cls = type(state)
+def handle_factory(cls: type[Crdt]) -> HandleFactory:
+    """What makes the handles of `cls`: its own, or its nearest registered base's."""
     factory = _resolved.get(cls)
     if factory is None:
         factory = next((_registered[c] for c in cls.__mro__ if c in _registered), MutatorHandle)
         _resolved[cls] = factory
-    return factory(state, replica, record)
+    return factory
+
+
+def handle_for(state: Crdt, replica: str, record: Record) -> Any:
+    """The object an updater receives: mutators bound to `replica`, deltas to `record`."""
+    return handle_factory(type(state))(state, replica, record)
 
 
 class MutatorHandle:

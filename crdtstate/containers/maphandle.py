@@ -86,7 +86,9 @@ class MapHandle(MutableMapping[Any, Any]):
         plain = state.plain_cls
         if plain is not None and not isinstance(new, _Handle) and type(new) is not MapHandle:
             # a plain value, the common case
-            key = state.key_spec.check(key)
+            spec = state.key_spec
+            if not (spec._any_str and type(key) is str):  # (`check`'s own first test)
+                key = spec.check(key)
             held = state.store.entries.get(key)
             # an absent key's loose register is empty (it was emptied, or never written):
             # writing a fresh one is the same
@@ -123,12 +125,15 @@ class MapHandle(MutableMapping[Any, Any]):
         self._loose[(id(self._state), key)] = value
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
-        if key not in self._state.store.entries:
+        state = self._state
+        value = state.store.entries.get(key)
+        if value is None:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        snapshot = self._state.store.entries[key].value
-        del self[key]
+        snapshot = value.value
+        self._record(state.remove(key, replica=self._replica))  # `del self[key]`, inline
+        self._loose[(id(state), key)] = value
         return snapshot
 
     def clear(self) -> None:

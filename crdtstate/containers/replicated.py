@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..types import Crdt
+from ..types.causal import CausalCrdt, KeyedSavepoint
 from ..types.clocks import VersionVector
+from ..types.putdelta import PutDelta
 from ..types.yjs.clientids import ClientIdAllocator
-from ..updaters import refuse_awaitable
+from ..updaters import PLAIN_TYPES, refuse_awaitable
+from . import handle_registry
 from .changes import ChangeFeed, Subscription
-from .handle_registry import handle_for
+from .handle_registry import HandleFactory, handle_factory, handle_for
 
 C = TypeVar("C", bound=Crdt)
 
@@ -33,9 +37,12 @@ class ObjectHost(Protocol):
 
     def state_of(self, name: str) -> Crdt: ...
 
-    async def commit_local(self, name: str, previous: Any, delta: Crdt) -> None:
+    def live_state(self, name: str) -> Crdt:
+        """`check_open()`, then `state_of(name)`."""
+
+    def commit_local(self, name: str, previous: Any, delta: Crdt) -> Awaitable[Any]:
         """Record the delta of an update already applied in place (`previous`: the value
-        before it, or None when nobody subscribes)."""
+        before it, or None when nobody subscribes); what to await before the update returns."""
 
 
 class ReplicatedContainer(Generic[C]):
@@ -53,6 +60,7 @@ class ReplicatedContainer(Generic[C]):
         self.name = name
         self.kind = kind
         self.feed = ChangeFeed()
+        self._plan = _NO_PLAN
 
     @property
     def version(self) -> VersionVector:
@@ -75,15 +83,20 @@ class ReplicatedContainer(Generic[C]):
 
     async def update(self, updater: Callable[[Any], Any]) -> Any:
         replica = self._replica
-        replica.check_open()
-        state = replica.state_of(self.name)
+        state = replica.live_state(self.name)
+        plan = self._plan
+        if plan.cls is not type(state) or plan.generation != handle_registry.generation:
+            plan = self._plan = UpdatePlan.of(type(state))
         previous = state.value if self.feed.subscribers else None
         deltas: list[Crdt] = []
-        savepoint = state.savepoint()
+        # a keyed causal type's savepoint, without the dispatch (`CausalCrdt.savepoint`)
+        savepoint = KeyedSavepoint(state) if plan.keyed else state.savepoint()
         try:
-            handle = handle_for(state, replica.writer, deltas.append)
-            if type(state).updating is Crdt.updating:  # the common case, without a context
-                refuse_awaitable(updater(handle), updater)
+            handle = plan.factory(state, replica.writer, deltas.append)
+            if plan.plain:  # the common case, without an `updating` context
+                result = updater(handle)
+                if type(result) not in PLAIN_TYPES:  # (`refuse_awaitable`'s own first test)
+                    refuse_awaitable(result, updater)
             else:
                 with state.updating(replica.writer, deltas.append, replica.client_ids):
                     refuse_awaitable(updater(handle), updater)
@@ -91,10 +104,13 @@ class ReplicatedContainer(Generic[C]):
             savepoint.restore()
             raise
         finally:
-            savepoint.close()
+            if plan.keyed:
+                state._savepoint = None  # type: ignore[attr-defined]  # `KeyedSavepoint.close`
+            else:
+                savepoint.close()
         if len(deltas) == 1:  # one mutation, the common case: nothing to join
             group = deltas[0]
-            if not group.is_bottom():
+            if isinstance(group, PutDelta) or not group.is_bottom():  # a put is never bottom
                 await replica.commit_local(self.name, previous, group)
         elif deltas:
             group = _join_all(deltas)
@@ -109,6 +125,32 @@ class ReplicatedContainer(Generic[C]):
 
     def __repr__(self) -> str:
         return f"<ReplicatedContainer {self.name!r} {self.kind.__name__} of {self._replica.id!r}>"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """What `update` does for states of one class, looked up once per class (and again
+    after a handle is registered) instead of on every update."""
+
+    cls: type[Crdt] | None
+    generation: int  # `handle_registry.generation` when made
+    factory: HandleFactory
+    keyed: bool  # its savepoint is `CausalCrdt.savepoint`'s `KeyedSavepoint`
+    plain: bool  # no `updating` context around the updater
+
+    @classmethod
+    def of(cls, kind: type[Crdt]) -> UpdatePlan:
+        keyed = kind.savepoint is CausalCrdt.savepoint and bool(getattr(kind, "keyed", False))
+        return cls(
+            kind,
+            handle_registry.generation,
+            handle_factory(kind),
+            keyed,
+            kind.updating is Crdt.updating,
+        )
+
+
+_NO_PLAN = UpdatePlan(None, -1, handle_for, keyed=False, plain=False)
 
 
 def _join_all(deltas: list[Crdt]) -> Crdt:

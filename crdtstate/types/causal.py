@@ -297,14 +297,19 @@ class KeyedSavepoint(Savepoint):
             self._keys[key] = self._state.store.snapshot_key(key)
 
     def touch_written(self, key: Any, held: Any) -> None:
-        """`touch` for a register `held` under `key` (or None) about to be written by
-        `write_in_place`, which replaces the register's dict of writes instead of changing
-        it, or removed by `ORMap.remove`, which replaces its store: the dict itself is kept,
-        not a copy of the register (a map put's or delete's savepoint)."""
-        if key not in self._keys:
-            if self._vector is None:
-                self._save_context()
-            self._keys[key] = None if held is None else (type(held), held.store.values)
+        """`touch` for a map's plain register `held` (of its `plain_cls`) under `key` (or
+        None) about to be written by `write_in_place`, which replaces the register's dict of
+        writes instead of changing it, or removed by `ORMap.remove`, which replaces its store:
+        the dict itself is kept, not a copy of the register, nor its class, which `restore`
+        takes from the map (a map put's or delete's savepoint)."""
+        keys = self._keys
+        if key not in keys:
+            if self._vector is None:  # `_save_context`, inline: every map put comes here
+                context = self._state.context
+                self._vector = context.vector.copy()
+                if context.cloud:
+                    self._cloud = {r: list(ranges) for r, ranges in context.cloud.items()}
+            keys[key] = None if held is None else held.store.values
 
     def restore(self) -> None:
         state = self._state
@@ -312,9 +317,8 @@ class KeyedSavepoint(Savepoint):
             state.context.vector = self._vector
             state.context.cloud = self._cloud
         for key, saved in self._keys.items():
-            if type(saved) is tuple:  # saved by `touch_written`: the register's old writes
-                cls, values = saved
-                saved = cls._of(DotFun(values), state.context)
+            if type(saved) is dict:  # saved by `touch_written`: the register's old writes
+                saved = state.plain_cls._of(DotFun(saved), state.context)  # type: ignore[attr-defined]
             state.store.restore_key(key, saved)
         self.close()
 

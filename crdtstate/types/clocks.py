@@ -20,6 +20,9 @@ class Dot(NamedTuple):
     counter: int
 
 
+_new_tuple = tuple.__new__
+
+
 class VersionVector(Mapping[str, int]):
     """Replica id -> highest contiguous counter seen. Immutable; zero entries are omitted."""
 
@@ -214,7 +217,7 @@ class CausalContext:
         if replica not in self.cloud:
             counter = self.vector.get(replica, 0) + 1
             self.vector[replica] = counter
-            return Dot(replica, counter)
+            return _new_tuple(Dot, (replica, counter))  # `Dot(...)` without its Python frame
         d = self.next_dot(replica)
         self.add(d)
         return d

@@ -52,14 +52,24 @@ class HybridLogicalClock:
     def tick(self, remote: tuple[int, ...] | None = None) -> tuple[int, int]:
         """`now` (no `remote`) or `update` (its first two items are (l, c)) as a plain (l, c):
         what a register write stores, without a `Timestamp` to build and take apart."""
-        physical = self.wall()
+        wall = self.wall
+        # the default wall inline (no Python frame): every register write ticks
+        return self.tick_at(time.time_ns() // 1000 if wall is wall_clock_micros else wall(), remote)
+
+    def tick_at(self, physical: int, remote: tuple[int, ...] | None = None) -> tuple[int, int]:
+        """`tick` with the wall clock read as `physical` (a map put reads it itself, to take
+        the common case below without a call)."""
         if remote is None:
             if physical > self.l:
                 self.l, self.c = physical, 0
             else:
                 self.c += 1
             return self.l, self.c
-        rl, rc = remote[0], remote[1]
+        rl = remote[0]
+        if physical > rl and physical > self.l:  # the wall moved past both: the common case
+            self.l, self.c = physical, 0
+            return physical, 0
+        rc = remote[1]
         top = max(self.l, rl, physical)
         if top == self.l == rl:
             self.c = max(self.c, rc) + 1

@@ -65,8 +65,8 @@ class MapStore:
     def keep_write(self, key: Any, value: CausalCrdt, dot: Dot) -> None:
         """`put(key, value, (dot,))` for a register just written at `dot` (never empty)."""
         cache = self._cache
-        if cache is not None:
-            cache.touch(key)
+        if cache is not None and (cache._pending is not None or cache._map is not None):
+            cache.touch(key)  # (which does nothing otherwise: a value never read)
         self.entries[key] = value
         owner = self.owner
         owner[dot] = key

@@ -11,26 +11,31 @@ seen survive (observed reset). Counters are held as causal counters for that rea
 from __future__ import annotations
 
 import itertools
+import time as _time
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from ..errors import DecodeError, InvalidValueError
-from . import wire
+from . import hlc, wire
 from .base import KINDS, Crdt
 from .causal import MAX_DEPTH, CausalCrdt, declared_class
 from .ccounter import CausalCounter, CausalGCounter
 from .clocks import CausalContext, Dot
 from .counters import GCounter, PNCounter
-from .hlc import HybridLogicalClock, process_clock
+from .hlc import HybridLogicalClock
 from .kernel import DotFun
 from .mapstore import MapStore
-from .putdelta import put_delta
+from .putdelta import LAZY_CLASSES, put_delta, put_delta_class, removal_delta
 from .registers import LWWRegister
 from .snapshots import MapSnapshot
 from .values import KeySpec, sort_key, type_name
 from .writers import DotClaims, WriterIndex
 
 ANY_KEY = KeySpec()
+_new_tuple = tuple.__new__
+_new_object = object.__new__
+_weakref = weakref.ref
 
 
 def embedded_class(kind: Any) -> type[CausalCrdt]:
@@ -103,8 +108,19 @@ class ORMap(CausalCrdt):
         """An immutable mapping key -> nested value, equal to the dict of them; O(keys
         changed since the last read) to produce (see `crdtstate.types.snapshots`)."""
         store = self.store
-        cache = store._cache or store.cache
-        return cache.read_lazy(store.entries, store.value_of)
+        cache = store._cache
+        if cache is not None:  # `cache.read_lazy(store)`'s common case, inline
+            snapshot = cache._snapshot
+            if snapshot is not None:
+                return snapshot  # type: ignore[return-value]
+            if cache._pending is None:  # (a pending one may still be held: `read_lazy`)
+                snapshot = _new_object(MapSnapshot)
+                snapshot._map = None
+                snapshot._source = store
+                cache._pending = _weakref(snapshot)
+                return snapshot
+            return cache.read_lazy(store)
+        return store.cache.read_lazy(store)
 
     def __contains__(self, key: object) -> bool:
         return key in self.store.entries
@@ -163,19 +179,85 @@ class ORMap(CausalCrdt):
         self, key: Any, held: Any, value: Any, replica: str, clock: HybridLogicalClock | None
     ) -> Self:
         """`put` once `key` is checked and `held` is what it holds: None or a `plain_cls`
-        register (`MapHandle` has checked both already)."""
+        register (`MapHandle` has checked both already).
+
+        Every session-registry update comes here, so the common case (a new key, or a key
+        holding one write, and this replica's dots in order) is written out in one frame:
+        `LWWRegister.write_in_place` (with the clock's common tick), `MapStore.keep_write`
+        and `put_delta`, inline. Anything else goes through them. Property tests replay
+        random histories both ways (tests/crdtstate/test_map_fast_paths.py)."""
         cls = self.plain_cls
         stored = cls.value_spec.check(value)  # type: ignore[union-attr]
-        cache = self.store._cache
+        store = self.store
+        cache = store._cache
         if cache is not None and cache._pending is not None:
-            cache.settle()
-        if self._savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
-            self._savepoint.touch_written(key, held)
+            if cache._pending() is None:  # the last value handed out was dropped unread
+                cache._pending = None  # (all `settle` would do, without its call)
+            else:
+                cache.settle()
+        savepoint = self._savepoint
+        if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
+            savepoint.touch_written(key, held)
+        clock = clock or hlc._PROCESS_CLOCK
+        context = self.context
         if held is None:
-            held = cls._of(DotFun(), self.context)  # type: ignore[union-attr]
-        dot, write, dots = held.write_in_place(stored, replica, clock or process_clock())
+            held = cls._of(DotFun(), context)  # type: ignore[union-attr]
+            values = None
+        else:
+            values = held.store.values
+            if len(values) != 1:
+                return self._put_general(key, held, stored, replica, clock)
+        if replica in context.cloud:
+            return self._put_general(key, held, stored, replica, clock)
+        # `write_in_place`: the stamp after the write seen last, and the next dot
+        wall = clock.wall
+        physical = _time.time_ns() // 1000 if wall is hlc.wall_clock_micros else wall()
+        if values is None:
+            observed = None
+            if physical > clock.l:  # `tick`'s common case: the wall moved on
+                clock.l = physical
+                clock.c = 0
+                l, c = physical, 0  # noqa: E741 - the paper's name
+            else:
+                l, c = clock.tick_at(physical)  # noqa: E741
+        else:
+            ((observed, last),) = values.items()
+            if physical > last[0] and physical > clock.l:  # `tick`'s common case
+                clock.l = physical
+                clock.c = 0
+                l, c = physical, 0  # noqa: E741
+            else:
+                l, c = clock.tick_at(physical, last)  # noqa: E741
+        counter = context.vector.get(replica, 0) + 1
+        context.vector[replica] = counter
+        dot = _new_tuple(Dot, (replica, counter))
+        write = (l, c, stored)
+        held.store.values = {dot: write}  # a new dict: a savepoint keeps the old one
+        # `store.keep_write(key, held, dot)` (the cache was settled above)
+        if cache is not None and cache._map is not None:
+            cache.touch(key)
+        store.entries[key] = held
+        owner = store.owner
+        owner[dot] = key
+        if len(owner) > store._rebuild_at:
+            store.index(key, ())
+        # `put_delta`, inline: the lazy delta, built when first read
+        delta = _new_object(LAZY_CLASSES.get(type(self)) or put_delta_class(type(self)))
+        delta._savepoint = None
+        delta._dot = dot
+        delta._key = key
+        delta._write = write
+        delta._observed = observed
+        return delta
+
+    def _put_general(
+        self, key: Any, held: Any, stored: Any, replica: str, clock: HybridLogicalClock
+    ) -> Self:
+        """The rest of `put_checked`, step by step (concurrent writes, dots out of order)."""
+        dot, write, dots = held.write_in_place(stored, replica, clock)
         self.store.keep_write(key, held, dot)
-        return put_delta(type(self), key, dot, write, dots)  # built when first read
+        observed = dots[0] if len(dots) == 2 else tuple(dots[:-1])  # (the last is `dot`)
+        return put_delta(type(self), key, dot, write, observed)  # built when first read
 
     def _touch(self, key: Any) -> None:
         """Before any change under `key` (see `CausalCrdt._touch`): a lazy value still
@@ -188,7 +270,10 @@ class ORMap(CausalCrdt):
 
     def remove(self, key: Any, *, replica: str) -> Self:
         """Reset the value under `key`: drop what this replica has observed of it."""
-        held = self.store.entries.get(key)
+        store = self.store
+        held = store.entries.get(key)
+        if held is not None and type(held) is self.plain_cls and held.store.values:
+            return self._remove_plain(key, held, replica)
         if held is not None and type(held) is self.plain_cls and self._savepoint is not None:
             # a register's store is replaced below, not changed: keep its writes, not a copy
             self.store.settle()
@@ -203,7 +288,36 @@ class ORMap(CausalCrdt):
         if not observed:
             return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed.append(self.context.take_next(replica))
-        return type(self)._of(MapStore(self.value_cls), CausalContext.of(observed))
+        return removal_delta(type(self), observed)  # built when first read
+
+    def _remove_plain(self, key: Any, held: Any, replica: str) -> Self:
+        """`remove` of a plain value (a register holding writes), every session-registry
+        delete, in one frame: the settle, the savepoint's touch, `MapStore.pop`, the next
+        dot and the lazy delta as `remove` does them step by step."""
+        store = self.store
+        cache = store._cache
+        if cache is not None:
+            if cache._pending is not None:
+                if cache._pending() is None:  # the value handed out last was dropped unread
+                    cache._pending = None
+                else:
+                    cache.settle()
+            if cache._map is not None:
+                cache.touch(key)  # (`MapStore.pop`'s)
+        savepoint = self._savepoint
+        if savepoint is not None:  # the register's writes are replaced below: keep them
+            savepoint.touch_written(key, held)
+        del store.entries[key]
+        observed = list(held.store.values)
+        held.store = DotFun()  # a handle still pointing at it starts empty
+        context = self.context
+        if replica in context.cloud:
+            observed.append(context.take_next(replica))
+        else:  # `take_next`'s common case
+            counter = context.vector.get(replica, 0) + 1
+            context.vector[replica] = counter
+            observed.append(_new_tuple(Dot, (replica, counter)))
+        return removal_delta(type(self), observed)  # built when first read
 
     def clear(self, *, replica: str) -> Self:
         observed: list[Dot] = []

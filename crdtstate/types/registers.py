@@ -20,6 +20,7 @@ from .values import ValueSpec, sort_key, type_name
 from .writers import DotClaims, WriterIndex
 
 ANY = ValueSpec()
+_new_tuple = tuple.__new__
 
 
 class _Register(CausalCrdt):
@@ -138,7 +139,13 @@ class LWWRegister(_Register):
             assert won is not None
             stamp = clock.tick(won[1])
         observed = list(values)
-        dot = self.context.take_next(replica)
+        context = self.context
+        if replica in context.cloud:
+            dot = context.take_next(replica)
+        else:  # `take_next`'s common case, inline: the replica's next dot, in order
+            counter = context.vector.get(replica, 0) + 1
+            context.vector[replica] = counter
+            dot = _new_tuple(Dot, (replica, counter))
         write = (stamp[0], stamp[1], stored)
         # a new dict, the old one left as it was: a map's savepoint keeps it (`touch_written`)
         self.store.values = {dot: write}

@@ -22,7 +22,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import immutables
 
@@ -55,8 +55,8 @@ class MapSnapshot(Mapping[Any, Any]):
     def _hamt(self) -> immutables.Map:
         hamt = self._map
         if hamt is None:
-            cache, keys, value_of = self._source  # type: ignore[misc]
-            cache._materialize(self, keys, value_of)
+            store = self._source  # the store whose cache handed this out
+            store._cache._materialize(self, store.entries, store.value_of)  # type: ignore[union-attr]
             hamt = self._map
         return hamt
 
@@ -129,7 +129,15 @@ class SetSnapshot(Set[Any]):
 
 
 Snapshot = MapSnapshot | SetSnapshot
-_Source = tuple["SnapshotCache", Collection[Hashable], Callable[[Any], Any]]
+
+
+class _Source(Protocol):
+    """What a lazy map snapshot reads when first looked at: the store whose cache made it."""
+
+    _cache: SnapshotCache | None
+    entries: Collection[Hashable]
+
+    def value_of(self, key: Any) -> Any: ...
 
 
 class SnapshotCache:
@@ -196,9 +204,11 @@ class SnapshotCache:
         self._snapshot = wrap(self._map, self._lineage, self._gen)
         return self._snapshot
 
-    def read_lazy(self, keys: Collection[Hashable], value_of: Callable[[Any], Any]) -> MapSnapshot:
-        """`read(keys, value_of, MapSnapshot)`, computed only when looked at (see the module
-        doc): the store's owner must call `settle` before any change to `keys` or values."""
+    def read_lazy(self, source: _Source) -> MapSnapshot:
+        """`read(source.entries, source.value_of, MapSnapshot)`, computed only when looked at
+        (see the module doc); `source` is the store this is the cache of (held as it is: no
+        tuple, no bound method per update). Its owner must call `settle` before any change to
+        its keys or values."""
         snapshot = self._snapshot
         if snapshot is not None:
             return snapshot  # type: ignore[return-value]
@@ -209,7 +219,7 @@ class SnapshotCache:
                 return snapshot  # type: ignore[return-value]
         snapshot = MapSnapshot.__new__(MapSnapshot)  # no map yet: `_hamt()` computes it
         snapshot._map = None
-        snapshot._source = (self, keys, value_of)
+        snapshot._source = source
         self._pending = weakref.ref(snapshot)
         return snapshot
 

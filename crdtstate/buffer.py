@@ -28,15 +28,12 @@ every local group in a busy mesh.
 
 from __future__ import annotations
 
-import math
-import operator
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Container
 
 from . import codec
+from .joins import SegmentJoins, join_owned
 from .types import Crdt
-from .types.causal import CausalCrdt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
@@ -289,7 +286,7 @@ class DeltaBuffer:
             for name, delta in group.deltas.items():
                 parts.setdefault(name, []).append(delta)
         previous = folded[0].deltas if folded[0].folded else {}  # a fold's deltas are its own
-        deltas = {name: _join(ds, owned=name in previous) for name, ds in parts.items()}
+        deltas = {name: join_owned(ds, owned=name in previous) for name, ds in parts.items()}
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
@@ -327,82 +324,3 @@ class DeltaBuffer:
         else:
             self._bytes -= group.size
         self._floor = max(self._floor, group.sequence)
-
-
-class SegmentJoins:
-    """Joins of the runs of groups between the ends of earlier collects ("cuts"), kept until
-    their groups leave the buffer: a collect is the join of its segments' joins, and a
-    segment another collect already joined is not joined again."""
-
-    __slots__ = ("_cuts", "_kept", "_low")
-
-    def __init__(self) -> None:
-        self._cuts: list[int] = []  # sorted: a collect ended after this sequence
-        self._kept: dict[tuple[int, int], tuple[list[DeltaGroup], dict[str, Crdt]]] = {}
-        self._low = math.inf  # the lowest first sequence of a kept segment
-
-    def join(self, chosen: list[DeltaGroup]) -> dict[str, Crdt]:
-        """The join, per object, of the deltas of `chosen` (oldest first)."""
-        if not chosen:
-            return {}
-        results = [self._segment(segment) for segment in self._split(chosen)]
-        end = chosen[-1].sequence
-        i = bisect_left(self._cuts, end)
-        if i == len(self._cuts) or self._cuts[i] != end:
-            self._cuts.insert(i, end)
-        return results[0] if len(results) == 1 else join_parts(results)
-
-    def _split(self, chosen: list[DeltaGroup]) -> list[list[DeltaGroup]]:
-        cuts = self._cuts
-        i = bisect_left(cuts, chosen[0].sequence)
-        segments: list[list[DeltaGroup]] = [[]]
-        for group in chosen:
-            while i < len(cuts) and cuts[i] < group.sequence:
-                if segments[-1]:
-                    segments.append([])
-                i += 1
-            segments[-1].append(group)
-        return segments
-
-    def _segment(self, groups: list[DeltaGroup]) -> dict[str, Crdt]:
-        key = (groups[0].sequence, groups[-1].sequence)
-        kept = self._kept.get(key)
-        if kept is not None:
-            kept_groups, kept_join = kept
-            if len(kept_groups) == len(groups) and all(map(operator.is_, kept_groups, groups)):
-                return kept_join
-        joined = join_parts([group.deltas for group in groups])
-        self._kept[key] = (groups, joined)
-        self._low = min(self._low, key[0])
-        return joined
-
-    def forget(self, group: DeltaGroup) -> None:
-        """`group` left the buffer (the oldest do): segments from it on are not needed."""
-        sequence = group.sequence
-        if sequence >= self._low:
-            self._kept = {k: v for k, v in self._kept.items() if k[0] > sequence}
-            self._low = min((k[0] for k in self._kept), default=math.inf)
-        if self._cuts and self._cuts[0] < sequence:
-            del self._cuts[: bisect_left(self._cuts, sequence)]
-
-
-def join_parts(parts: list[dict[str, Crdt]]) -> dict[str, Crdt]:
-    """Per object, the join of its deltas in `parts` (by its kind's `join`)."""
-    by_name: dict[str, list[Crdt]] = {}
-    for deltas in parts:
-        for name, delta in deltas.items():
-            by_name.setdefault(name, []).append(delta)
-    return {name: type(deltas[0]).join(deltas) for name, deltas in by_name.items()}
-
-
-def _join(deltas: list[Crdt], *, owned: bool) -> Crdt:
-    """The join of `deltas`, never changing one of them, except the first when `owned` (a
-    previous fold's own join: no copy of a fold as big as the state). A document's join
-    stays `Document.join`, which keeps every update side by side."""
-    first = deltas[0]
-    if not isinstance(first, CausalCrdt):
-        return type(first).join(deltas)
-    joined = first if owned else first.copy()
-    for delta in deltas[1:]:
-        joined.merge(delta)
-    return joined

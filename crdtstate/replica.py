@@ -33,7 +33,7 @@ from .gcpause import gc_paused
 from .own_writes import OwnWrites
 from .pacing import SchedulePacer
 from .replica_ids import check_replica_id, writer_name
-from .replica_state import RemoteGroup, ReplicaState
+from .replica_state import RemoteGroup, ReplicaState, check_sequence
 from .storage import Durability, GroupCommitter, SnapshotPolicy, SnapshotRow, Store, checksum
 from .types import KINDS, Crdt
 from .types.yjs.clientids import ClientIdAllocator
@@ -209,7 +209,7 @@ class Replica:
 
     def live_state(self, name: str) -> Crdt:
         """`check_open()`, then `state_of(name)`: what every update starts with, in one call."""
-        if self._closed or self._journal is not None:
+        if self._closed or self._journal is not None or self.own_writes.stale is not None:
             self.check_open()
         return self._objects[name]
 
@@ -298,13 +298,13 @@ class Replica:
         and announce what changed."""
         watched = {name for name, c in self._containers.items() if c.feed.subscribers}
         appended, previous = self.state.install_remote(remote, origin, watched=watched)
-        _check_sequence(appended, sequence)
+        check_sequence(appended, sequence)
         for name, value in previous.items():
             self._announce(name, value, self._objects[name], origin=origin)
         self._wake()
 
     def _buffer(self, sequence: int, deltas: dict[str, Crdt]) -> None:
-        _check_sequence(self.state.commit_group(deltas), sequence)
+        check_sequence(self.state.commit_group(deltas), sequence)
         self._wake()
 
     def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:
@@ -396,10 +396,3 @@ class Replica:
             finally:
                 self._waiting -= 1
         return self.buffer.sequence
-
-
-def _check_sequence(appended: int, journaled: int | None) -> None:
-    """The journal numbers a group from the core's counter before committing it, and the core
-    buffers it right after: the numbers must agree (one counter, checked, never two)."""
-    if journaled is not None and appended != journaled:
-        raise AssertionError(f"buffered as {appended}, journaled as {journaled}")

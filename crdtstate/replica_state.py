@@ -196,3 +196,10 @@ class ReplicaState:
                 continue
             h.update(codec.pack([name, obj.fingerprint()]))
         return h.hexdigest()
+
+
+def check_sequence(appended: int, journaled: int | None) -> None:
+    """The journal numbers a group from the core's counter before committing it, and the core
+    buffers it right after: the numbers must agree (one counter, checked, never two)."""
+    if journaled is not None and appended != journaled:
+        raise AssertionError(f"buffered as {appended}, journaled as {journaled}")

@@ -18,6 +18,7 @@ until killed, so that its peers can finish).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import time
@@ -136,6 +137,16 @@ async def watch(replica: Replica, origin: str, capacity: int, wait: float) -> Pr
     return progress
 
 
+def freeze_startup_heap() -> None:
+    """What a long-running server does once started: move every object alive now (the
+    imported modules of trio, websockets, pydantic, pycrdt: ~10^5 objects) out of the cyclic
+    collector's reach (`gc.freeze`). A full collection then scans only what was made since,
+    so its pause drops from tens of milliseconds to a few; unfrozen, those pauses are what
+    this benchmark's p99 measured (70 ms at 20,000 updates/s vs 11 ms frozen)."""
+    gc.collect()
+    gc.freeze()
+
+
 def traffic(mesh: Mesh, cpu_since: float) -> dict[str, float]:
     """Frames and bytes this node sent and received (all peers), and its CPU seconds."""
     stats = mesh.stats()
@@ -154,6 +165,8 @@ async def run(args: argparse.Namespace) -> None:
         with trio.fail_after(30):
             await mesh.wait_for_peers(2)
         emit(ready=True)
+        if args.gc_freeze:
+            freeze_startup_heap()
         cpu = time.process_time()
         made: list[float] = []
         watched: dict[str, Progress] = {}
@@ -191,4 +204,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, required=True, help="this node's updates/s")
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--grace", type=float, default=10.0)
+    parser.add_argument("--gc-freeze", action="store_true", help="freeze the start-up heap")
     trio.run(run, parser.parse_args())

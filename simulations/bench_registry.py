@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     passes: list[list[Result]] = [[] for _ in runs]
     for repeat in range(args.repeats):
         for number, (name, run) in enumerate(runs, 1):
-            progress(f"pass {repeat + 1} of {args.repeats}, {number} of {len(runs)}: {name}")
+            of = f" (pass {repeat + 1} of {args.repeats})" if args.repeats > 1 else ""
+            progress(f"{number} of {len(runs)}: {name}{of}")
             passes[number - 1].append(run())
     results = [median_pass(way) for way in passes]
     print()

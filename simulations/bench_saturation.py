@@ -11,11 +11,12 @@ whether the watchers saw everything within `--grace` s, the updates made per fra
 sent (pushes, relays and acks: it grows with the load when pushes coalesce), and the CPU the
 three processes used per update made (which a shared machine's load disturbs less than the
 rates). With `--baseline DIR` every step first runs with the library of the checkout at DIR
-(e.g. main's), so both curves see the same load. The asked rate doubles from
-`--start` (1,250: 20,000/s, the issue's mark, is a step) until a step does not keep up (made below 90% of asked, a watcher incomplete, or
-p99 above `--max-p99` ms); the last step that kept up is the saturation rate, and the ramp
-goes on to 3x it. Then says where saturation is and whether, past it, the made rate ever fell
-below its peak (by more than `--tolerance`, for noise). Bounded by `--max-seconds`.
+(e.g. main's), so both curves see the same load. The asked rate doubles from `--start`
+(1,250: 20,000/s, the issue's mark, is a step) until a step does not keep up (made below 90%
+of asked, a watcher incomplete, or p99 above `--max-p99` ms); the last step that kept up is
+the saturation rate, and the ramp goes on to 3x it. Then says where saturation is and whether,
+past it, the made rate ever fell below its peak (by more than `--tolerance`, for noise).
+Bounded by `--max-seconds`.
 
 On a shared machine one step's made rate is noisy past saturation (three runs at one asked
 rate have made 17,000 to 24,000/s), and the drop check compares the noisiest numbers (the

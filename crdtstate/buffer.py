@@ -152,14 +152,7 @@ class DeltaBuffer:
             self._unmeasured += 1
         else:
             self._bytes += size
-        if self.max_groups is not None and len(self._groups) > self.max_groups:
-            self._drop_unfoldable_head()
-            if len(self._groups) > self.max_groups:
-                self._fold(max(2, len(self._groups) // 2))
-        if self._unmeasured >= MEASURE_EVERY:
-            self._apply_bound()
-        elif not deferred:
-            self._drop_beyond_bound()
+        self._keep_bounds(deferred=deferred)
         return self._sequence
 
     def append_local(self, origin: str, name: str, delta: Crdt) -> int:
@@ -177,14 +170,26 @@ class DeltaBuffer:
         groups = self._groups
         groups.append(group)
         self._unmeasured += 1
+        max_groups = self.max_groups  # `_keep_bounds`' tests inline: they rarely trip
+        if (max_groups is not None and len(groups) > max_groups) or (
+            self._unmeasured >= MEASURE_EVERY
+        ):
+            self._keep_bounds(deferred=True)
+        return sequence
+
+    def _keep_bounds(self, *, deferred: bool) -> None:
+        """After an append: fold past `max_groups`; measure the unmeasured groups once
+        `MEASURE_EVERY` are, and drop beyond the byte bound then (or now, for a group just
+        measured, not `deferred`)."""
         max_groups = self.max_groups
-        if max_groups is not None and len(groups) > max_groups:
+        if max_groups is not None and len(self._groups) > max_groups:
             self._drop_unfoldable_head()
-            if len(groups) > max_groups:
-                self._fold(max(2, len(groups) // 2))
+            if len(self._groups) > max_groups:
+                self._fold(max(2, len(self._groups) // 2))
         if self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
-        return sequence
+        elif not deferred:
+            self._drop_beyond_bound()
 
     def _apply_bound(self) -> None:
         """Measure the unmeasured groups (among the newest), then drop the oldest beyond the
@@ -313,7 +318,6 @@ class DeltaBuffer:
         if last is not None:
             self._bytes -= freed
             self._segments.forget(last)
-            self._floor = max(self._floor, last.sequence)
         self._floor = max(self._floor, min(sequence, self._sequence))
 
     def _drop_oldest(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import time as _time
-import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
@@ -28,14 +27,13 @@ from .kernel import DotFun
 from .mapstore import MapStore
 from .putdelta import LAZY_CLASSES, put_delta, put_delta_class, removal_delta
 from .registers import LWWRegister
-from .snapshots import MapSnapshot
+from .snapshots import ONLY_CACHE, MapSnapshot, _refcount, _weakrefcount
 from .values import KeySpec, sort_key, type_name
 from .writers import DotClaims, WriterIndex
 
 ANY_KEY = KeySpec()
 _new_tuple = tuple.__new__
 _new_object = object.__new__
-_weakref = weakref.ref
 
 
 def embedded_class(kind: Any) -> type[CausalCrdt]:
@@ -113,13 +111,13 @@ class ORMap(CausalCrdt):
             snapshot = cache._snapshot
             if snapshot is not None:
                 return snapshot  # type: ignore[return-value]
-            if cache._pending is None:  # (a pending one may still be held: `read_lazy`)
+            snapshot = cache._pending
+            if snapshot is None:
                 snapshot = _new_object(MapSnapshot)
                 snapshot._map = None
                 snapshot._source = store
-                cache._pending = _weakref(snapshot)
-                return snapshot
-            return cache.read_lazy(store)
+                cache._pending = snapshot
+            return snapshot  # (a pending one is held and current, or held by nobody)
         return store.cache.read_lazy(store)
 
     def __contains__(self, key: object) -> bool:
@@ -191,9 +189,9 @@ class ORMap(CausalCrdt):
         store = self.store
         cache = store._cache
         if cache is not None and cache._pending is not None:
-            if cache._pending() is None:  # the last value handed out was dropped unread
-                cache._pending = None  # (all `settle` would do, without its call)
-            else:
+            # `cache.settle()`'s test, inline: the value handed out last is mostly dropped
+            # unread, and then kept as it is (`snapshots.held_elsewhere`)
+            if _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending):
                 cache.settle()
         savepoint = self._savepoint
         if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
@@ -297,10 +295,8 @@ class ORMap(CausalCrdt):
         store = self.store
         cache = store._cache
         if cache is not None:
-            if cache._pending is not None:
-                if cache._pending() is None:  # the value handed out last was dropped unread
-                    cache._pending = None
-                else:
+            if cache._pending is not None:  # `cache.settle()`'s test, inline (`put_checked`)
+                if _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending):
                     cache.settle()
             if cache._map is not None:
                 cache.touch(key)  # (`MapStore.pop`'s)

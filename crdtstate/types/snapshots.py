@@ -13,11 +13,13 @@ store whose touched keys outnumber half its keys is rebuilt whole (the same amor
 A map's value is handed out lazily (`SnapshotCache.read_lazy`): the snapshot is computed when
 first looked at, or when the store is about to change while it is still held (`settle`, which
 every map mutator calls first). `update()` returns the new value, and most callers drop it
-unread: then nothing is computed at all.
+unread: then nothing is computed at all, and the same lazy object, which nobody can have
+looked at, is handed out again by the next read (`held_elsewhere`): no allocation per update.
 """
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Set
@@ -27,6 +29,38 @@ from typing import Any, Protocol
 import immutables
 
 LOG_LENGTH = 64  # refreshes remembered for `KeyChanges.between`
+
+_refcount: Callable[[object], int] = getattr(sys, "getrefcount", lambda obj: 0)
+_weakrefcount = weakref.getweakrefcount
+
+
+class _Holder:
+    __slots__ = ("_pending",)
+
+
+def _calibrate() -> int:
+    """What `getrefcount(cache._pending)` reports when only the cache holds the object; -1
+    when this interpreter cannot tell one more holder apart (every lazy value then counts as
+    held: computed before the store changes, never handed out twice)."""
+    if not hasattr(sys, "getrefcount"):
+        return -1
+    holder = _Holder()
+    holder._pending = _Holder()
+    alone = _refcount(holder._pending)
+    other = holder._pending  # noqa: F841 - the holder the probe must see
+    return alone if _refcount(holder._pending) == alone + 1 else -1
+
+
+ONLY_CACHE = _calibrate()
+
+
+def held_elsewhere(cache: SnapshotCache) -> bool:
+    """Whether the lazy snapshot `cache` handed out (`_pending`, not None) may be looked at:
+    anything but the cache holds it, strongly or weakly. One nobody holds can never be seen,
+    so it is neither computed before a change nor replaced: it stands for whatever the store
+    holds when it is next handed out. (Hot paths inline this test.)"""
+    pending = cache._pending
+    return _refcount(pending) > ONLY_CACHE + 1 or _weakrefcount(pending) > 0  # +1: `pending`
 
 
 class _Lineage:
@@ -153,7 +187,7 @@ class SnapshotCache:
         self._gen = 0
         self._lineage: _Lineage = _NO_LINEAGE
         self._snapshot: Snapshot | None = None
-        self._pending: weakref.ref[MapSnapshot] | None = None  # a lazy snapshot handed out
+        self._pending: MapSnapshot | None = None  # a lazy snapshot handed out (never computed)
 
     def touch(self, key: Hashable) -> None:
         """The value under `key` may have changed (only tracked once a value was read).
@@ -166,14 +200,12 @@ class SnapshotCache:
             self._snapshot = None
 
     def settle(self) -> None:
-        """The store is about to change: a lazy snapshot still held is computed now, from
-        the state it stands for (one dropped unread is forgotten)."""
-        pending = self._pending
-        if pending is not None:
+        """The store is about to change: a lazy snapshot held elsewhere is computed now, from
+        the state it stands for (one nobody holds is kept, to be handed out again)."""
+        if self._pending is not None and held_elsewhere(self):
+            pending = self._pending
             self._pending = None
-            snapshot = pending()
-            if snapshot is not None and snapshot._map is None:
-                snapshot._hamt()
+            pending._hamt()
 
     def reset(self) -> None:
         """Forget everything (the store changed wholesale): the next read rebuilds."""
@@ -213,14 +245,12 @@ class SnapshotCache:
         if snapshot is not None:
             return snapshot  # type: ignore[return-value]
         pending = self._pending
-        if pending is not None:
-            snapshot = pending()
-            if snapshot is not None:
-                return snapshot  # type: ignore[return-value]
+        if pending is not None:  # held and the store unchanged since, or held by nobody
+            return pending
         snapshot = MapSnapshot.__new__(MapSnapshot)  # no map yet: `_hamt()` computes it
         snapshot._map = None
         snapshot._source = source
-        self._pending = weakref.ref(snapshot)
+        self._pending = snapshot
         return snapshot
 
     def _materialize(

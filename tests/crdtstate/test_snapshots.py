@@ -9,6 +9,7 @@ as it was, and that `KeyChanges.between` names exactly the keys that differ.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import pytest
@@ -138,3 +139,71 @@ async def test_a_subscriber_is_told_which_keys_changed() -> None:
         )
         assert change.value == {"a": 2, "c": 1, "d": 1}
         assert change.previous == {"a": 1, "b": 1, "c": 1}
+
+
+PLAIN = ORMap[str, int]
+lazy_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "put", "remove", "clear", "merge", "copy", "rollback"]),
+        st.sampled_from(REPLICAS),
+        keys,
+        st.integers(-3, 3),
+        st.sampled_from(["keep", "weak", "drop"]),
+    ),
+    max_size=40,
+)
+
+
+@HISTORIES
+@given(steps=lazy_steps)
+def test_lazy_values_are_computed_before_a_change_only_when_held(steps: list[Any]) -> None:
+    """A map's value is handed out unread (lazy); the next change computes it first only if
+    something still holds it, strongly or by a weak reference, and one nobody holds is
+    handed out again. Whatever the history, a value looked at late is the value it was when
+    handed out, and a weak reference never sees one change."""
+    states = {r: PLAIN() for r in REPLICAS}
+    kept: list[tuple[Any, Any]] = []  # (snapshot never looked at, its value when handed out)
+    weak: list[tuple[Any, Any]] = []
+    for op, replica, key, n, hold in steps:
+        state = states[replica]
+        if op == "put":
+            state.put(key, n, replica=replica)
+        elif op == "remove":
+            state.remove(key, replica=replica)
+        elif op == "clear":
+            state.clear(replica=replica)
+        elif op == "merge":
+            state.merge(states[REPLICAS[1 - REPLICAS.index(replica)]].copy())
+        elif op == "copy":
+            states[replica] = state = state.copy()
+        else:  # an updater that raised halfway
+            savepoint = state.savepoint()
+            state.put(key, n, replica=replica)
+            state.remove("a", replica=replica)
+            savepoint.restore()
+        expected = plain(fresh(state))  # from a decoded copy: the value is not looked at
+        value = state.value
+        if hold == "keep":
+            kept.append((value, expected))
+        elif hold == "weak":
+            weak.append((weakref.ref(value), expected))
+        del value
+        for ref, was in weak:
+            if (seen := ref()) is not None:
+                assert plain(seen) == was, "a weakly held value changed"
+    for snapshot, was in kept:
+        assert plain(snapshot) == was, "a held value changed before it was looked at"
+
+
+def test_a_value_nobody_holds_is_handed_out_again() -> None:
+    """`update()` returns the new value, which most callers drop: the next one is then the
+    same lazy object, never computed (the allocation-free path); held, it is never reused."""
+    state = PLAIN()
+    state.put("a", 1, replica="r")
+    first = id(state.value)
+    state.put("b", 2, replica="r")
+    assert id(state.value) == first
+    held = state.value
+    state.put("c", 3, replica="r")
+    assert state.value is not held
+    assert held == {"a": 1, "b": 2} and state.value == {"a": 1, "b": 2, "c": 3}

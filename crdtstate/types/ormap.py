@@ -237,7 +237,9 @@ class ORMap(CausalCrdt):
         store.entries[key] = held
         owner = store.owner
         owner[dot] = key
-        if len(owner) > store._rebuild_at:
+        if observed is not None:  # the overwritten write's dot: its index entry, now stale
+            owner.pop(observed, None)  # (else kept until the index is rebuilt, whole)
+        elif len(owner) > store._rebuild_at:
             store.index(key, ())
         # `put_delta`, inline: the lazy delta, built when first read
         delta = _new_object(LAZY_CLASSES.get(type(self)) or put_delta_class(type(self)))
@@ -305,6 +307,9 @@ class ORMap(CausalCrdt):
             savepoint.touch_written(key, held)
         del store.entries[key]
         observed = list(held.store.values)
+        owner = store.owner
+        for d in observed:  # their index entries, now stale (else kept until a rebuild)
+            owner.pop(d, None)
         held.store = DotFun()  # a handle still pointing at it starts empty
         context = self.context
         if replica in context.cloud:

@@ -112,6 +112,8 @@ def test_put_is_apply_with_assign(steps: list[Any], readings: list[int]) -> None
         assert fast[replica] == slow[replica]
         assert codec.encode(fast[replica]) == codec.encode(slow[replica])
         assert fast[replica].value == slow[replica].value
+        for state in (fast[replica], slow[replica]):  # the dot index finds every held dot
+            assert all(state.store.holds(d) for d in state.store.dots())
     for lazy, general in unread:  # built only now, after later writes to the same keys
         assert type(lazy).__mro__[2] is SESSIONS and isinstance(lazy, SESSIONS)
         assert lazy == general

@@ -35,8 +35,15 @@ class MapHandle(MutableMapping[Any, Any]):
         self._replica = replica
         self._record = record
         # Values read or emptied during this update but not held by their map: every handle
-        # on (map, key) must mutate the same object.
-        self._loose = loose if loose is not None else {}
+        # on (map, key) must mutate the same object. Shared by nested handles; made when
+        # first needed (`_loose_values`): most updates only put.
+        self._loose = loose
+
+    def _loose_values(self) -> dict[tuple[int, Any], CausalCrdt]:
+        loose = self._loose
+        if loose is None:
+            loose = self._loose = {}
+        return loose
 
     @property
     def state(self) -> ORMap:
@@ -50,9 +57,10 @@ class MapHandle(MutableMapping[Any, Any]):
         key = self._state.key_spec.check(key)
         value = self._state.store.entries.get(key)
         if value is None:
-            value = self._loose.get((id(self._state), key))
+            loose = self._loose_values()
+            value = loose.get((id(self._state), key))
             if value is None:
-                value = self._loose[(id(self._state), key)] = self._state.new_value()
+                value = loose[(id(self._state), key)] = self._state.new_value()
         return key, value
 
     def _nested(self, key: Any, value: CausalCrdt) -> Any:
@@ -62,10 +70,10 @@ class MapHandle(MutableMapping[Any, Any]):
         def record(delta: Crdt) -> None:
             self._record(state.adopt(key, value, lambda _: delta))
             if key not in state.store.entries:
-                self._loose[(id(state), key)] = value
+                self._loose_values()[(id(state), key)] = value
 
         if isinstance(value, ORMap):
-            return MapHandle(value, self._replica, record, self._loose)
+            return MapHandle(value, self._replica, record, self._loose_values())
         return handle_for(value, self._replica, record)
 
     def __getitem__(self, key: Any) -> Any:
@@ -122,7 +130,7 @@ class MapHandle(MutableMapping[Any, Any]):
             raise KeyError(key)
         value = self._state.store.entries[key]
         self._record(self._state.remove(key, replica=self._replica))
-        self._loose[(id(self._state), key)] = value
+        self._loose_values()[(id(self._state), key)] = value
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
         state = self._state
@@ -133,7 +141,7 @@ class MapHandle(MutableMapping[Any, Any]):
             return default
         snapshot = value.value
         self._record(state.remove(key, replica=self._replica))  # `del self[key]`, inline
-        self._loose[(id(state), key)] = value
+        self._loose_values()[(id(state), key)] = value
         return snapshot
 
     def clear(self) -> None:
@@ -141,7 +149,7 @@ class MapHandle(MutableMapping[Any, Any]):
             held = dict(self._state.store.entries)
             self._record(self._state.clear(replica=self._replica))
             for key, value in held.items():
-                self._loose[(id(self._state), key)] = value
+                self._loose_values()[(id(self._state), key)] = value
 
     def __contains__(self, key: object) -> bool:
         return key in self._state.store.entries

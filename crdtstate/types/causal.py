@@ -280,7 +280,7 @@ class KeyedSavepoint(Savepoint):
     def __init__(self, state: CausalCrdt) -> None:
         self._state = state
         self._vector: dict[str, int] | None = None
-        self._cloud: dict[str, Any] = {}
+        self._cloud: dict[str, Any] | None = None  # None: empty (made on restore, if ever)
         self._keys: dict[Any, Any] = {}
         state._savepoint = self
 
@@ -315,7 +315,7 @@ class KeyedSavepoint(Savepoint):
         state = self._state
         if self._vector is not None:  # restored in place: nested values share this object
             state.context.vector = self._vector
-            state.context.cloud = self._cloud
+            state.context.cloud = self._cloud if self._cloud is not None else {}
         for key, saved in self._keys.items():
             if type(saved) is dict:  # saved by `touch_written`: the register's old writes
                 saved = state.plain_cls._of(DotFun(saved), state.context)  # type: ignore[attr-defined]

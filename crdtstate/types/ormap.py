@@ -188,11 +188,14 @@ class ORMap(CausalCrdt):
         stored = cls.value_spec.check(value)  # type: ignore[union-attr]
         store = self.store
         cache = store._cache
-        if cache is not None and cache._pending is not None:
-            # `cache.settle()`'s test, inline: the value handed out last is mostly dropped
-            # unread, and then kept as it is (`snapshots.held_elsewhere`)
-            if _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending):
-                cache.settle()
+        # `cache.settle()`'s test, inline: the value handed out last is mostly dropped unread,
+        # and then kept as it is (`snapshots.held_elsewhere`)
+        if (
+            cache is not None
+            and cache._pending is not None
+            and (_refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending))
+        ):
+            cache.settle()
         savepoint = self._savepoint
         if savepoint is not None:  # `_touch`, keeping the register's writes, not a copy
             savepoint.touch_written(key, held)
@@ -297,9 +300,10 @@ class ORMap(CausalCrdt):
         store = self.store
         cache = store._cache
         if cache is not None:
-            if cache._pending is not None:  # `cache.settle()`'s test, inline (`put_checked`)
-                if _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending):
-                    cache.settle()
+            if cache._pending is not None and (  # `cache.settle()`'s test (`put_checked`)
+                _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending)
+            ):
+                cache.settle()
             if cache._map is not None:
                 cache.touch(key)  # (`MapStore.pop`'s)
         savepoint = self._savepoint

@@ -142,11 +142,20 @@ class DeltaBuffer:
     def __len__(self) -> int:
         return len(self._groups)
 
-    def append(self, origin: str, deltas: dict[str, Crdt], *, deferred: bool = False) -> int:
+    def append(
+        self,
+        origin: str,
+        deltas: dict[str, Crdt],
+        *,
+        deferred: bool = False,
+        size: int | None = None,
+    ) -> int:
         """Number and keep a group; `deferred`: measure it later, in a batch (a local one);
-        else it is measured now, alone."""
+        else it is measured now, alone, unless the caller gives its encoded `size` (a journaled
+        group's blob: about the bytes a frame carries, which is all the bound needs)."""
         self._sequence += 1
-        size = None if deferred else encoded_size(deltas)
+        if size is None and not deferred:
+            size = encoded_size(deltas)
         self._groups.append(DeltaGroup(self._sequence, origin, deltas, size))
         if size is None:
             self._unmeasured += 1

@@ -78,7 +78,7 @@ class Replica:
         self.path: Path | None = None  # the database of a durable replica
         self._submitted = 0  # local groups handed to the journal
         self._committed = 0  # local groups the journal has committed
-        self._commit_progress = anyio.Event()
+        self._commit_progress: anyio.Event | None = None  # made by `wait_durable`, if ever
         self._grew = anyio.Event()
         self._waiting = 0  # tasks in wait_beyond
         self._pacer = SchedulePacer()  # when a burst of local updates yields to other tasks
@@ -148,7 +148,8 @@ class Replica:
         for container in self._containers.values():
             container.feed.close()
         self._grew.set()
-        self._commit_progress.set()
+        if self._commit_progress is not None:
+            self._commit_progress.set()
 
     @property
     def closed(self) -> bool:
@@ -252,12 +253,18 @@ class Replica:
         publish = partial(self._publish_local, name, delta, change)
         return self._journal.submit(self.id, {name: delta}, publish)
 
-    def _publish_local(self, name: str, delta: Crdt, change: Change | None, sequence: int) -> None:
-        """A local group is committed: buffer it (peers may now see it) and announce it."""
+    def _publish_local(
+        self, name: str, delta: Crdt, change: Change | None, sequence: int, size: int
+    ) -> None:
+        """A local group is committed (`size`: its journaled bytes, which measure it for the
+        buffer's bound): buffer it (peers may now see it) and announce it."""
         self._committed += 1
-        self._commit_progress.set()
-        self._commit_progress = anyio.Event()
-        self._buffer(sequence, {name: delta})
+        progress = self._commit_progress
+        if progress is not None:  # someone waits in `wait_durable`
+            self._commit_progress = None
+            progress.set()
+        check_sequence(self.state.commit_group({name: delta}, size=size), sequence)
+        self._wake()
         if change is not None:
             self._containers[name].feed.publish(change)
 
@@ -268,6 +275,8 @@ class Replica:
         """
         target = self._submitted
         while self._committed < target and not self._closed:
+            if self._commit_progress is None:
+                self._commit_progress = anyio.Event()
             await self._commit_progress.wait()
 
     # -- remote deltas ----------------------------------------------------------------------
@@ -293,18 +302,17 @@ class Replica:
         await anyio.lowlevel.checkpoint()
         return self.state.sequence
 
-    def _publish_remote(self, remote: RemoteGroup, origin: str, sequence: int | None) -> None:
+    def _publish_remote(
+        self, remote: RemoteGroup, origin: str, sequence: int | None, size: int | None = None
+    ) -> None:
         """A remote group is new (and, durable, committed as `sequence`): join it, buffer it
-        and announce what changed."""
+        and announce what changed. (`size`, the journaled novel part's bytes, does not measure
+        the group buffered, which is the whole group received: the buffer measures that.)"""
         watched = {name for name, c in self._containers.items() if c.feed.subscribers}
         appended, previous = self.state.install_remote(remote, origin, watched=watched)
         check_sequence(appended, sequence)
         for name, value in previous.items():
             self._announce(name, value, self._objects[name], origin=origin)
-        self._wake()
-
-    def _buffer(self, sequence: int, deltas: dict[str, Crdt]) -> None:
-        check_sequence(self.state.commit_group(deltas), sequence)
         self._wake()
 
     def _change(self, name: str, previous: Any, state: Crdt, *, origin: str) -> Change | None:

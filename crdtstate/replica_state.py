@@ -76,10 +76,11 @@ class ReplicaState:
         self.objects[name] = new_state
         return self.buffer.append(self.id, {name: delta})
 
-    def commit_group(self, deltas: dict[str, Crdt]) -> int:
+    def commit_group(self, deltas: dict[str, Crdt], *, size: int | None = None) -> int:
         """Buffer the deltas of one update touching several objects (already applied to the
-        live objects) as one delta-group (measured later: see `DeltaBuffer`)."""
-        return self.buffer.append(self.id, deltas, deferred=True)
+        live objects) as one delta-group: of `size` encoded bytes when the caller knows (a
+        journaled group), else measured later (see `DeltaBuffer`)."""
+        return self.buffer.append(self.id, deltas, deferred=size is None, size=size)
 
     # -- remote deltas ----------------------------------------------------------------------
 

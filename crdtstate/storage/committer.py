@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 import anyio.to_thread
@@ -27,13 +27,16 @@ log = logging.getLogger(__name__)
 SnapshotRow = tuple[str, str, bytes, int]  # name, kind, encoded state, checksum
 
 
+Publish = Callable[[int, int], None]  # (sequence, encoded bytes): a group is committed
+
+
 @dataclass(eq=False, slots=True)
 class PendingGroup:
     origin: str
     deltas: dict[str, Crdt]
     blob: bytes
-    publish: Callable[[int], None]
-    done: anyio.Event = field(default_factory=anyio.Event)
+    publish: Publish
+    done: anyio.Event  # shared by every group of one transaction: set once it is published
     sequence: int = 0
     error: StorageError | None = None
 
@@ -71,6 +74,9 @@ class GroupCommitter:
         self._journal_groups = journal_groups
         self._journal_bytes = journal_bytes
         self._queue: list[PendingGroup] = []
+        # what the queued groups wait on: one event per transaction, not per group (making
+        # one cost more than a small update)
+        self._queued_done = anyio.Event()
         self._wakeup = anyio.Event()
         self._closing = False
         self._stopped = anyio.Event()
@@ -87,15 +93,15 @@ class GroupCommitter:
         if self._closing:
             raise ReplicaClosedError("the replica is closing")
 
-    async def submit(
-        self, origin: str, deltas: dict[str, Crdt], publish: Callable[[int], None]
-    ) -> int:
-        """Queue a delta-group; return its sequence number once it is committed and published.
+    async def submit(self, origin: str, deltas: dict[str, Crdt], publish: Publish) -> int:
+        """Queue a delta-group; return its sequence number once it is committed and published
+        (`publish(sequence, bytes)`, on the event loop, in commit order).
 
         If the caller is cancelled while waiting, the group is still committed and published.
         """
         self.check_usable()
-        group = PendingGroup(origin, deltas, records.encode_group(deltas), publish)
+        blob = records.encode_group(deltas)
+        group = PendingGroup(origin, deltas, blob, publish, self._queued_done)
         self._queue.append(group)
         self._wakeup.set()
         await group.done.wait()
@@ -121,6 +127,7 @@ class GroupCommitter:
                     self._wakeup = anyio.Event()
                     continue
                 batch, self._queue = self._queue, []
+                self._queued_done = anyio.Event()  # for the groups queued from now on
                 await self._commit(batch)
                 if self._due_for_snapshot():
                     await self._snapshot()
@@ -152,11 +159,11 @@ class GroupCommitter:
             return
         self.transactions += 1
         for group in batch:
-            group.publish(group.sequence)
+            group.publish(group.sequence, len(group.blob))
             self._unfolded.update(group.deltas)
             self._journal_groups += 1
             self._journal_bytes += len(group.blob)
-            group.done.set()
+        batch[0].done.set()  # the batch's one event
 
     def _due_for_snapshot(self) -> bool:
         return (

@@ -295,3 +295,79 @@ async def test_in_memory_replicas_use_no_threads_and_no_files(
         assert a.buffer.sequence == 1
         assert await b.apply_remote(a.deltas_since({}), origin="a") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+async def queue_behind_one_in_flight(a: Replica, update: Callable[[], Any], tg: Any) -> Any:
+    """Start `update` once, hold its transaction in the store, then start it nine more
+    times: those nine wait in the queue. Returns the gate to release the store with."""
+    assert a._journal is not None
+    store = a._journal._store
+    gate, entered = threading.Event(), threading.Event()
+    original: Callable[..., Any] = store.append
+
+    def gated(*args: Any) -> Any:
+        entered.set()
+        gate.wait(timeout=30)  # a hang guard only: tests set the gate long before
+        return original(*args)
+
+    store.append = gated  # type: ignore[method-assign]
+    tg.start_soon(update)
+    while not entered.is_set():
+        await anyio.sleep(0.001)
+    for _ in range(9):
+        tg.start_soon(update)
+    while len(a._journal._queue) < 9:
+        await anyio.sleep(0.001)
+    return gate, store
+
+
+async def test_updates_queued_together_commit_in_one_transaction_and_all_wake(
+    tmp_path: Path,
+) -> None:
+    """Groups submitted while a transaction is in flight share the next one and one event:
+    each submitter still wakes with its own group committed, in order."""
+    async with Replica.open("a", tmp_path / "a.db") as a:
+        hits = a.container("hits", PNCounter)
+        await hits.update(lambda n: n.increment())
+        assert a._journal is not None
+        before = a._journal.transactions
+        committed_at_return: list[int] = []
+        async with anyio.create_task_group() as tg:
+
+            async def update() -> None:
+                await hits.update(lambda n: n.increment())
+                committed_at_return.append(a._committed)
+
+            gate, _ = await queue_behind_one_in_flight(a, update, tg)
+            gate.set()
+        assert sorted(committed_at_return) == [2] + [11] * 9  # none woke before its commit
+        assert await hits.get() == 11
+        assert a.buffer.sequence == 11
+        assert a._journal.transactions - before == 2  # the first alone, the nine together
+
+
+async def test_a_failed_transaction_fails_every_update_queued_behind_it(tmp_path: Path) -> None:
+    """The store fails while nine updates wait for the next transaction: the one in flight
+    and the nine all raise (none waits forever, none is told it committed)."""
+    async with Replica.open("a", tmp_path / "a.db") as a:
+        hits = a.container("hits", PNCounter)
+        await hits.update(lambda n: n.increment())
+        failures: list[BaseException] = []
+
+        async def update() -> None:
+            try:
+                await hits.update(lambda n: n.increment())
+            except StorageError as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            gate, store = await queue_behind_one_in_flight(a, update, tg)
+
+            def broken(*args: object) -> None:
+                raise sqlite3.OperationalError("disk I/O error")
+
+            # the transaction in flight is past this lookup and commits; the next one fails
+            store.append = broken  # type: ignore[method-assign]
+            gate.set()
+        assert len(failures) == 9  # the nine queued behind the one that committed
+        assert a.buffer.sequence == 2

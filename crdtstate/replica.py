@@ -26,6 +26,7 @@ import anyio.to_thread
 
 from . import codec
 from .buffer import DeltaBuffer, DeltaGroup
+from .commits import CommitProgress
 from .containers.changes import Change
 from .containers.replicated import ReplicatedContainer
 from .errors import DecodeError, InvalidArgumentError, KindMismatchError, ReplicaClosedError
@@ -76,9 +77,7 @@ class Replica:
         self._containers: dict[str, ReplicatedContainer[Any]] = {}
         self._journal: GroupCommitter | None = None
         self.path: Path | None = None  # the database of a durable replica
-        self._submitted = 0  # local groups handed to the journal
-        self._committed = 0  # local groups the journal has committed
-        self._commit_progress: anyio.Event | None = None  # made by `wait_durable`, if ever
+        self._commits = CommitProgress()  # of the local groups handed to the journal
         self._grew = anyio.Event()
         self._waiting = 0  # tasks in wait_beyond
         self._pacer = SchedulePacer()  # when a burst of local updates yields to other tasks
@@ -148,8 +147,7 @@ class Replica:
         for container in self._containers.values():
             container.feed.close()
         self._grew.set()
-        if self._commit_progress is not None:
-            self._commit_progress.set()
+        self._commits.close()
 
     @property
     def closed(self) -> bool:
@@ -249,7 +247,7 @@ class Replica:
             if self._waiting:  # `_wake`, inline: nobody waits, the common case
                 self._wake()
             return self._pacer.checkpoint()
-        self._submitted += 1
+        self._commits.submitted += 1
         publish = partial(self._publish_local, name, delta, change)
         return self._journal.submit(self.id, {name: delta}, publish)
 
@@ -258,11 +256,7 @@ class Replica:
     ) -> None:
         """A local group is committed (`size`: its journaled bytes, which measure it for the
         buffer's bound): buffer it (peers may now see it) and announce it."""
-        self._committed += 1
-        progress = self._commit_progress
-        if progress is not None:  # someone waits in `wait_durable`
-            self._commit_progress = None
-            progress.set()
+        self._commits.commit()
         check_sequence(self.state.commit_group({name: delta}, size=size), sequence)
         self._wake()
         if change is not None:
@@ -273,11 +267,7 @@ class Replica:
 
         Anything computed from the state before this call (a digest answer) may then be sent.
         """
-        target = self._submitted
-        while self._committed < target and not self._closed:
-            if self._commit_progress is None:
-                self._commit_progress = anyio.Event()
-            await self._commit_progress.wait()
+        await self._commits.wait()
 
     # -- remote deltas ----------------------------------------------------------------------
 

@@ -336,7 +336,7 @@ async def test_updates_queued_together_commit_in_one_transaction_and_all_wake(
 
             async def update() -> None:
                 await hits.update(lambda n: n.increment())
-                committed_at_return.append(a._committed)
+                committed_at_return.append(a._commits.committed)
 
             gate, _ = await queue_behind_one_in_flight(a, update, tg)
             gate.set()

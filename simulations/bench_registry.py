@@ -77,11 +77,23 @@ def median_pass(way: list[Result]) -> Result:
 
 
 def spread(passes: list[list[Result]]) -> str:
-    """Every pass's local ops/s, per way, so the noise behind the medians shows."""
+    """Every pass's local ops/s, per way, so the noise behind the medians shows, and each
+    way's ratio to pycrdt's within each pass (run a few seconds apart, so a shared machine's
+    drift, which moves both, cancels out: a check on the medians' ratio the verdict uses)."""
     lines = ["local ops/s of each pass (the table shows the median):"]
     for way in passes:
         rates = ", ".join(f"{r.local_rate:,.0f}" for r in way)
         lines.append(f"  {way[0].name:<26} {rates}")
+    baseline = next((way for way in passes if way[0].name == "pycrdt Map"), None)
+    if baseline is not None:
+        lines.append("ratio to pycrdt's local ops/s within each pass:")
+        for way in passes:
+            if way is not baseline:
+                ratios = ", ".join(
+                    f"{r.local_rate / b.local_rate:.3f}x" if b.local_rate else "-"
+                    for r, b in zip(way, baseline, strict=True)
+                )
+                lines.append(f"  {way[0].name:<26} {ratios}")
     return "\n".join(lines)
 
 

@@ -87,6 +87,21 @@ def test_bench_scale_quick_prints_a_figure_per_size_op_and_implementation(tmp_pa
     assert "target met: every cell ran" in out
 
 
+def test_registry_spread_prints_each_pass_and_its_ratio_to_pycrdt() -> None:
+    from simulations.bench_registry import median_pass, spread
+    from simulations.registry_report import Result
+
+    def passes(name: str, seconds: list[float]) -> list[Result]:
+        return [Result(name, ops=1000, op_seconds=s) for s in seconds]
+
+    pycrdt = passes("pycrdt Map", [0.010, 0.008, 0.012])
+    push = passes("container, push sync", [0.020, 0.020, 0.020])
+    out = spread([pycrdt, push]).splitlines()
+    assert out[1].split()[-3:] == ["100,000,", "125,000,", "83,333"]
+    assert out[-1].split()[-3:] == ["0.500x,", "0.400x,", "0.600x"]  # the same pass's pycrdt
+    assert median_pass(pycrdt).local_rate == 100_000
+
+
 def test_bench_registry_quick_runs_five_ways_and_converges() -> None:
     result = run_module("simulations.bench_registry", "--quick")
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: a target missed

@@ -17,7 +17,8 @@ on received groups, and once one was ahead (the replica is stale) refuses local 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from .errors import StaleReplicaError
 from .types import BoundedCounter, CausalCrdt, Crdt, GCounter, PNCounter
@@ -147,14 +148,54 @@ def check_own_writes(
 
 class OwnWrites:
     """A replica's guard over its writer's numbering: checks each received group, and once
-    one was ahead (the replica is `stale`), refuses local updates."""
+    one was ahead (the replica is `stale`), refuses local updates. A durable replica stores
+    the mark (`persist`) before the check raises, and reloads it on open (`reload`): a restart
+    must not make the replica write again under its old name."""
 
-    __slots__ = ("replica_id", "stale", "writer")
+    __slots__ = ("persist", "replica_id", "stale", "writer")
 
     def __init__(self, replica_id: str, writer: str) -> None:
         self.replica_id = replica_id
         self.writer = writer
         self.stale: StaleReplicaError | None = None
+        self.persist: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+
+    def reload(self, record: Mapping[str, Any] | None) -> None:
+        """The stale mark a durable replica stored (`record`), if any, as `stale` again."""
+        if record is not None:
+            self.stale = StaleReplicaError(
+                record["reason"],
+                name=record["name"],
+                writer=record["writer"],
+                theirs=record["theirs"],
+                ours=record["ours"],
+            )
+            log.error(
+                "replica %r was found stale before this restart (%s); local updates are refused"
+                " until its database is reopened under a new id (README: Restoring a backup)",
+                self.replica_id,
+                record["reason"],
+            )
+
+    async def check(
+        self, objects: Mapping[str, Crdt], deltas: Mapping[str, Crdt], origin: str
+    ) -> None:
+        """`check_received`, storing the mark first when this group makes the replica stale."""
+        was = self.stale
+        try:
+            self.check_received(objects, deltas, origin)
+        except StaleReplicaError as exc:
+            if was is None and self.persist is not None:
+                await self.persist(
+                    {
+                        "reason": exc.reason,
+                        "name": exc.name,
+                        "writer": exc.writer,
+                        "theirs": exc.theirs,
+                        "ours": exc.ours,
+                    }
+                )
+            raise
 
     def check_received(
         self, objects: Mapping[str, Crdt], deltas: Mapping[str, Crdt], origin: str

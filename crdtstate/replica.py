@@ -124,6 +124,7 @@ class Replica:
         )
         replica = cls(stored.replica_id, incarnation=stored.incarnation, sequence=stored.sequence)
         replica._objects.update(stored.objects)
+        replica.own_writes.reload(stored.stale)
         replica.path = stored.path
         journal = replica._journal = GroupCommitter(
             store,
@@ -134,6 +135,7 @@ class Replica:
             journal_groups=stored.journal_groups,
             journal_bytes=stored.journal_bytes,
         )
+        replica.own_writes.persist = journal.mark_stale
         async with anyio.create_task_group() as nursery:
             nursery.start_soon(journal.run)
             try:
@@ -280,7 +282,7 @@ class Replica:
         the commit. A group holding more of our own writes than we do: `StaleReplicaError`.
         """
         self.check_open(writing=False)
-        self.own_writes.check_received(self._objects, deltas, origin)
+        await self.own_writes.check(self._objects, deltas, origin)
         remote = self.state.novel_part(deltas)
         if remote is None:
             await anyio.lowlevel.checkpoint()

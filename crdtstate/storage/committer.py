@@ -109,6 +109,15 @@ class GroupCommitter:
             raise group.error
         return group.sequence
 
+    async def mark_stale(self, record: dict[str, object]) -> None:
+        """Store that the replica is stale (see `Store.mark_stale`); a failure is logged, not
+        raised: the caller is already raising `StaleReplicaError`, which matters more."""
+        try:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._store.mark_stale, record)
+        except Exception as exc:
+            log.error("%s: could not store that the replica is stale: %s", self._store.path, exc)
+
     def _failed(self) -> StorageError:
         """A fresh error per raiser (tasks must not share one exception object)."""
         assert self.failure is not None

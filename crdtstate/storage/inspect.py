@@ -34,6 +34,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "format": FORMAT_VERSION,
         "sequence": stored.sequence,
         "incarnation": stored.incarnation,
+        "stale": stored.stale,  # None, or why local updates are refused (README: backups)
         "file_bytes": path.stat().st_size,
         "wal_bytes": wal.stat().st_size if wal.exists() else 0,
         "journal": {"groups": stored.journal_groups, "bytes": stored.journal_bytes},
@@ -80,6 +81,8 @@ def render(info: dict[str, Any]) -> str:
         f" {snapshot['covers_sequence']}",
         f"objects   {len(info['objects'])}",
     ]
+    if info.get("stale"):
+        lines.insert(3, f"STALE     {info['stale']['reason']}")
     width = max((len(o["name"]) for o in info["objects"]), default=0)
     for obj in info["objects"]:
         version = ", ".join(f"{r}:{n}" for r, n in obj["version"].items()) or "-"

@@ -9,6 +9,7 @@ caller may open it for writing, so a damaged file is rejected while it is still 
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import urllib.parse
@@ -25,7 +26,7 @@ from ..errors import (
 )
 from ..types import Crdt, wire
 from . import records
-from .schema import META_KEYS, check_header, check_schema, wal_path
+from .schema import META_KEYS, OPTIONAL_META_KEYS, check_header, check_schema, wal_path
 
 log = logging.getLogger(__name__)
 _BUSY = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_SNAPSHOT"}
@@ -46,6 +47,7 @@ class StoredReplica:
     snapshot_objects: int = 0
     snapshot_bytes: int = 0
     unfolded: set[str] = field(default_factory=set)  # objects the journal touched since
+    stale: dict[str, Any] | None = None  # why the replica was found stale (`OwnWrites`)
 
 
 def read_only_uri(path: Path) -> str:
@@ -107,8 +109,8 @@ def _read(conn: sqlite3.Connection, path: Path, expected_id: str | None) -> Stor
 
 def _read_meta(conn: sqlite3.Connection, path: Path) -> StoredReplica:
     meta: dict[str, Any] = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    if sorted(meta) != sorted(META_KEYS):
-        raise DecodeError(f"meta keys {sorted(meta)} are not {sorted(META_KEYS)}")
+    if not set(META_KEYS) <= set(meta) <= {*META_KEYS, *OPTIONAL_META_KEYS}:
+        raise DecodeError(f"meta keys {sorted(meta)} are not {sorted(META_KEYS)} (and stale)")
     stored = StoredReplica(
         path=path,
         replica_id=wire.replica_id(meta["replica_id"]),
@@ -118,7 +120,25 @@ def _read_meta(conn: sqlite3.Connection, path: Path) -> StoredReplica:
     )
     if stored.snapshot_sequence > stored.sequence:
         raise DecodeError("the snapshot claims to cover sequence numbers never handed out")
+    if "stale" in meta:
+        stored.stale = _stale_record(meta["stale"])
     return stored
+
+
+def _stale_record(text: object) -> dict[str, Any]:
+    """The stale mark as `Store.mark_stale` wrote it, or `DecodeError`."""
+    try:
+        record = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        record = None
+    fields = {"reason": str, "name": str, "writer": str, "theirs": int, "ours": int}
+    if not (
+        isinstance(record, dict)
+        and record.keys() == fields.keys()
+        and all(type(record[k]) is t for k, t in fields.items())
+    ):
+        raise DecodeError(f"meta 'stale' is not a stale record: {text!r:.200}")
+    return record
 
 
 def _integrity(conn: sqlite3.Connection) -> str:

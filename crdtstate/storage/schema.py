@@ -35,6 +35,10 @@ TABLES = {
 # meta keys: replica_id (text), sequence (last anti-entropy sequence number handed out),
 # incarnation (bumped on every open), snapshot_sequence (the journal prefix the snapshot folds)
 META_KEYS = ("replica_id", "sequence", "incarnation", "snapshot_sequence")
+# and, only once a peer held more of this replica's writes than it does (`OwnWrites`): stale
+# (JSON text: reason, name, writer, theirs, ours), so a restart still refuses local updates;
+# adopting the database under a new id drops it
+OPTIONAL_META_KEYS = ("stale",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ out the same dots.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import os
 import sqlite3
@@ -93,8 +94,9 @@ class Store:
                 stored.incarnation += 1
                 with _transaction(conn):
                     _set_meta(conn, incarnation=stored.incarnation)
-                    if adopted:
+                    if adopted:  # a new id: what made the old one stale is behind it
                         _set_meta(conn, replica_id=replica_id)
+                        conn.execute("DELETE FROM meta WHERE key = 'stale'")
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, sqlite3.Error):
@@ -112,6 +114,7 @@ class Store:
                 stored.replica_id,
             )
             stored.replica_id = replica_id
+            stored.stale = None
         log.debug("opened %s: replica %s, sequence %d", path, stored.replica_id, stored.sequence)
         return cls(conn, path, lock_fd), stored
 
@@ -123,6 +126,11 @@ class Store:
                 groups,
             )
             _set_meta(self._conn, sequence=sequence)
+
+    def mark_stale(self, record: dict[str, object]) -> None:
+        """Remember that the replica is stale (`OwnWrites`): a restart keeps refusing writes."""
+        with self._mutex, _transaction(self._conn):
+            _set_meta(self._conn, stale=json.dumps(record, sort_keys=True))
 
     def write_snapshot(self, states: Iterable[tuple[str, str, bytes, int]], covers: int) -> None:
         """Replace the snapshot rows of changed objects and drop the journal they fold."""

@@ -181,3 +181,25 @@ async def refuse_id(path: Path) -> None:
     assert fingerprint(path.parent) == before
     async with Replica.open("a", path) as a:  # the right id still opens it
         assert len(await a.container("tools", AWSet).get()) == 100
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("stale", "not json", "not a stale record"),
+        ("stale", '{"reason": "r", "name": "s", "writer": "a", "theirs": "3", "ours": 1}', "stale"),
+        ("surprise", "1", "meta keys"),
+    ],
+)
+async def test_a_damaged_or_foreign_meta_row(
+    tmp_path: Path, key: str, value: str, match: str
+) -> None:
+    """The meta table holds a fixed set of keys, and the stale mark (a JSON record) only as
+    `Store.mark_stale` writes it: anything else refuses the load, naming what it found."""
+    path = tmp_path / "meta.db"
+    await make_ours(path)
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    conn.commit()
+    conn.close()
+    await refuse(path, CorruptDatabaseError, match)

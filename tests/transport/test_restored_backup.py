@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from crdtstate import AWSet, GCounter, Replica, ReplicaIdMismatchError, StaleReplicaError
+from crdtstate.storage.inspect import describe, render
 from transport import Mesh, open_mesh
 
 from .helpers import converge
@@ -166,3 +167,38 @@ async def test_clean_restarts_never_trip_it(tmp_path: Path) -> None:
             await converge([a, peer])
             assert a.own_writes.stale is None and await values(a) == await values(peer)
             assert (await values(a))[1] == 6
+
+
+async def test_the_stale_mark_survives_a_restart_until_the_database_is_adopted(
+    tmp_path: Path,
+) -> None:
+    """Restarted before meeting a peer again, a stale replica would write under its old name
+    and collide with what its peers hold: the mark is stored, so it still refuses; `crdtstate
+    inspect` shows it; adoption under a new id clears it."""
+    path, backup = tmp_path / "a.db", tmp_path / "backup.db"
+    async with Replica.open("peer") as peer, open_mesh(peer) as mesh:
+        await restored(path, backup, mesh)
+        async with Replica.open(path=path) as a:
+            stale = await sync_until_stale(a, mesh)
+    async with Replica.open(path=path) as a:  # no peer now
+        again = a.own_writes.stale
+        assert again is not None
+        assert (again.name, again.writer, again.theirs, again.ours, again.reason) == (
+            stale.name,
+            stale.writer,
+            stale.theirs,
+            stale.ours,
+            stale.reason,
+        )
+        with pytest.raises(StaleReplicaError):
+            await a.container("s", AWSet).update(lambda s: s.add("after restart"))
+        assert await values(a) == (frozenset({"x"}), 1)
+    assert describe(path)["stale"]["reason"] == stale.reason
+    assert "STALE" in render(describe(path))
+    async with Replica.open("a-2", path, adopt_as_new_id=True) as a2:
+        assert a2.own_writes.stale is None
+        await a2.container("s", AWSet).update(lambda s: s.add("z"))
+    async with Replica.open(path=path) as reopened:
+        assert reopened.own_writes.stale is None
+        assert await values(reopened) == (frozenset({"x", "z"}), 1)
+    assert describe(path)["stale"] is None

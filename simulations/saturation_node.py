@@ -3,8 +3,9 @@
 A node with `--update` makes update i at `start + i / rate` (at most `PACE_SLACK` early) for
 `duration` seconds, cycling through a PNCounter increment (i % 3 == 0), an AWSet add of i that
 also drops i - 3 * WINDOW (1), and an ORMap[str, int] put of i under one of KEYS keys (2), so
-that all three objects stay small and the run measures the mesh, not the state's size. When behind schedule it runs updates
-back to back and stops at the deadline; then it writes `done` = the number made. Its objects
+that all three objects stay small and the run measures the mesh, not the state's size. When
+behind schedule it runs updates back to back and stops at the deadline; then it writes `done` =
+the number made. Its objects
 are named after it (`hits/<id>`), so several nodes can update at once. For each `--watch`ed
 node, a node learns from each Change how far that node's objects have got (the counter's value,
 the set's and the map's largest i), which, as one origin's groups arrive in order, tells when

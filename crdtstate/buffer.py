@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Container
 
 from . import codec
-from .joins import SegmentJoins, join_owned
+from .joins import SegmentJoins, join_owned, join_parts
 from .types import Crdt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -41,7 +41,10 @@ MIXED_ORIGIN = ""  # a fold of groups from several origins (no replica id is emp
 
 
 ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
-MEASURE_EVERY = 256  # unmeasured groups that make the buffer measure them and apply its bound
+# unmeasured groups that make the buffer measure them and apply its bound: as many as
+# `DEFAULT_MAX_GROUPS`, so a buffer that folds does so before it measures, and the groups it
+# folds are measured as their join, once (`_fold`), not one by one
+MEASURE_EVERY = DEFAULT_MAX_GROUPS
 
 
 class DeltaGroup:
@@ -284,23 +287,36 @@ class DeltaBuffer:
         A peer served from it receives some groups it already holds (joins are idempotent);
         BP still leaves it out for its origin when all its groups came from one.
 
-        The fold's size is the sum of its groups' sizes, an upper bound of its encoding (a
-        join is never bigger than its parts), not a measurement: encoding a fold as big as
-        the state at every fold made an update cost O(state)."""
+        The fold's size is the previous fold's (when it is folded in again) plus the encoded
+        size of the join of the other groups: an upper bound of the fold's encoding (a join is
+        never bigger than its parts). The groups are not measured one by one (under overload,
+        when no ack comes for a while, that encoded every update once more: 15% of the CPU),
+        and the previous fold, which can be as big as the state, is never encoded again."""
         folded = [self._groups.popleft() for _ in range(count)]
-        parts: dict[str, list[Crdt]] = {}
-        size = 0
         for group in folded:
             if group.size is None:
                 self._unmeasured -= 1
-                group.size = encoded_size(group.deltas)
             else:
                 self._bytes -= group.size
-            size += group.size
-            for name, delta in group.deltas.items():
-                parts.setdefault(name, []).append(delta)
-        previous = folded[0].deltas if folded[0].folded else {}  # a fold's deltas are its own
-        deltas = {name: join_owned(ds, owned=name in previous) for name, ds in parts.items()}
+        before = folded[0] if folded[0].folded else None
+        # the others' join, in one pass per object, into objects of the fold's own (joined
+        # into in place by the next fold: a lone delta is copied, never one given changed)
+        fresh = {
+            name: delta.copy() if any(delta is g.deltas.get(name) for g in folded) else delta
+            for name, delta in join_parts(
+                [group.deltas for group in (folded[1:] if before else folded)]
+            ).items()
+        }
+        size = encoded_size(fresh)
+        if before is None:
+            deltas = fresh
+        else:  # the previous fold's deltas are its own: joined into in place
+            assert before.size is not None
+            size += before.size
+            deltas = dict(before.deltas)
+            for name, delta in fresh.items():
+                mine = deltas.get(name)
+                deltas[name] = delta if mine is None else join_owned([mine, delta], owned=True)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence

@@ -157,3 +157,26 @@ def test_a_group_too_big_to_fold_is_dropped_not_joined() -> None:
     assert buffer.dropped_for_bound == 1 and not buffer.can_serve(0) and buffer.can_serve(1)
     assert buffer.folds >= 1  # the small groups after it still fold
     assert "bulk" not in buffer.collect(0) and buffer.collect(1)["m"] == state
+
+
+def test_a_fold_is_measured_as_its_join_and_the_previous_fold_is_not_encoded_again() -> None:
+    """Under overload no ack comes for a while and the buffer folds; measuring every group
+    it folds encoded each update once more. A fold's size is the previous fold's plus the
+    encoded join of the other groups: for increments of one counter, one counter's size."""
+    from crdtstate.types import GCounter
+
+    buffer = DeltaBuffer(max_groups=4)
+    one = encoded_size({"hits": GCounter({"a": 1})})
+    for n in range(1, 6):  # the fifth folds the oldest two
+        buffer.append("a", {"hits": GCounter({"a": n})}, deferred=True)
+    first = buffer.groups_after(0)[0]
+    assert first.folded and first.size == one  # not 2 * one: their join is one counter
+    assert [g.size for g in buffer.groups_after(0)[1:]] == [None] * 3  # never measured
+    for n in range(6, 8):  # each folds the fold and the group after it
+        buffer.append("a", {"hits": GCounter({"a": n})}, deferred=True)
+        fold = buffer.groups_after(0)[0]
+        assert fold.folded and fold.sequence == n - 3
+        assert fold.size == (n - 4) * one  # the previous fold's size + the new group's
+        assert fold.deltas["hits"] == GCounter({"a": n - 3})
+    rest = buffer.groups_after(0)[1:]
+    assert buffer.bytes == fold.size + sum(encoded_size(g.deltas) for g in rest)

@@ -299,14 +299,9 @@ class DeltaBuffer:
             else:
                 self._bytes -= group.size
         before = folded[0] if folded[0].folded else None
-        # the others' join, in one pass per object, into objects of the fold's own (joined
-        # into in place by the next fold: a lone delta is copied, never one given changed)
-        fresh = {
-            name: delta.copy() if any(delta is g.deltas.get(name) for g in folded) else delta
-            for name, delta in join_parts(
-                [group.deltas for group in (folded[1:] if before else folded)]
-            ).items()
-        }
+        # the others' join, in one pass per object, into objects of the fold's own (the next
+        # fold joins into them in place: no delta given is ever changed)
+        fresh = join_parts([group.deltas for group in (folded[1:] if before else folded)], own=True)
         size = encoded_size(fresh)
         if before is None:
             deltas = fresh

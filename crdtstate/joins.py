@@ -73,13 +73,18 @@ class SegmentJoins:
             del self._cuts[: bisect_left(self._cuts, sequence)]
 
 
-def join_parts(parts: list[dict[str, Crdt]]) -> dict[str, Crdt]:
-    """Per object, the join of its deltas in `parts` (by its kind's `join`)."""
+def join_parts(parts: list[dict[str, Crdt]], *, own: bool = False) -> dict[str, Crdt]:
+    """Per object, the join of its deltas in `parts` (by its kind's `join`, which hands back
+    a lone delta itself); `own`: every result a new object, a lone delta copied (a fold's,
+    which later folds join into in place)."""
     by_name: dict[str, list[Crdt]] = {}
     for deltas in parts:
         for name, delta in deltas.items():
             by_name.setdefault(name, []).append(delta)
-    return {name: type(deltas[0]).join(deltas) for name, deltas in by_name.items()}
+    return {
+        name: deltas[0].copy() if own and len(deltas) == 1 else type(deltas[0]).join(deltas)
+        for name, deltas in by_name.items()
+    }
 
 
 def join_owned(deltas: list[Crdt], *, owned: bool) -> Crdt:

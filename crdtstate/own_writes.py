@@ -146,6 +146,10 @@ def check_own_writes(
             )
 
 
+#: what a stored stale mark holds besides its reason: `StaleReplicaError`'s fields
+STALE_FIELDS = ("name", "writer", "theirs", "ours")
+
+
 class OwnWrites:
     """A replica's guard over its writer's numbering: checks each received group, and once
     one was ahead (the replica is `stale`), refuses local updates. A durable replica stores
@@ -164,11 +168,7 @@ class OwnWrites:
         """The stale mark a durable replica stored (`record`), if any, as `stale` again."""
         if record is not None:
             self.stale = StaleReplicaError(
-                record["reason"],
-                name=record["name"],
-                writer=record["writer"],
-                theirs=record["theirs"],
-                ours=record["ours"],
+                record["reason"], **{field: record[field] for field in STALE_FIELDS}
             )
             log.error(
                 "replica %r was found stale before this restart (%s); local updates are refused"
@@ -186,15 +186,9 @@ class OwnWrites:
             self.check_received(objects, deltas, origin)
         except StaleReplicaError as exc:
             if was is None and self.persist is not None:
-                await self.persist(
-                    {
-                        "reason": exc.reason,
-                        "name": exc.name,
-                        "writer": exc.writer,
-                        "theirs": exc.theirs,
-                        "ours": exc.ours,
-                    }
-                )
+                record = {"reason": exc.reason}
+                record.update((field, getattr(exc, field)) for field in STALE_FIELDS)
+                await self.persist(record)
             raise
 
     def check_received(

@@ -300,10 +300,8 @@ class ORMap(CausalCrdt):
         store = self.store
         cache = store._cache
         if cache is not None:
-            if cache._pending is not None and (  # `cache.settle()`'s test (`put_checked`)
-                _refcount(cache._pending) > ONLY_CACHE or _weakrefcount(cache._pending)
-            ):
-                cache.settle()
+            if cache._pending is not None:
+                cache.settle()  # (computes the value handed out last only if still held)
             if cache._map is not None:
                 cache.touch(key)  # (`MapStore.pop`'s)
         savepoint = self._savepoint

@@ -17,8 +17,6 @@ from . import handle_registry
 from .changes import ChangeFeed, Subscription
 from .handle_registry import HandleFactory, handle_factory, handle_for
 
-_new_object = object.__new__
-
 C = TypeVar("C", bound=Crdt)
 
 
@@ -91,14 +89,8 @@ class ReplicatedContainer(Generic[C]):
             plan = self._plan = UpdatePlan.of(type(state))
         previous = state.value if self.feed.subscribers else None
         deltas: list[Crdt] = []
-        if plan.keyed:  # `KeyedSavepoint(state)`, without the dispatch nor its frame
-            savepoint = _new_object(KeyedSavepoint)
-            savepoint._state = state
-            savepoint._vector = savepoint._cloud = None
-            savepoint._keys = {}
-            state._savepoint = savepoint
-        else:
-            savepoint = state.savepoint()
+        # a keyed causal type's savepoint, without the dispatch (`CausalCrdt.savepoint`)
+        savepoint = KeyedSavepoint(state) if plan.keyed else state.savepoint()
         try:
             handle = plan.factory(state, replica.writer, deltas.append)
             if plan.plain:  # the common case, without an `updating` context

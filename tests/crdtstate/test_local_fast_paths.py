@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import trio
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
-from crdtstate import ORMap, Replica, codec
+from crdtstate import Replica, codec
 from crdtstate.buffer import DeltaBuffer
 from crdtstate.containers import handle_registry
 from crdtstate.containers.handle_registry import register_handle
@@ -27,16 +26,7 @@ from crdtstate.types.clocks import CausalContext, Dot
 from crdtstate.types.hlc import HybridLogicalClock
 from crdtstate.types.mapstore import MapStore
 
-SAME = settings(max_examples=60, deadline=None, derandomize=True)
-
-
-class Session(BaseModel):
-    user: str
-    expires: float
-
-
-SESSIONS = ORMap[str, Session]
-
+from .test_map_fast_paths import SAME, SESSIONS, Session
 
 # -- the buffer: a one-object local group ------------------------------------------------------
 

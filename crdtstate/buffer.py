@@ -32,8 +32,10 @@ from collections import deque
 from collections.abc import Container
 
 from . import codec
-from .joins import SegmentJoins, join_owned, join_parts
+from .gcpause import gc_paused
+from .joins import SegmentJoins, deltas_by_name, join_owned
 from .types import Crdt
+from .types.putdelta import absorb_puts, is_unbuilt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
@@ -197,7 +199,11 @@ class DeltaBuffer:
         if max_groups is not None and len(self._groups) > max_groups:
             self._drop_unfoldable_head()
             if len(self._groups) > max_groups:
-                self._fold(max(2, len(self._groups) // 2))
+                # the join allocates as it goes and frees most of it before it ends: a
+                # collection in between moved that garbage to the oldest generation, where it
+                # counted towards (and paid for) the next full collection
+                with gc_paused():
+                    self._fold(max(2, len(self._groups) // 2))
         if self._unmeasured >= MEASURE_EVERY:
             self._apply_bound()
         elif not deferred:
@@ -272,6 +278,8 @@ class DeltaBuffer:
         limit = max(1, self.max_bytes // self.max_groups)
         while self._groups and not self._groups[0].folded:
             head = self._groups[0]
+            if head.size is None and all(map(is_unbuilt, head.deltas.values())):
+                return  # local puts and deletes, folded in O(1) each (`absorb_puts`): unbuilt
             if head.size is None:
                 self._unmeasured -= 1
                 head.size = encoded_size(head.deltas)
@@ -299,19 +307,25 @@ class DeltaBuffer:
             else:
                 self._bytes -= group.size
         before = folded[0] if folded[0].folded else None
-        # the others' join, in one pass per object, into objects of the fold's own (the next
-        # fold joins into them in place: no delta given is ever changed)
-        fresh = join_parts([group.deltas for group in (folded[1:] if before else folded)], own=True)
-        size = encoded_size(fresh)
+        by_name = deltas_by_name([group.deltas for group in (folded[1:] if before else folded)])
         if before is None:
-            deltas = fresh
+            deltas: dict[str, Crdt] = {}
+            size = 0
         else:  # the previous fold's deltas are its own: joined into in place
             assert before.size is not None
-            size += before.size
             deltas = dict(before.deltas)
-            for name, delta in fresh.items():
-                mine = deltas.get(name)
-                deltas[name] = delta if mine is None else join_owned([mine, delta], owned=True)
+            size = before.size
+        for name, parts in by_name.items():
+            mine = deltas.get(name)
+            added = None if mine is None else absorb_puts(mine, parts)
+            if added is not None:  # local puts and deletes, straight into the fold's map
+                size += added
+                continue
+            # the join of the others, into an object of the fold's own (the next fold joins
+            # into it in place: no delta given is ever changed)
+            fresh = parts[0].copy() if len(parts) == 1 else type(parts[0]).join(parts)
+            size += encoded_size({name: fresh})
+            deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence

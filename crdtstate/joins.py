@@ -77,14 +77,19 @@ def join_parts(parts: list[dict[str, Crdt]], *, own: bool = False) -> dict[str, 
     """Per object, the join of its deltas in `parts` (by its kind's `join`, which hands back
     a lone delta itself); `own`: every result a new object, a lone delta copied (a fold's,
     which later folds join into in place)."""
+    return {
+        name: deltas[0].copy() if own and len(deltas) == 1 else type(deltas[0]).join(deltas)
+        for name, deltas in deltas_by_name(parts).items()
+    }
+
+
+def deltas_by_name(parts: list[dict[str, Crdt]]) -> dict[str, list[Crdt]]:
+    """Per object, its deltas in `parts`, in order."""
     by_name: dict[str, list[Crdt]] = {}
     for deltas in parts:
         for name, delta in deltas.items():
             by_name.setdefault(name, []).append(delta)
-    return {
-        name: deltas[0].copy() if own and len(deltas) == 1 else type(deltas[0]).join(deltas)
-        for name, deltas in by_name.items()
-    }
+    return by_name
 
 
 def join_owned(deltas: list[Crdt], *, owned: bool) -> Crdt:

@@ -117,7 +117,7 @@ class CausalCrdt(Crdt):
             return type(self)(store, missing)
         # held and seen by us, but not held by us: removals the peer missed
         candidates = held.minus(held.minus(self.context))
-        if candidates.dot_count() <= self.store.dot_total():
+        if not candidates.has_more_dots_than(self.store.dot_total()):
             stale = CausalContext.of(d for d in candidates.dots() if not self.store.holds(d))
         else:
             stale = candidates.minus(CausalContext.of(self.store.dots()))

@@ -295,9 +295,9 @@ class CausalContext:
         return True
 
     def dots(self) -> Iterator[Dot]:
-        """Every dot, one by one, each replica's in order: callers compare `dot_count()`
-        first, it can be huge. (Read on every received delta: the tuples are made directly,
-        not through the named tuple's constructor.)"""
+        """Every dot, one by one, each replica's in order: callers compare the count first
+        (`has_more_dots_than`), it can be huge. (Read on every received delta: the tuples
+        are made directly, not through the named tuple's constructor.)"""
         make = tuple.__new__
         cloud = self.cloud
         for r, n in self.vector.items():
@@ -323,6 +323,22 @@ class CausalContext:
             for lo, hi in ranges:
                 count += hi - lo + 1
         return count
+
+    def has_more_dots_than(self, limit: int) -> bool:
+        """`dot_count() > limit`, stopping once it is known. The per-key joins choose the
+        smaller side by comparing a whole delta's context with one key's few dots: a full
+        count there cost O(the delta's ranges) per key, O(keys x ranges) per join."""
+        count = 0
+        for n in self.vector.values():
+            count += n
+            if count > limit:
+                return True
+        for ranges in self.cloud.values():
+            for lo, hi in ranges:
+                count += hi - lo + 1
+                if count > limit:
+                    return True
+        return count > limit  # (an empty context against a negative limit)
 
     def is_empty(self) -> bool:
         return not self.vector and not self.cloud

@@ -35,13 +35,13 @@ class DotStore(Protocol):
 
 def held_among(store: DotStore, dots: CausalContext) -> Iterator[Dot]:
     """The dots of `dots` that `store` holds, one by one: callers check first that `dots` is
-    the smaller side (`dots.dot_count()` against `store.dot_total()`)."""
+    the smaller side (`dots.has_more_dots_than(store.dot_total())`)."""
     return (d for d in dots.dots() if store.holds(d))
 
 
 def seen_dots(store: DotStore, ctx: CausalContext) -> list[Dot]:
     """The dots of `store` that `ctx` contains, scanning whichever side is smaller."""
-    if ctx.dot_count() <= store.dot_total():
+    if not ctx.has_more_dots_than(store.dot_total()):
         return [d for d in ctx.dots() if store.holds(d)]
     return [d for d in store.dots() if ctx.contains(d)]
 
@@ -198,7 +198,7 @@ class KeyedDots(Generic[K]):
     def part_among(self, dots: CausalContext, ctx: CausalContext) -> KeyedDots[K]:
         """`unseen_by(ctx)` when the dots we hold unseen by `ctx` are all in `dots` (our
         context less `ctx`): O(dots), not O(store), when `dots` is the smaller side."""
-        if dots.dot_count() >= len(self.owner):
+        if dots.has_more_dots_than(len(self.owner) - 1):
             return self.restricted_to_unseen(ctx)
         return KeyedDots.from_pairs((self.owner[d], [d]) for d in held_among(self, dots))
 
@@ -259,7 +259,7 @@ class DotFun(Generic[V]):
 
     def part_among(self, dots: CausalContext, ctx: CausalContext) -> DotFun[V]:
         """As `KeyedDots.part_among`."""
-        if dots.dot_count() >= len(self.values):
+        if dots.has_more_dots_than(len(self.values) - 1):
             return self.unseen_by(ctx)
         return DotFun({d: self.values[d] for d in held_among(self, dots)})
 

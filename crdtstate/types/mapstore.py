@@ -145,7 +145,7 @@ class MapStore:
 
     def _keys_seen_by(self, ctx: CausalContext) -> set[Any]:
         """Keys holding a dot that `ctx` has seen (scanning the smaller side)."""
-        if ctx.dot_count() <= len(self.owner):
+        if not ctx.has_more_dots_than(len(self.owner)):
             return {self.owner[d] for d in ctx.dots() if self.holds(d)}
         return {k for k, v in self.entries.items() if any(ctx.contains(d) for d in v.store.dots())}
 
@@ -158,7 +158,7 @@ class MapStore:
     def part_among(self, dots: CausalContext, ctx: CausalContext) -> MapStore:
         """`unseen_by(ctx)` visiting only the keys holding one of `dots` (our context less
         `ctx`), found through the index: O(dots + their keys' values), not O(map)."""
-        if dots.dot_count() >= len(self.owner):
+        if dots.has_more_dots_than(len(self.owner) - 1):
             return self.unseen_by(ctx)
         store = MapStore(self.value_cls)
         for key in {self.owner[d] for d in held_among(self, dots)}:

@@ -1,0 +1,149 @@
+"""Joins of unbuilt map put and delete deltas (`crdtstate.types.putdelta`): `join_puts`, the
+n-ary join without building them, and `absorb_puts`, a buffer fold's in-place join of them.
+
+Both must equal the general join of the same deltas, built: random histories of two replicas
+putting, deleting and merging (so deltas observe one dot, several concurrent ones, or none),
+and a buffer that folds them must bring a peer at any point up to date.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crdtstate.buffer import DeltaBuffer, encoded_size
+from crdtstate.types import ORMap
+from crdtstate.types.clocks import CausalContext, Dot
+from crdtstate.types.putdelta import absorb_puts, join_puts
+
+SAME = settings(max_examples=150, deadline=None, derandomize=True)
+Step = tuple[str, str, int]  # (what, key, value)
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "put", "put", "delete", "theirs", "merge"]),
+        st.sampled_from("abcde"),
+        st.integers(0, 9),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def history(plan: list[Step]) -> tuple[ORMap, list[ORMap]]:
+    """Replica a's state after `plan`, and the unbuilt deltas of its own puts and deletes;
+    b writes too, and a merges b's state now and then (so a's next put on a key b wrote
+    concurrently observes two dots)."""
+    a, b = ORMap(), ORMap()
+    deltas: list[ORMap] = []
+    for what, key, value in plan:
+        if what == "put":
+            deltas.append(a.put(key, value, replica="a"))
+        elif what == "delete":
+            deltas.append(a.remove(key, replica="a"))
+        elif what == "theirs":
+            b.put(key, -value, replica="b")
+        else:
+            a.merge(b.copy())
+    return a, [d for d in deltas if getattr(d, "_dot", None) is not None]
+
+
+def general_join(deltas: list[ORMap]) -> ORMap:
+    """The pairwise join of built copies (reading a lazy delta builds it: call last)."""
+    out = ORMap()
+    for delta in deltas:
+        out.merge(delta.copy())
+    return out
+
+
+@SAME
+@given(plan=steps)
+def test_join_puts_equals_the_general_join(plan: list[Step]) -> None:
+    _, deltas = history(plan)
+    if len(deltas) < 2:
+        return
+    fast = join_puts(deltas)
+    assert fast is not None
+    assert all(d._dot is not None for d in deltas)  # none was built
+    assert fast == general_join(deltas)
+
+
+@SAME
+@given(plan=steps, cut=st.integers(1, 40))
+def test_absorbing_puts_into_a_fold_equals_the_general_join(plan: list[Step], cut: int) -> None:
+    _, deltas = history(plan)
+    cut = min(cut, len(deltas))
+    if cut == 0 or cut == len(deltas):
+        return
+    head, rest = deltas[:cut], deltas[cut:]
+    fold = join_puts(head) if len(head) > 1 else general_join(head)
+    before = encoded_size({"m": fold})
+    added = absorb_puts(fold, rest)
+    assert added is not None and all(d._dot is not None for d in rest)
+    assert fold == general_join(deltas)
+    assert added >= encoded_size({"m": general_join(rest)}) - 8  # (msgpack headers, rounded)
+    assert before + added >= encoded_size({"m": fold})  # the fold's size stays a bound
+
+
+def test_absorb_refuses_built_deltas_and_changes_nothing() -> None:
+    m = ORMap()
+    fold = join_puts([m.put("a", 1, replica="a"), m.put("b", 2, replica="a")])
+    built = m.put("c", 3, replica="a")
+    built.copy()  # read: built
+    saved = fold.copy()
+    assert absorb_puts(fold, [m.put("d", 4, replica="a"), built]) is None
+    assert fold == saved
+
+
+@SAME
+@given(plan=steps, max_groups=st.integers(2, 9), after=st.integers(0, 40))
+def test_a_buffer_folding_unbuilt_puts_brings_a_peer_at_any_point_up_to_date(
+    plan: list[Step], max_groups: int, after: int
+) -> None:
+    buffer = DeltaBuffer(max_groups=max_groups)
+    a, b = ORMap(), ORMap()
+    given_deltas: list[ORMap] = []
+    for what, key, value in plan:  # as `history`, appending as it goes (folds interleave)
+        if what in ("put", "delete"):
+            delta = a.put(key, value, replica="a") if what == "put" else a.remove(key, replica="a")
+            given_deltas.append(delta)
+            buffer.append("a", {"m": delta}, deferred=True)
+        elif what == "theirs":
+            b.put(key, -value, replica="b")
+        else:
+            merged = b.copy()
+            a.merge(merged)
+            given_deltas.append(merged)
+            buffer.append("b", {"m": merged})
+    assert len(buffer) <= max_groups and buffer.can_serve(0)
+    after = min(after, len(given_deltas))
+    collected = buffer.collect(after).get("m")
+    peer = general_join(given_deltas[:after])
+    if collected is not None:
+        peer.merge(collected.copy())
+    assert peer == a
+
+
+def test_a_fold_of_local_puts_builds_none_of_them() -> None:
+    """The fold's fast path: 400 puts on 50 keys fold many times, and no delta is built (the
+    general join builds each: a dozen objects per put, for the collector to trace)."""
+    buffer = DeltaBuffer(max_groups=16)
+    m = ORMap()
+    deltas = [m.put(f"k{i % 50}", i, replica="a") for i in range(400)]
+    for delta in deltas:
+        buffer.append("a", {"m": delta}, deferred=True)
+    assert buffer.folds > 20
+    assert all(d._dot is not None for d in deltas)
+    assert buffer.collect(0)["m"] == m
+
+
+contexts = st.builds(
+    lambda dots: CausalContext.of(Dot(r, c) for r, c in dots),
+    st.lists(st.tuples(st.sampled_from("xyz"), st.integers(1, 30)), max_size=25, unique=True),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(ctx=contexts, limit=st.integers(-2, 60))
+def test_has_more_dots_than_is_the_count_compared(ctx: CausalContext, limit: int) -> None:
+    assert ctx.has_more_dots_than(limit) == (ctx.dot_count() > limit)

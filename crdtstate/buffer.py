@@ -31,18 +31,26 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Container
 
-from . import codec
 from .gcpause import gc_paused
-from .joins import SegmentJoins, deltas_by_name, join_owned
+from .joins import (
+    ENTRY_OVERHEAD,
+    SegmentJoins,
+    deltas_by_name,
+    encoded_size,
+    fold_into,
+    merge_unmerged,
+)
 from .types import Crdt
-from .types.putdelta import absorb_puts, is_unbuilt
+from .types.clocks import Dot
+from .types.putdelta import is_unbuilt
+
+__all__ = ["ENTRY_OVERHEAD", "DeltaBuffer", "DeltaGroup", "encoded_size"]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
 MIXED_ORIGIN = ""  # a fold of groups from several origins (no replica id is empty)
 
 
-ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
 # unmeasured groups that make the buffer measure them and apply its bound: as many as
 # `DEFAULT_MAX_GROUPS`, so a buffer that folds does so before it measures, and the groups it
 # folds are measured as their join, once (`_fold`), not one by one
@@ -91,16 +99,30 @@ class DeltaGroup:
         return f"DeltaGroup({self.sequence}, {self.origin!r}, {sorted(self.deltas)})"
 
 
+class FoldGroup(DeltaGroup):
+    """A fold (`DeltaBuffer._fold`). Its maps' contexts may lack the dots of the puts it
+    absorbed since it was last read (`unmerged`, per object): `deltas` merges them first, in
+    one pass per object, so a fold read once in a while pays for them once."""
+
+    __slots__ = ("unmerged",)
+
+    def __init__(
+        self, sequence: int, origin: str, deltas: dict[str, Crdt], size: int, first: int
+    ) -> None:
+        super().__init__(sequence, origin, deltas, size, first)
+        self.unmerged: dict[str, set[Dot]] = {}
+
+    @property
+    def deltas(self) -> dict[str, Crdt]:
+        deltas = self._deltas
+        assert deltas is not None
+        if self.unmerged:
+            merge_unmerged(deltas, self.unmerged)
+            self.unmerged = {}
+        return deltas
+
+
 _new_object = object.__new__
-
-
-def encoded_size(deltas: dict[str, Crdt]) -> int:
-    """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries
-    (the payloads packed exactly; names, kinds and msgpack headers counted, not packed)."""
-    size = 0
-    for name, delta in deltas.items():
-        size += len(codec.pack(delta.to_wire())) + len(name) + len(delta.kind) + ENTRY_OVERHEAD
-    return size
 
 
 class DeltaBuffer:
@@ -297,9 +319,11 @@ class DeltaBuffer:
 
         The fold's size is the previous fold's (when it is folded in again) plus the encoded
         size of the join of the other groups: an upper bound of the fold's encoding (a join is
-        never bigger than its parts). The groups are not measured one by one (under overload,
-        when no ack comes for a while, that encoded every update once more: 15% of the CPU),
-        and the previous fold, which can be as big as the state, is never encoded again."""
+        never bigger than its parts); local puts are counted as `absorb_puts` joins them,
+        unbuilt (their values' encoded sizes, and a fixed cost per dot). The groups are not
+        measured one by one (under overload, when no ack comes for a while, that encoded every
+        update once more: 15% of the CPU), and the previous fold, which can be as big as the
+        state, is never encoded again."""
         folded = [self._groups.popleft() for _ in range(count)]
         for group in folded:
             if group.size is None:
@@ -308,28 +332,21 @@ class DeltaBuffer:
                 self._bytes -= group.size
         before = folded[0] if folded[0].folded else None
         by_name = deltas_by_name([group.deltas for group in (folded[1:] if before else folded)])
+        unmerged: dict[str, set[Dot]] = {}
         if before is None:
             deltas: dict[str, Crdt] = {}
             size = 0
         else:  # the previous fold's deltas are its own: joined into in place
-            assert before.size is not None
-            deltas = dict(before.deltas)
+            assert before.size is not None and isinstance(before, FoldGroup)
+            deltas = dict(before._deltas)  # type: ignore[arg-type]  # (its dots left unmerged)
+            unmerged = before.unmerged
             size = before.size
-        for name, parts in by_name.items():
-            mine = deltas.get(name)
-            added = None if mine is None else absorb_puts(mine, parts)
-            if added is not None:  # local puts and deletes, straight into the fold's map
-                size += added
-                continue
-            # the join of the others, into an object of the fold's own (the next fold joins
-            # into it in place: no delta given is ever changed)
-            fresh = parts[0].copy() if len(parts) == 1 else type(parts[0]).join(parts)
-            size += encoded_size({name: fresh})
-            deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)
+        size += fold_into(deltas, unmerged, by_name)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
-        fold = DeltaGroup(folded[-1].sequence, origin, deltas, size, first)
+        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first)
+        fold.unmerged = unmerged
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -9,11 +9,29 @@ import operator
 from bisect import bisect_left
 from typing import TYPE_CHECKING
 
+from . import codec
 from .types import Crdt
 from .types.causal import CausalCrdt
+from .types.clocks import Dot
+from .types.putdelta import absorb_puts, is_unbuilt, merge_dots
 
 if TYPE_CHECKING:
     from .buffer import DeltaGroup
+
+
+ENTRY_OVERHEAD = 4  # an entry's list and string headers in msgpack
+# dots a fold leaves aside for its context (`fold_into`), at most: each merge is one pass over
+# the context's ranges, so per dot it costs O(ranges / MAX_UNMERGED), and the set stays small
+MAX_UNMERGED = 32_768
+
+
+def encoded_size(deltas: dict[str, Crdt]) -> int:
+    """Bytes of the deltas as a delta frame carries them: [name, kind, payload] entries
+    (the payloads packed exactly; names, kinds and msgpack headers counted, not packed)."""
+    size = 0
+    for name, delta in deltas.items():
+        size += len(codec.pack(delta.to_wire())) + len(name) + len(delta.kind) + ENTRY_OVERHEAD
+    return size
 
 
 class SegmentJoins:
@@ -103,3 +121,44 @@ def join_owned(deltas: list[Crdt], *, owned: bool) -> Crdt:
     for delta in deltas[1:]:
         joined.merge(delta)
     return joined
+
+
+def fold_into(
+    deltas: dict[str, Crdt], unmerged: dict[str, set[Dot]], by_name: dict[str, list[Crdt]]
+) -> int:
+    """Join the deltas `by_name` into a fold's own `deltas` (a previous fold's, or empty),
+    in place; about the bytes they add (`encoded_size`, or `absorb_puts`' count).
+
+    Unbuilt map puts and deletes are absorbed without being built, their dots left in
+    `unmerged` (the fold merges them when read: `merge_unmerged`); the rest (a peer's
+    groups, other types, and the puts a push already read) are joined, into an object of
+    the fold's own, then into the fold's, which is joined into in place (no delta given is
+    ever changed)."""
+    size = 0
+    for name, parts in by_name.items():
+        mine = deltas.get(name)
+        unbuilt = [part for part in parts if is_unbuilt(part)] if mine is not None else []
+        if unbuilt:
+            left = unmerged.setdefault(name, set())
+            added = absorb_puts(mine, unbuilt, left)
+            if len(left) > MAX_UNMERGED:  # memory that grows with the updates: merged now
+                merge_dots(mine.context, unmerged.pop(name))  # type: ignore[union-attr]
+            elif not left:
+                del unmerged[name]
+            if added is not None:
+                size += added
+                parts = [part for part in parts if not is_unbuilt(part)]
+                if not parts:
+                    continue
+        if mine is not None and name in unmerged:  # joined pairwise below: its context first
+            merge_dots(mine.context, unmerged.pop(name))  # type: ignore[attr-defined]
+        fresh = parts[0].copy() if len(parts) == 1 else type(parts[0]).join(parts)
+        size += encoded_size({name: fresh})
+        deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)
+    return size
+
+
+def merge_unmerged(deltas: dict[str, Crdt], unmerged: dict[str, set[Dot]]) -> None:
+    """Merge the dots a fold left aside (`fold_into`) into its maps' contexts."""
+    for name, dots in unmerged.items():
+        merge_dots(deltas[name].context, dots)  # type: ignore[attr-defined]

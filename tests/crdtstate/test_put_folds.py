@@ -8,13 +8,15 @@ and a buffer that folds them must bring a peer at any point up to date.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crdtstate.buffer import DeltaBuffer, encoded_size
+from crdtstate import joins
+from crdtstate.buffer import DeltaBuffer, FoldGroup, encoded_size
 from crdtstate.types import ORMap
 from crdtstate.types.clocks import CausalContext, Dot
-from crdtstate.types.putdelta import absorb_puts, join_puts
+from crdtstate.types.putdelta import absorb_puts, join_puts, merge_dots
 
 SAME = settings(max_examples=150, deadline=None, derandomize=True)
 Step = tuple[str, str, int]  # (what, key, value)
@@ -69,8 +71,12 @@ def test_join_puts_equals_the_general_join(plan: list[Step]) -> None:
 
 
 @SAME
-@given(plan=steps, cut=st.integers(1, 40))
-def test_absorbing_puts_into_a_fold_equals_the_general_join(plan: list[Step], cut: int) -> None:
+@given(plan=steps, cut=st.integers(1, 40), again=st.integers(0, 40), defer=st.booleans())
+def test_absorbing_puts_into_a_fold_equals_the_general_join(
+    plan: list[Step], cut: int, again: int, defer: bool
+) -> None:
+    """Absorbed in two batches; `defer`: the context's new dots left to merge at the end (a
+    buffer's fold merges them when it is next read)."""
     _, deltas = history(plan)
     cut = min(cut, len(deltas))
     if cut == 0 or cut == len(deltas):
@@ -78,8 +84,15 @@ def test_absorbing_puts_into_a_fold_equals_the_general_join(plan: list[Step], cu
     head, rest = deltas[:cut], deltas[cut:]
     fold = join_puts(head) if len(head) > 1 else general_join(head)
     before = encoded_size({"m": fold})
-    added = absorb_puts(fold, rest)
-    assert added is not None and all(d._dot is not None for d in rest)
+    unmerged: set[Dot] | None = set() if defer else None
+    first, second = rest[:again], rest[again:]
+    added = (absorb_puts(fold, first, unmerged) if first else 0) or 0
+    more = absorb_puts(fold, second, unmerged) if second else 0
+    assert more is not None
+    added += more
+    assert all(d._dot is not None for d in rest)
+    if unmerged is not None:
+        merge_dots(fold.context, unmerged)
     assert fold == general_join(deltas)
     assert added >= encoded_size({"m": general_join(rest)}) - 8  # (msgpack headers, rounded)
     assert before + added >= encoded_size({"m": fold})  # the fold's size stays a bound
@@ -125,15 +138,20 @@ def test_a_buffer_folding_unbuilt_puts_brings_a_peer_at_any_point_up_to_date(
 
 
 def test_a_fold_of_local_puts_builds_none_of_them() -> None:
-    """The fold's fast path: 400 puts on 50 keys fold many times, and no delta is built (the
-    general join builds each: a dozen objects per put, for the collector to trace)."""
+    """The fold's fast path: 400 puts on 50 keys fold many times, and no delta is built but
+    by a read (the general join builds each: a dozen objects per put, for the collector to
+    trace); a fold read between folds merges the dots it left aside, and folds on."""
     buffer = DeltaBuffer(max_groups=16)
     m = ORMap()
-    deltas = [m.put(f"k{i % 50}", i, replica="a") for i in range(400)]
+    deltas = [m.put(f"k{i % 50}", i, replica="a") for i in range(200)]
     for delta in deltas:
         buffer.append("a", {"m": delta}, deferred=True)
+    assert buffer.collect(0)["m"] == m  # read between folds
+    deltas += [m.put(f"k{i % 50}", i, replica="a") for i in range(200, 400)]
+    for delta in deltas[200:]:
+        buffer.append("a", {"m": delta}, deferred=True)
     assert buffer.folds > 20
-    assert all(d._dot is not None for d in deltas)
+    assert all(d._dot is not None for d in deltas[200:])  # (the read built those it joined)
     assert buffer.collect(0)["m"] == m
 
 
@@ -147,3 +165,19 @@ contexts = st.builds(
 @given(ctx=contexts, limit=st.integers(-2, 60))
 def test_has_more_dots_than_is_the_count_compared(ctx: CausalContext, limit: int) -> None:
     assert ctx.has_more_dots_than(limit) == (ctx.dot_count() > limit)
+
+
+def test_a_fold_merges_the_dots_it_left_aside_before_they_grow_with_the_updates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fold's memory grows with the keys, not the updates: the dots it leaves aside for its
+    context are merged once there are `MAX_UNMERGED`."""
+    monkeypatch.setattr(joins, "MAX_UNMERGED", 50)
+    buffer = DeltaBuffer(max_groups=16)
+    m = ORMap()
+    for i in range(2_000):
+        buffer.append("a", {"m": m.put(f"k{i % 20}", i, replica="a")}, deferred=True)
+    fold = buffer.groups_after(0)[0]
+    assert isinstance(fold, FoldGroup) and buffer.folds > 100
+    assert all(len(dots) <= 50 for dots in fold.unmerged.values())
+    assert buffer.collect(0)["m"] == m

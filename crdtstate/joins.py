@@ -91,14 +91,26 @@ class SegmentJoins:
             del self._cuts[: bisect_left(self._cuts, sequence)]
 
 
-def join_parts(parts: list[dict[str, Crdt]], *, own: bool = False) -> dict[str, Crdt]:
+def join_parts(parts: list[dict[str, Crdt]]) -> dict[str, Crdt]:
     """Per object, the join of its deltas in `parts` (by its kind's `join`, which hands back
-    a lone delta itself); `own`: every result a new object, a lone delta copied (a fold's,
-    which later folds join into in place)."""
-    return {
-        name: deltas[0].copy() if own and len(deltas) == 1 else type(deltas[0]).join(deltas)
-        for name, deltas in deltas_by_name(parts).items()
-    }
+    a lone delta itself)."""
+    return {name: join_deltas(deltas) for name, deltas in deltas_by_name(parts).items()}
+
+
+def join_deltas(deltas: list[Crdt]) -> Crdt:
+    """The join of one object's `deltas`, none of them changed (a lone one handed back)."""
+    return _join_class(deltas).join(deltas)
+
+
+def _join_class(deltas: list[Crdt]) -> type[Crdt]:
+    """The class whose `join` joins `deltas`: the first's, unless another is an unbuilt put
+    (`PutDelta.join` joins those without building them, the rest as the map's join would)."""
+    first = type(deltas[0])
+    if len(deltas) > 1 and not is_unbuilt(deltas[0]):
+        for delta in deltas:
+            if is_unbuilt(delta):
+                return type(delta)
+    return first
 
 
 def deltas_by_name(parts: list[dict[str, Crdt]]) -> dict[str, list[Crdt]]:
@@ -152,7 +164,7 @@ def fold_into(
                     continue
         if mine is not None and name in unmerged:  # joined pairwise below: its context first
             merge_dots(mine.context, unmerged.pop(name))  # type: ignore[attr-defined]
-        fresh = parts[0].copy() if len(parts) == 1 else type(parts[0]).join(parts)
+        fresh = parts[0].copy() if len(parts) == 1 else join_deltas(parts)
         size += encoded_size({name: fresh})
         deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)
     return size

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from crdtstate import joins
 from crdtstate.buffer import DeltaBuffer, FoldGroup, encoded_size
+from crdtstate.joins import join_parts
 from crdtstate.types import ORMap
 from crdtstate.types.clocks import CausalContext, Dot
 from crdtstate.types.putdelta import absorb_puts, join_puts, merge_dots
@@ -96,6 +97,23 @@ def test_absorbing_puts_into_a_fold_equals_the_general_join(
     assert fold == general_join(deltas)
     assert added >= encoded_size({"m": general_join(rest)}) - 8  # (msgpack headers, rounded)
     assert before + added >= encoded_size({"m": fold})  # the fold's size stays a bound
+
+
+@SAME
+@given(plan=steps, read=st.sets(st.integers(0, 39)))
+def test_a_join_of_mixed_deltas_builds_none_unbuilt(plan: list[Step], read: set[int]) -> None:
+    """A push's join may start at a fold or a peer's delta, and a read built some puts:
+    the unbuilt ones are joined as `join_puts` joins them, the rest merged in."""
+    _, deltas = history(plan)
+    for i in read & set(range(len(deltas))):
+        deltas[i].copy()  # read: built
+    unbuilt = [d for d in deltas if d._dot is not None]
+    peer = ORMap()
+    mixed = [peer.put("b", 7, replica="b").copy(), *deltas]  # a peer's (built) delta first
+    joined = join_parts([{"m": d} for d in mixed])["m"]
+    if len(unbuilt) > 1:
+        assert all(d._dot is not None for d in unbuilt)
+    assert joined == general_join(mixed)
 
 
 def test_absorb_refuses_built_deltas_and_changes_nothing() -> None:

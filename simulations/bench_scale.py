@@ -13,10 +13,11 @@ size) runs in a fresh process (`scale_worker.py`); each op kind is timed for `--
 seconds after a warm-up, at least `--min-ops` times, and the figure is the mean (so costs paid
 once every k ops count). An op predicted (from the previous size, linearly) to take longer
 than `--max-op` seconds is skipped and its estimate printed. Also prints the resident memory
-each structure added per key.
+each structure added per key. `--repeats N` runs every cell N times, the sizes in turn, and
+keeps each op's median cost, printing every run's (one run per size is a draw on a shared VM).
 
     python -m simulations.bench_scale [--sizes 1000,10000,100000,1000000] [--budget 1.5]
-                                      [--quick] [--plot scale.png] [--json scale.json]
+                                      [--repeats 3] [--quick] [--plot scale.png] [--json f]
 """
 
 from __future__ import annotations
@@ -108,6 +109,38 @@ def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace) -> 
         lines = error.strip().splitlines() or [f"exit {process.returncode}"]
         cell.error = lines[-1]
     return cell
+
+
+def median_cell(runs: list[Cell]) -> Cell:
+    """Of one cell's runs, per op the median mean cost (the lower middle one for an even
+    count), the first run's build figures, and any run's error. A cell is one process a
+    minute or more from the next; a shared VM's speed drifts ~2x over minutes (a fixed
+    Python probe: 0.08-0.16 s of CPU), so one run of each size is a draw, not a ratio."""
+    merged = Cell(runs[0].impl, runs[0].size, build=runs[0].build, skipped=runs[0].skipped)
+    for op in runs[0].mean_us:
+        costs = sorted(run.mean_us[op] for run in runs if op in run.mean_us)
+        merged.mean_us[op] = costs[(len(costs) - 1) // 2]
+        merged.samples[op] = sum(run.samples.get(op, 0) for run in runs)
+    merged.error = next((run.error for run in runs if run.error), None)
+    return merged
+
+
+def spread(runs: dict[tuple[str, int], list[Cell]], sizes: list[int], ops: list[str]) -> str:
+    """crdtstate's cost per run of each target op, at the smallest and largest size, and each
+    run's growth (largest / smallest size in the same run), so the noise behind the medians
+    shows."""
+    lines = ["crdtstate, us per op of each run (the table shows the median) and growth per run:"]
+    small, large = runs.get(("crdtstate", sizes[0])), runs.get(("crdtstate", sizes[-1]))
+    if not small or not large:
+        return lines[0] + " not run"
+    for op in [o for o in TARGET_OPS if o in ops]:
+        figures = []
+        for a, b in zip(small, large, strict=True):
+            first, last = a.mean_us.get(op), b.mean_us.get(op)
+            if first and last:
+                figures.append(f"{fmt_us(first)} -> {fmt_us(last)} ({last / first:.1f}x)")
+        lines.append(f"  {op:<7} " + ", ".join(figures))
+    return "\n".join(lines)
 
 
 def ops_to_run(impl: str, size: int, cells: dict[tuple[str, int], Cell], args: Any) -> Cell:
@@ -294,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
         default=list(OPS),
         help=f"operations to time, comma-separated (default: {','.join(OPS)})",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run every cell this many times, sizes in turn, and keep each op's median cost",
+    )
     parser.add_argument("--plot", type=Path, help="write a log-log PNG of cost vs size here")
     parser.add_argument("--json", type=Path, help="write the raw figures here")
     args = parser.parse_args(argv)
@@ -304,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown implementation or op: {sorted(bad)}")
     impls = [i for i in IMPL_ORDER if i in args.impls]
     sizes = args.sizes
-    expected = estimate_seconds(sizes, impls, args)
+    expected = estimate_seconds(sizes, impls, args) * args.repeats
     minutes = f"{expected / 60:.0f} min ({expected:.0f} s)" if expected >= 120 else ""
     started = announce(f"about {minutes or f'{expected:.0f} s'}")
     print(
@@ -312,19 +351,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.budget:g} s per op kind (the duration assumes today's O(n) updates)",
         flush=True,
     )
-    cells: dict[tuple[str, int], Cell] = {}
-    for size in sizes:
-        for impl in impls:
-            planned = ops_to_run(impl, size, cells, args)
-            ops = [op for op in args.ops if op not in planned.skipped]
-            progress(f"{LABELS[impl]} at {size:,} keys: building, then {', '.join(ops)}")
-            cell = run_cell(impl, size, ops, args)
-            cell.skipped = planned.skipped
-            cells[(impl, size)] = cell
-            if cell.error:
-                print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    runs: dict[tuple[str, int], list[Cell]] = {}
+    for repeat in range(args.repeats):  # every size in turn, then again: phases hit all alike
+        cells: dict[tuple[str, int], Cell] = {}
+        for size in sizes:
+            for impl in impls:
+                planned = ops_to_run(impl, size, cells, args)
+                ops = [op for op in args.ops if op not in planned.skipped]
+                of = f" (run {repeat + 1} of {args.repeats})" if args.repeats > 1 else ""
+                progress(f"{LABELS[impl]} at {size:,} keys{of}: building, then {', '.join(ops)}")
+                cell = run_cell(impl, size, ops, args)
+                cell.skipped = planned.skipped
+                cells[(impl, size)] = cell
+                runs.setdefault((impl, size), []).append(cell)
+                if cell.error:
+                    print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    cells = {key: median_cell(cell_runs) for key, cell_runs in runs.items()}
     print()
     print(table(cells, sizes, impls, args.ops))
+    if args.repeats > 1:
+        print(spread(runs, sizes, args.ops))
     print(
         f"\n(mean us per op over >= {args.min_ops} ops or {args.budget:g} s after a warm-up; "
         f"x{sizes[0]:,}: cost at that size / cost at {sizes[0]:,}; notify = change - put;"

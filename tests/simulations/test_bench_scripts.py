@@ -382,3 +382,19 @@ def test_repeated_runs_keep_the_median_made_rate_and_report_the_spread() -> None
     assert bench_saturation.median_step(runs[:2]).made == 17_000  # the lower middle: no flattery
     text = "\n".join(report([_step(16_000, 16_000), median], _args()))
     assert "asked 24,000: 17,000-24,000" in text
+
+
+def test_scale_repeats_keep_each_ops_median_and_show_every_run() -> None:
+    """`--repeats`: per op the median of the runs' mean costs (the lower middle one for an
+    even count), the spread printed with each run's own growth."""
+    runs = [Cell("crdtstate", 1_000, mean_us={"put": us, "get": 1.0}) for us in (10.0, 30.0, 20.0)]
+    merged = bench_scale.median_cell(runs)
+    assert merged.mean_us == {"put": 20.0, "get": 1.0} and merged.error is None
+    assert bench_scale.median_cell(runs[:2]).mean_us["put"] == 10.0
+    runs[1].error = "boom"
+    assert bench_scale.median_cell(runs).error == "boom"
+    large = [Cell("crdtstate", 1_000_000, mean_us={"put": us}) for us in (15.0, 90.0, 20.0)]
+    text = bench_scale.spread(
+        {("crdtstate", 1_000): runs, ("crdtstate", 1_000_000): large}, [1_000, 1_000_000], ["put"]
+    )
+    assert "10.0 -> 15.0 (1.5x), 30.0 -> 90.0 (3.0x), 20.0 -> 20.0 (1.0x)" in text

@@ -32,19 +32,10 @@ from collections import deque
 from collections.abc import Container
 
 from .gcpause import gc_paused
-from .joins import (
-    ENTRY_OVERHEAD,
-    SegmentJoins,
-    deltas_by_name,
-    encoded_size,
-    fold_into,
-    merge_unmerged,
-)
+from .joins import SegmentJoins, deltas_by_name, encoded_size, fold_into, merge_unmerged
 from .types import Crdt
 from .types.clocks import Dot
 from .types.putdelta import is_unbuilt
-
-__all__ = ["ENTRY_OVERHEAD", "DeltaBuffer", "DeltaGroup", "encoded_size"]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024

@@ -43,18 +43,11 @@ class PutDelta:
 
     def _build(self) -> None:
         part = MapStore(self.value_cls)
-        observed = self._observed
         dot = self._dot
         if self._write is None:  # a delete: the context of the dots it drops
-            context = CausalContext.of(observed)
+            context = CausalContext.of(self._observed)
         else:
-            if observed is None:
-                dots: Any = (dot,)
-            elif type(observed) is Dot:
-                dots = (observed, dot)
-            else:
-                dots = (*observed, dot)
-            context = CausalContext.of(dots)
+            context = CausalContext.of((*dropped_by(self), dot))
             part.entries[self._key] = self.plain_cls._of(DotFun({dot: self._write}), context)
             part.owner[dot] = self._key
         _STORE.__set__(self, part)
@@ -140,20 +133,12 @@ def join_puts(deltas: Any) -> Any:
         own = delta._dot
         if own is None:
             return None
-        observed = delta._observed
-        if delta._write is None:  # a delete: `_observed` holds its own dot too
-            dots += observed
-            observed_all.update(observed)
-            continue
-        dots.append(own)
-        if observed is not None:
-            if type(observed) is Dot:
-                dots.append(observed)
-                observed_all.add(observed)
-            else:
-                dots += observed
-                observed_all.update(observed)
-        writes.append((delta._key, own, delta._write))
+        dropped = dropped_by(delta)
+        dots += dropped
+        observed_all.update(dropped)
+        if delta._write is not None:
+            dots.append(own)
+            writes.append((delta._key, own, delta._write))
     context = CausalContext.of(dots)
     store = MapStore(cls.value_cls)
     entries, owner, register = store.entries, store.owner, cls.plain_cls
@@ -208,11 +193,8 @@ def absorb_puts(target: Any, deltas: Any, unmerged: set[Dot] | None = None) -> i
     to_wire = register.value_spec.to_wire
     size = 0
     for delta in deltas:
-        own, observed, write = delta._dot, delta._observed, delta._write
-        if write is None or observed is None or type(observed) is not Dot:
-            dropped = observed or ()  # (a delete's holds its own dot too, dropping nothing)
-        else:
-            dropped = (observed,)
+        own, write = delta._dot, delta._write
+        dropped = dropped_by(delta)
         for dot in dropped:  # the join's rule: a dot the delta has seen and does not hold
             key = owner.pop(dot, None)
             if key is not None:
@@ -242,6 +224,16 @@ def merge_dots(context: CausalContext, dots: Any) -> None:
     not range by range: for the many scattered dots a fold's absorbed puts leave."""
     joined = CausalContext.union([context, CausalContext.of(dots)])
     context.vector, context.cloud = joined.vector, joined.cloud
+
+
+def dropped_by(delta: Any) -> tuple[Dot, ...]:
+    """The dots an unbuilt delta has seen and does not hold: those its put replaced (none,
+    one, or several concurrent ones), or those its delete drops (with its own event dot, which
+    no store holds)."""
+    observed = delta._observed
+    if observed is None:
+        return ()
+    return (observed,) if type(observed) is Dot else observed
 
 
 def is_unbuilt(delta: Any) -> bool:

@@ -95,13 +95,14 @@ class FoldGroup(DeltaGroup):
     absorbed since it was last read (`unmerged`, per object): `deltas` merges them first, in
     one pass per object, so a fold read once in a while pays for them once."""
 
-    __slots__ = ("unmerged",)
+    __slots__ = ("sizes", "unmerged")
 
     def __init__(
         self, sequence: int, origin: str, deltas: dict[str, Crdt], size: int, first: int
     ) -> None:
         super().__init__(sequence, origin, deltas, size, first)
         self.unmerged: dict[str, set[Dot]] = {}
+        self.sizes: dict[str, dict[Dot, int]] = {}  # per object, the bytes of absorbed writes
 
     @property
     def deltas(self) -> dict[str, Crdt]:
@@ -324,20 +325,21 @@ class DeltaBuffer:
         before = folded[0] if folded[0].folded else None
         by_name = deltas_by_name([group.deltas for group in (folded[1:] if before else folded)])
         unmerged: dict[str, set[Dot]] = {}
+        sizes: dict[str, dict[Dot, int]] = {}
         if before is None:
             deltas: dict[str, Crdt] = {}
             size = 0
         else:  # the previous fold's deltas are its own: joined into in place
             assert before.size is not None and isinstance(before, FoldGroup)
             deltas = dict(before._deltas)  # type: ignore[arg-type]  # (its dots left unmerged)
-            unmerged = before.unmerged
+            unmerged, sizes = before.unmerged, before.sizes
             size = before.size
-        size += fold_into(deltas, unmerged, by_name)
+        size += fold_into(deltas, unmerged, sizes, by_name)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
         fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first)
-        fold.unmerged = unmerged
+        fold.unmerged, fold.sizes = unmerged, sizes
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -136,34 +136,39 @@ def join_owned(deltas: list[Crdt], *, owned: bool) -> Crdt:
 
 
 def fold_into(
-    deltas: dict[str, Crdt], unmerged: dict[str, set[Dot]], by_name: dict[str, list[Crdt]]
+    deltas: dict[str, Crdt],
+    unmerged: dict[str, set[Dot]],
+    sizes: dict[str, dict[Dot, int]],
+    by_name: dict[str, list[Crdt]],
 ) -> int:
     """Join the deltas `by_name` into a fold's own `deltas` (a previous fold's, or empty),
-    in place; about the bytes they add (`encoded_size`, or `absorb_puts`' count).
+    in place; about the bytes that adds (`encoded_size`, or `absorb_puts`' count).
 
     Unbuilt map puts and deletes are absorbed without being built, their dots left in
-    `unmerged` (the fold merges them when read: `merge_unmerged`); the rest (a peer's
-    groups, other types, and the puts a push already read) are joined, into an object of
-    the fold's own, then into the fold's, which is joined into in place (no delta given is
-    ever changed)."""
+    `unmerged` (the fold merges them when read: `merge_unmerged`) and their writes' bytes
+    kept in `sizes` (taken off when overwritten); the rest (a peer's groups, other types,
+    and the puts a push already read) are joined, into an object of the fold's own, then
+    into the fold's, which is joined into in place (no delta given is ever changed)."""
     size = 0
     for name, parts in by_name.items():
         mine = deltas.get(name)
         unbuilt = [part for part in parts if is_unbuilt(part)] if mine is not None else []
         if unbuilt:
             left = unmerged.setdefault(name, set())
-            added = absorb_puts(mine, unbuilt, left)
+            added = absorb_puts(mine, unbuilt, left, sizes.setdefault(name, {}))
             if len(left) > MAX_UNMERGED:  # memory that grows with the updates: merged now
                 merge_dots(mine.context, unmerged.pop(name))  # type: ignore[union-attr]
             elif not left:
                 del unmerged[name]
             if added is not None:
                 size += added
-                parts = [part for part in parts if not is_unbuilt(part)]
+                # (a delete of an absent key is an empty delta: nothing to join)
+                parts = [part for part in parts if not is_unbuilt(part) and not part.is_bottom()]
                 if not parts:
                     continue
         if mine is not None and name in unmerged:  # joined pairwise below: its context first
             merge_dots(mine.context, unmerged.pop(name))  # type: ignore[attr-defined]
+        sizes.pop(name, None)  # (the join may drop writes counted there: never taken off)
         fresh = parts[0].copy() if len(parts) == 1 else join_deltas(parts)
         size += encoded_size({name: fresh})
         deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)

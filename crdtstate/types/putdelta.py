@@ -155,22 +155,30 @@ def join_puts(deltas: Any) -> Any:
     return cls._of(store, context)
 
 
-# about the bytes a dot costs in a delta frame, beside a write (its runs entry, its writer's
-# index) and a write's own envelope (its stamp and list headers); `absorb_puts` counts them
+# about the bytes a dot of another replica costs in a delta frame's context (a range of its
+# own, mostly: this replica's dots run on) and a write's own envelope (its stamp, its dot, list
+# headers); `absorb_puts` counts them
 DOT_BYTES = 20
 WRITE_BYTES = 24
 
 
-def absorb_puts(target: Any, deltas: Any, unmerged: set[Dot] | None = None) -> int | None:
+def absorb_puts(
+    target: Any,
+    deltas: Any,
+    unmerged: set[Dot] | None = None,
+    sizes: dict[Dot, int] | None = None,
+) -> int | None:
     """Join unbuilt put and delete deltas of `target`'s map class into `target` in place (a
     buffer fold's own delta: its registers and context are its own), without building
-    them; about the bytes they add to its encoding (their values' encoded sizes, exact, and
-    `DOT_BYTES` / `WRITE_BYTES` for the rest). None, with `target` unchanged, if one of them
-    is of another class or built, or if `target`'s value was read (its cache is kept).
+    them; about the bytes that adds to its encoding (less when writes it held are
+    overwritten). None, with `target` unchanged, if one of them is of another class or
+    built, or if `target`'s value was read (its cache is kept).
 
     `unmerged`: the dots `target`'s context lacks so far, which it gains here (left to the
     caller to merge, all at once: `merge_dots`, when the fold is next read); else they are
-    merged now.
+    merged now. `sizes`: the bytes counted for each write absorbed so far, taken off when one
+    is dropped, so a fold's size follows its keys, not its updates. A write counts its value's
+    encoded size and `WRITE_BYTES`, a dot of another replica `DOT_BYTES`.
 
     A buffer that nobody acknowledges folds its oldest half every `max_groups / 2` updates
     into the previous fold: joining them first, then that join into the fold, and encoding
@@ -191,6 +199,7 @@ def absorb_puts(target: Any, deltas: Any, unmerged: set[Dot] | None = None) -> i
     entries, owner = store.entries, store.owner
     register = lazy.plain_cls
     to_wire = register.value_spec.to_wire
+    counted: dict[Dot, int] = {} if sizes is None else sizes
     size = 0
     for delta in deltas:
         own, write = delta._dot, delta._write
@@ -201,8 +210,10 @@ def absorb_puts(target: Any, deltas: Any, unmerged: set[Dot] | None = None) -> i
                 values = entries[key].store.values
                 if values.pop(dot, None) is not None and not values:
                     del entries[key]
+                size -= counted.pop(dot, 0)
+            if dot[0] != own[0]:
+                size += DOT_BYTES
         pending.update(dropped)
-        size += DOT_BYTES * len(dropped)
         if write is None or own in pending or seen(own):
             continue  # (a write seen and dropped stays dropped)
         key = delta._key
@@ -213,7 +224,8 @@ def absorb_puts(target: Any, deltas: Any, unmerged: set[Dot] | None = None) -> i
             held.store.values[own] = write
         owner[own] = key
         pending.add(own)
-        size += WRITE_BYTES + DOT_BYTES + len(packb(to_wire(write[2]))) + len(str(key))
+        bytes_ = counted[own] = WRITE_BYTES + len(packb(to_wire(write[2]))) + len(str(key))
+        size += bytes_
     if unmerged is None:
         merge_dots(context, pending)
     return size

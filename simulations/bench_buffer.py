@@ -3,8 +3,9 @@ nobody acknowledges, and the buffer's memory is measured with tracemalloc, foldi
 default `max_groups`) beside the byte bound alone (`max_groups=None`, the baseline), in one run.
 
 The workload is the session registry's: puts (3 in 4) and deletes of session entries on
-`--keys` keys of one map, through the replica's synchronous core (no event loop), so the
-figures are the buffer's, not a container's. Each figure is the memory the buffer's groups
+`--keys` keys of one map, made and buffered as a container's update makes and buffers them
+(`m[k] = v`'s put, `Replica.commit_local`'s `append_local`) but without an event loop, so
+the figures are the buffer's, not a container's. Each figure is the memory the buffer's groups
 hold: traced memory with them, minus traced memory once they are all dropped. The target:
 folded, the buffer holds no more memory after the most updates than after the fewest times
 1.5 (it grows with the keys, not the updates); the baseline is printed, not judged.
@@ -55,10 +56,11 @@ def measure(updates: int, keys: int, max_groups: int | None, seed: int = 0) -> F
             key = f"session-{rng.randrange(keys)}"
             if rng.random() < 0.75:
                 value = Session(user=f"user-{i}", expires=1.7e9 + i)
-                delta = m.apply(key, lambda reg, v=value: reg.assign(v, replica=state.id))
+                delta = m.put(key, value, replica=state.id)  # what a container's `m[k] = v` does
             else:
                 delta = m.remove(key, replica=state.id)
-            state.commit_local("sessions", m, delta)
+            if not delta.is_bottom():  # as a container's update (a delete of no key: none)
+                buffer.append_local(state.id, "sessions", delta)  # as `Replica.commit_local`
         seconds = time.perf_counter() - start
         figure = Figure(
             updates,

@@ -155,15 +155,17 @@ def fold_into(
         unbuilt = [part for part in parts if is_unbuilt(part)] if mine is not None else []
         if unbuilt:
             left = unmerged.setdefault(name, set())
-            added = absorb_puts(mine, unbuilt, left, sizes.setdefault(name, {}))
+            absorbed = absorb_puts(mine, unbuilt, left, sizes.setdefault(name, {}))
             if len(left) > MAX_UNMERGED:  # memory that grows with the updates: merged now
                 merge_dots(mine.context, unmerged.pop(name))  # type: ignore[union-attr]
             elif not left:
                 del unmerged[name]
-            if added is not None:
+            if absorbed is not None:
+                added, count = absorbed
                 size += added
-                # (a delete of an absent key is an empty delta: nothing to join)
-                parts = [part for part in parts if not is_unbuilt(part) and not part.is_bottom()]
+                # the rest (a delete of an absent key is an empty delta: nothing to join)
+                taken = set(map(id, unbuilt[:count]))
+                parts = [part for part in parts if id(part) not in taken and not part.is_bottom()]
                 if not parts:
                     continue
         if mine is not None and name in unmerged:  # joined pairwise below: its context first

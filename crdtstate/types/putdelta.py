@@ -167,12 +167,14 @@ def absorb_puts(
     deltas: Any,
     unmerged: set[Dot] | None = None,
     sizes: dict[Dot, int] | None = None,
-) -> int | None:
+) -> tuple[int, int] | None:
     """Join unbuilt put and delete deltas of `target`'s map class into `target` in place (a
     buffer fold's own delta: its registers and context are its own), without building
-    them; about the bytes that adds to its encoding (less when writes it held are
-    overwritten). None, with `target` unchanged, if one of them is of another class or
-    built, or if `target`'s value was read (its cache is kept).
+    them: about the bytes that adds to its encoding (less when writes it held are
+    overwritten), and how many were absorbed (from the first: one that drops or writes a
+    value that is not a plain register, an undeclared map's nested one, stops it). None, with
+    `target` unchanged, if one is of another class or built, or if `target`'s value was read
+    (its cache is kept).
 
     `unmerged`: the dots `target`'s context lacks so far, which it gains here (left to the
     caller to merge, all at once: `merge_dots`, when the fold is next read); else they are
@@ -201,16 +203,30 @@ def absorb_puts(
     to_wire = register.value_spec.to_wire
     counted: dict[Dot, int] = {} if sizes is None else sizes
     size = 0
-    for delta in deltas:
+    for done, delta in enumerate(deltas):
         own, write = delta._dot, delta._write
         dropped = dropped_by(delta)
-        for dot in dropped:  # the join's rule: a dot the delta has seen and does not hold
-            key = owner.pop(dot, None)
-            if key is not None:
-                values = entries[key].store.values
-                if values.pop(dot, None) is not None and not values:
-                    del entries[key]
-                size -= counted.pop(dot, 0)
+        # the values it drops dots of, and the one it writes to, must be registers: else (an
+        # undeclared map's nested value from a peer) it and the rest are left to the caller
+        holders = []
+        for dot in dropped:
+            key = owner.get(dot)
+            held = None if key is None else entries.get(key)
+            if held is not None and type(held) is not register:
+                return _merged(context, pending, unmerged, size), done
+            holders.append((dot, key, held))
+        if write is not None:
+            held = entries.get(delta._key)
+            if held is not None and type(held) is not register:
+                return _merged(context, pending, unmerged, size), done
+        for dot, key, held in holders:  # the join's rule: a dot it has seen and does not hold
+            if held is not None:  # (else no value, or an index entry a join left behind)
+                del owner[dot]
+                values = held.store.values
+                if values.pop(dot, None) is not None:
+                    size -= counted.pop(dot, 0)
+                    if not values:
+                        del entries[key]
             if dot[0] != own[0]:
                 size += DOT_BYTES
         pending.update(dropped)
@@ -226,6 +242,11 @@ def absorb_puts(
         pending.add(own)
         bytes_ = counted[own] = WRITE_BYTES + len(packb(to_wire(write[2]))) + len(str(key))
         size += bytes_
+    return _merged(context, pending, unmerged, size), len(deltas)
+
+
+def _merged(context: CausalContext, pending: set[Dot], unmerged: Any, size: int) -> int:
+    """`absorb_puts`' end: its new dots merged into `context` unless left to the caller."""
     if unmerged is None:
         merge_dots(context, pending)
     return size

@@ -164,8 +164,8 @@ def fold_into(
                 added, count = absorbed
                 size += added
                 # the rest (a delete of an absent key is an empty delta: nothing to join)
-                taken = set(map(id, unbuilt[:count]))
-                parts = [part for part in parts if id(part) not in taken and not part.is_bottom()]
+                built = [part for part in parts if not is_unbuilt(part) and not part.is_bottom()]
+                parts = unbuilt[count:] + built
                 if not parts:
                     continue
         if mine is not None and name in unmerged:  # joined pairwise below: its context first

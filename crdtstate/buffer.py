@@ -98,11 +98,18 @@ class FoldGroup(DeltaGroup):
     __slots__ = ("sizes", "unmerged")
 
     def __init__(
-        self, sequence: int, origin: str, deltas: dict[str, Crdt], size: int, first: int
+        self,
+        sequence: int,
+        origin: str,
+        deltas: dict[str, Crdt],
+        size: int,
+        first: int,
+        unmerged: dict[str, set[Dot]],
+        sizes: dict[str, dict[Dot, int]],  # per object, the bytes of absorbed writes
     ) -> None:
         super().__init__(sequence, origin, deltas, size, first)
-        self.unmerged: dict[str, set[Dot]] = {}
-        self.sizes: dict[str, dict[Dot, int]] = {}  # per object, the bytes of absorbed writes
+        self.unmerged = unmerged
+        self.sizes = sizes
 
     @property
     def deltas(self) -> dict[str, Crdt]:
@@ -310,9 +317,9 @@ class DeltaBuffer:
         BP still leaves it out for its origin when all its groups came from one.
 
         The fold's size is the previous fold's (when it is folded in again) plus the encoded
-        size of the join of the other groups: an upper bound of the fold's encoding (a join is
-        never bigger than its parts); local puts are counted as `absorb_puts` joins them,
-        unbuilt (their values' encoded sizes, and a fixed cost per dot). The groups are not
+        size of the join of the other groups (an upper bound: a join is never bigger than its
+        parts), or, for local puts absorbed unbuilt, `absorb_puts`' estimate, which takes an
+        overwritten write's bytes off again. The groups are not
         measured one by one (under overload, when no ack comes for a while, that encoded every
         update once more: 15% of the CPU), and the previous fold, which can be as big as the
         state, is never encoded again."""
@@ -338,8 +345,7 @@ class DeltaBuffer:
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
-        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first)
-        fold.unmerged, fold.sizes = unmerged, sizes
+        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first, unmerged, sizes)
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -32,10 +32,10 @@ from collections import deque
 from collections.abc import Container
 
 from .gcpause import gc_paused
-from .joins import SegmentJoins, deltas_by_name, encoded_size, fold_into, merge_unmerged
+from .joins import SegmentJoins, deltas_by_name, encoded_size, fold_into, settle_fold
 from .types import Crdt
 from .types.clocks import Dot
-from .types.putdelta import is_unbuilt
+from .types.putdelta import FlatWrites, is_unbuilt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
@@ -91,11 +91,12 @@ class DeltaGroup:
 
 
 class FoldGroup(DeltaGroup):
-    """A fold (`DeltaBuffer._fold`). Its maps' contexts may lack the dots of the puts it
-    absorbed since it was last read (`unmerged`, per object): `deltas` merges them first, in
-    one pass per object, so a fold read once in a while pays for them once."""
+    """A fold (`DeltaBuffer._fold`). Its maps may lack the dots and the writes of the puts
+    it absorbed since it was last read (`unmerged` and `flat`, per object): `deltas` puts
+    them in first, in one pass per object, so a fold read once in a while pays for them
+    once."""
 
-    __slots__ = ("sizes", "unmerged")
+    __slots__ = ("flat", "sizes", "unmerged")
 
     def __init__(
         self,
@@ -106,18 +107,19 @@ class FoldGroup(DeltaGroup):
         first: int,
         unmerged: dict[str, set[Dot]],
         sizes: dict[str, dict[Dot, int]],  # per object, the bytes of absorbed writes
+        flat: dict[str, FlatWrites],
     ) -> None:
         super().__init__(sequence, origin, deltas, size, first)
         self.unmerged = unmerged
         self.sizes = sizes
+        self.flat = flat
 
     @property
     def deltas(self) -> dict[str, Crdt]:
         deltas = self._deltas
         assert deltas is not None
-        if self.unmerged:
-            merge_unmerged(deltas, self.unmerged)
-            self.unmerged = {}
+        if self.unmerged or self.flat:
+            settle_fold(deltas, self.unmerged, self.sizes, self.flat)
         return deltas
 
 
@@ -333,19 +335,20 @@ class DeltaBuffer:
         by_name = deltas_by_name([group.deltas for group in (folded[1:] if before else folded)])
         unmerged: dict[str, set[Dot]] = {}
         sizes: dict[str, dict[Dot, int]] = {}
+        flat: dict[str, FlatWrites] = {}
         if before is None:
             deltas: dict[str, Crdt] = {}
             size = 0
         else:  # the previous fold's deltas are its own: joined into in place
             assert before.size is not None and isinstance(before, FoldGroup)
             deltas = dict(before._deltas)  # type: ignore[arg-type]  # (its dots left unmerged)
-            unmerged, sizes = before.unmerged, before.sizes
+            unmerged, sizes, flat = before.unmerged, before.sizes, before.flat
             size = before.size
-        size += fold_into(deltas, unmerged, sizes, by_name)
+        size += fold_into(deltas, unmerged, sizes, flat, by_name)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
-        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first, unmerged, sizes)
+        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first, unmerged, sizes, flat)
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -13,7 +13,7 @@ from . import codec
 from .types import Crdt
 from .types.causal import CausalCrdt
 from .types.clocks import Dot
-from .types.putdelta import absorb_puts, is_unbuilt, merge_dots
+from .types.putdelta import FlatWrites, absorb_puts, is_unbuilt, materialize, merge_dots
 
 if TYPE_CHECKING:
     from .buffer import DeltaGroup
@@ -139,27 +139,32 @@ def fold_into(
     deltas: dict[str, Crdt],
     unmerged: dict[str, set[Dot]],
     sizes: dict[str, dict[Dot, int]],
+    flat: dict[str, FlatWrites],
     by_name: dict[str, list[Crdt]],
 ) -> int:
     """Join the deltas `by_name` into a fold's own `deltas` (a previous fold's, or empty),
     in place; about the bytes that adds (`encoded_size`, or `absorb_puts`' count).
 
     Unbuilt map puts and deletes are absorbed without being built, their dots left in
-    `unmerged` (the fold merges them when read: `merge_unmerged`) and their writes' bytes
-    kept in `sizes` (taken off when overwritten); the rest (a peer's groups, other types,
-    and the puts a push already read) are joined, into an object of the fold's own, then
-    into the fold's, which is joined into in place (no delta given is ever changed)."""
+    `unmerged` and their writes in `flat` (the fold merges and stores them when read:
+    `settle_fold`), the bytes of those in the store kept in `sizes` (taken off when
+    overwritten); the rest (a peer's groups, other types, and the puts a push already read)
+    are joined, into an object of the fold's own, then into the fold's, which is joined into
+    in place (no delta given is ever changed)."""
     size = 0
     for name, parts in by_name.items():
         mine = deltas.get(name)
         unbuilt = [part for part in parts if is_unbuilt(part)] if mine is not None else []
         if unbuilt:
             left = unmerged.setdefault(name, set())
-            absorbed = absorb_puts(mine, unbuilt, left, sizes.setdefault(name, {}))
+            writes = flat.setdefault(name, {})
+            absorbed = absorb_puts(mine, unbuilt, left, sizes.setdefault(name, {}), writes)
             if len(left) > MAX_UNMERGED:  # memory that grows with the updates: merged now
                 merge_dots(mine.context, unmerged.pop(name))  # type: ignore[union-attr]
             elif not left:
                 del unmerged[name]
+            if not writes:
+                del flat[name]
             if absorbed is not None:
                 added, count = absorbed
                 size += added
@@ -168,8 +173,8 @@ def fold_into(
                 parts = unbuilt[count:] + built
                 if not parts:
                     continue
-        if mine is not None and name in unmerged:  # joined pairwise below: its context first
-            merge_dots(mine.context, unmerged.pop(name))  # type: ignore[attr-defined]
+        if mine is not None:  # joined pairwise below: its context and store first
+            settle_fold({name: mine}, unmerged, sizes, flat)
         sizes.pop(name, None)  # (the join may drop writes counted there: never taken off)
         fresh = parts[0].copy() if len(parts) == 1 else join_deltas(parts)
         size += encoded_size({name: fresh})
@@ -177,7 +182,18 @@ def fold_into(
     return size
 
 
-def merge_unmerged(deltas: dict[str, Crdt], unmerged: dict[str, set[Dot]]) -> None:
-    """Merge the dots a fold left aside (`fold_into`) into its maps' contexts."""
-    for name, dots in unmerged.items():
-        merge_dots(deltas[name].context, dots)  # type: ignore[attr-defined]
+def settle_fold(
+    deltas: dict[str, Crdt],
+    unmerged: dict[str, set[Dot]],
+    sizes: dict[str, dict[Dot, int]],
+    flat: dict[str, FlatWrites],
+) -> None:
+    """Make a fold's maps in `deltas` whole: the dots it left aside (`fold_into`) merged into
+    their contexts, the writes it kept flat put in their stores; both taken out."""
+    for name, delta in deltas.items():
+        writes = flat.pop(name, None)
+        if writes:
+            materialize(delta, writes, sizes.setdefault(name, {}))
+        dots = unmerged.pop(name, None)
+        if dots:
+            merge_dots(delta.context, dots)  # type: ignore[attr-defined]

@@ -291,7 +291,7 @@ class ORMap(CausalCrdt):
         if not observed:
             return type(self)._of(MapStore(self.value_cls), CausalContext())
         observed.append(self.context.take_next(replica))
-        return removal_delta(type(self), observed)  # built when first read
+        return removal_delta(type(self), observed, key)  # built when first read
 
     def _remove_plain(self, key: Any, held: Any, replica: str) -> Self:
         """`remove` of a plain value (a register holding writes), every session-registry
@@ -320,7 +320,7 @@ class ORMap(CausalCrdt):
             counter = context.vector.get(replica, 0) + 1
             context.vector[replica] = counter
             observed.append(_new_tuple(Dot, (replica, counter)))
-        return removal_delta(type(self), observed)  # built when first read
+        return removal_delta(type(self), observed, key)  # built when first read
 
     def clear(self, *, replica: str) -> Self:
         observed: list[Dot] = []

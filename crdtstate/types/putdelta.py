@@ -30,7 +30,8 @@ class PutDelta:
     """Mixed into a subclass of each map class (`put_delta_class`), whose slots hold the put
     until `store` or `context` is first read: `_dot` (None once built), `_key`, `_write`
     and `_observed`, the dot the write replaced (one `Dot`, a tuple of them, or None). A
-    delete's `_write` is None and `_observed` holds every dot it drops. Slots, not a tuple:
+    delete's `_write` is None, `_observed` holds every dot it drops and `_key` the key it
+    deleted (None for a delete made otherwise). Slots, not a tuple:
     one object less per update for the collector to count and trace."""
 
     __slots__ = ()
@@ -160,6 +161,8 @@ def join_puts(deltas: Any) -> Any:
 # headers); `absorb_puts` counts them
 DOT_BYTES = 20
 WRITE_BYTES = 24
+# a fold's absorbed writes not yet in its map's store: key -> (dot, write, bytes counted)
+FlatWrites = dict[Any, tuple[Dot, Any, int]]
 
 
 def absorb_puts(
@@ -167,27 +170,34 @@ def absorb_puts(
     deltas: Any,
     unmerged: set[Dot] | None = None,
     sizes: dict[Dot, int] | None = None,
+    flat: FlatWrites | None = None,
 ) -> tuple[int, int] | None:
     """Join unbuilt put and delete deltas of `target`'s map class into `target` in place (a
     buffer fold's own delta: its registers and context are its own), without building
     them: about the bytes that adds to its encoding (less when writes it held are
     overwritten), and how many were absorbed (from the first: one that drops or writes a
-    value that is not a plain register, an undeclared map's nested one, stops it). None, with
-    `target` unchanged, if one is of another class or built, or if `target`'s value was read
-    (its cache is kept).
+    value that is not a plain register, an undeclared map's nested one, stops it, and so
+    does a second write under one key in `flat`). None, with `target` unchanged, if one is of
+    another class or built, or if `target`'s value was read (its cache is kept).
 
     `unmerged`: the dots `target`'s context lacks so far, which it gains here (left to the
     caller to merge, all at once: `merge_dots`, when the fold is next read); else they are
-    merged now. `sizes`: the bytes counted for each write absorbed so far, taken off when one
-    is dropped, so a fold's size follows its keys, not its updates. A write counts its value's
-    encoded size and `WRITE_BYTES`, a dot of another replica `DOT_BYTES`.
+    merged now. `flat`: the writes absorbed so far and not yet in `target`'s store, key ->
+    (dot, write, bytes counted), which the new ones join (left to the caller to put in the
+    store: `materialize`); else they are put there now. `sizes`: the bytes counted for each
+    write in `target`'s store, taken off when one is dropped, so a fold's size follows its
+    keys, not its updates. A write counts its value's encoded size and `WRITE_BYTES`, a dot
+    of another replica `DOT_BYTES`.
 
     A buffer that nobody acknowledges folds its oldest half every `max_groups / 2` updates
     into the previous fold: joining them first, then that join into the fold, and encoding
     it to measure it cost more than the updates themselves (twice a put's cost on a map of
     1,000 keys); this is a dict operation or two per dot. The dots a put overwrote are
     scattered among other replicas' (a map written by many): merged range by range into a
-    fold's growing context they were a third of a fold on a map of 100,000 keys.
+    fold's growing context they were a third of a fold on a map of 100,000 keys. A write is
+    kept flat, one tuple, not a register, its store and their dicts: on a map of 1M keys,
+    where every put a fold absorbs is to a key new to it, those objects and the collections
+    that traced them were half of the fold's cost.
     """
     lazy = LAZY_CLASSES.get(plain_class(type(target)))
     if lazy is None or any(type(d) is not lazy or d._dot is None for d in deltas):
@@ -198,58 +208,86 @@ def absorb_puts(
     context = target.context
     seen = context.contains  # (without the unmerged dots)
     pending: set[Dot] = set() if unmerged is None else unmerged
+    writes: FlatWrites = {} if flat is None else flat
     entries, owner = store.entries, store.owner
     register = lazy.plain_cls
     to_wire = register.value_spec.to_wire
     counted: dict[Dot, int] = {} if sizes is None else sizes
     size = 0
-    for done, delta in enumerate(deltas):
-        own, write = delta._dot, delta._write
+    done = 0
+    for delta in deltas:
+        own, write, key = delta._dot, delta._write, delta._key
         dropped = dropped_by(delta)
-        # the values it drops dots of, and the one it writes to, must be registers: else (an
-        # undeclared map's nested value from a peer) it and the rest are left to the caller
+        # a local put or delete drops only dots its key held: of a write kept flat under it,
+        # or of a value in the store, which must be a register (else, an undeclared map's
+        # nested value from a peer, it and the rest are left to the caller)
+        kept = writes.get(key) if key is not None else None
+        if kept is not None and kept[0] not in dropped:
+            if write is not None:
+                break  # a second write under one key (one of ours, dropped by a peer)
+            kept = None
+        if key is None and writes:
+            break  # (a delete made without its key: which kept writes it drops is unknown)
         holders = []
+        foreign = False
+        for dot in dropped if owner else ():  # (no index while every write absorbed is flat)
+            held_key = owner.get(dot)
+            held = None if held_key is None else entries.get(held_key)
+            if held is not None:
+                if type(held) is not register:
+                    foreign = True
+                    break
+                holders.append((dot, held_key, held))
+        if write is not None and entries and not foreign:
+            held = entries.get(key)
+            foreign = held is not None and type(held) is not register
+        if foreign:
+            break
+        # the join's rule: a dot it has seen and does not hold is dropped
+        if kept is not None:
+            del writes[key]
+            size -= kept[2]
+        for dot, held_key, held in holders:
+            del owner[dot]
+            values = held.store.values
+            if values.pop(dot, None) is not None:
+                size -= counted.pop(dot, 0)
+                if not values:
+                    del entries[held_key]
         for dot in dropped:
-            key = owner.get(dot)
-            held = None if key is None else entries.get(key)
-            if held is not None and type(held) is not register:
-                return _merged(context, pending, unmerged, size), done
-            holders.append((dot, key, held))
-        if write is not None:
-            held = entries.get(delta._key)
-            if held is not None and type(held) is not register:
-                return _merged(context, pending, unmerged, size), done
-        for dot, key, held in holders:  # the join's rule: a dot it has seen and does not hold
-            if held is not None:  # (else no value, or an index entry a join left behind)
-                del owner[dot]
-                values = held.store.values
-                if values.pop(dot, None) is not None:
-                    size -= counted.pop(dot, 0)
-                    if not values:
-                        del entries[key]
             if dot[0] != own[0]:
                 size += DOT_BYTES
         pending.update(dropped)
+        done += 1
         if write is None or own in pending or seen(own):
             continue  # (a write seen and dropped stays dropped)
-        key = delta._key
-        held = entries.get(key)
-        if held is None:
-            entries[key] = register._of(DotFun({own: write}), context)
-        else:
-            held.store.values[own] = write
-        owner[own] = key
+        bytes_ = WRITE_BYTES + len(packb(to_wire(write[2]))) + len(str(key))
+        writes[key] = (own, write, bytes_)
         pending.add(own)
-        bytes_ = counted[own] = WRITE_BYTES + len(packb(to_wire(write[2]))) + len(str(key))
         size += bytes_
-    return _merged(context, pending, unmerged, size), len(deltas)
-
-
-def _merged(context: CausalContext, pending: set[Dot], unmerged: Any, size: int) -> int:
-    """`absorb_puts`' end: its new dots merged into `context` unless left to the caller."""
+    if flat is None:
+        materialize(target, writes, counted)
     if unmerged is None:
         merge_dots(context, pending)
-    return size
+    return size, done
+
+
+def materialize(target: Any, writes: FlatWrites, sizes: dict[Dot, int]) -> None:
+    """Put the writes `absorb_puts` kept flat into `target`'s store (registers sharing its
+    context), their counted bytes into `sizes`, and empty `writes`: before the fold is read
+    or joined by the map's join."""
+    store = target.store
+    entries, owner = store.entries, store.owner
+    register, context = target.plain_cls, target.context
+    for key, (dot, write, bytes_) in writes.items():
+        held = entries.get(key)
+        if held is None:
+            entries[key] = register._of(DotFun({dot: write}), context)
+        else:  # (a write of a peer's under the key, joined into the store: concurrent)
+            held.store.values[dot] = write
+        owner[dot] = key
+        sizes[dot] = bytes_
+    writes.clear()
 
 
 def merge_dots(context: CausalContext, dots: Any) -> None:
@@ -296,13 +334,14 @@ def plain_class(cls: type) -> type:
     return cls.__bases__[1] if issubclass(cls, PutDelta) else cls
 
 
-def removal_delta(cls: type, dots: list[Dot]) -> Any:
-    """A lazy delta of map class `cls` dropping `dots` (those a delete observed, and its own
-    event dot, the last: never empty, so never bottom)."""
+def removal_delta(cls: type, dots: list[Dot], key: Any = None) -> Any:
+    """A lazy delta of map class `cls` dropping `dots` (those a delete of `key` observed, and
+    its own event dot, the last: never empty, so never bottom). The key is not part of the
+    delta (its context is); a fold absorbing it looks the dots up under it."""
     delta = _new_object(LAZY_CLASSES.get(cls) or put_delta_class(cls))
     delta._savepoint = None
     delta._dot = dots[-1]
-    delta._key = None
+    delta._key = key
     delta._write = None
     delta._observed = tuple(dots)
     return delta

@@ -17,26 +17,34 @@ from crdtstate.buffer import DeltaBuffer, FoldGroup, encoded_size
 from crdtstate.joins import join_parts
 from crdtstate.types import AWSet, ORMap
 from crdtstate.types.clocks import CausalContext, Dot
-from crdtstate.types.putdelta import absorb_puts, join_puts, merge_dots
+from crdtstate.types.putdelta import (
+    FlatWrites,
+    absorb_puts,
+    dropped_by,
+    join_puts,
+    materialize,
+    merge_dots,
+)
 
 SAME = settings(max_examples=150, deadline=None, derandomize=True)
 Step = tuple[str, str, int]  # (what, key, value)
 
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["put", "put", "put", "delete", "theirs", "merge"]),
+        st.sampled_from(["put", "put", "put", "delete", "theirs", "unput", "seen", "merge"]),
         st.sampled_from("abcde"),
         st.integers(0, 9),
     ),
-    min_size=1,
+    min_size=8,
     max_size=40,
 )
 
 
 def history(plan: list[Step]) -> tuple[ORMap, list[ORMap]]:
     """Replica a's state after `plan`, and the unbuilt deltas of its own puts and deletes;
-    b writes too, and a merges b's state now and then (so a's next put on a key b wrote
-    concurrently observes two dots)."""
+    b writes and deletes too, has seen a's state now and then, and a merges b's now and then
+    (so a's next put on a key b wrote concurrently observes two dots, and on a key where b
+    overwrote or deleted a's write, none of a's)."""
     a, b = ORMap(), ORMap()
     deltas: list[ORMap] = []
     for what, key, value in plan:
@@ -44,11 +52,24 @@ def history(plan: list[Step]) -> tuple[ORMap, list[ORMap]]:
             deltas.append(a.put(key, value, replica="a"))
         elif what == "delete":
             deltas.append(a.remove(key, replica="a"))
-        elif what == "theirs":
-            b.put(key, -value, replica="b")
         else:
-            a.merge(b.copy())
+            theirs(a, b, what, key, value)
     return a, [d for d in deltas if getattr(d, "_dot", None) is not None]
+
+
+def theirs(a: ORMap, b: ORMap, what: str, key: str, value: int) -> ORMap | None:
+    """b's step of a plan; the state a merged, for "merge"."""
+    if what == "theirs":
+        b.put(key, -value, replica="b")
+    elif what == "unput":
+        b.remove(key, replica="b")
+    elif what == "seen":
+        b.merge(a.copy())
+    else:
+        merged = b.copy()
+        a.merge(merged)
+        return merged
+    return None
 
 
 def general_join(deltas: list[ORMap]) -> ORMap:
@@ -72,30 +93,53 @@ def test_join_puts_equals_the_general_join(plan: list[Step]) -> None:
 
 
 @SAME
-@given(plan=steps, cut=st.integers(1, 40), again=st.integers(0, 40), defer=st.booleans())
+@given(
+    plan=steps,
+    cut=st.integers(1, 40),
+    again=st.integers(0, 40),
+    defer=st.booleans(),
+    keep_flat=st.booleans(),
+)
 def test_absorbing_puts_into_a_fold_equals_the_general_join(
-    plan: list[Step], cut: int, again: int, defer: bool
+    plan: list[Step], cut: int, again: int, defer: bool, keep_flat: bool
 ) -> None:
-    """Absorbed in two batches; `defer`: the context's new dots left to merge at the end (a
-    buffer's fold merges them when it is next read)."""
+    """Absorbed in two batches; `defer`: the context's new dots left to merge at the end, and
+    `keep_flat`: the writes left out of the store until then (a buffer's fold puts both in
+    when it is next read). Kept flat, a second write under one key stops the absorbing: the
+    rest go to the map's join."""
     _, deltas = history(plan)
-    cut = min(cut, len(deltas))
-    if cut == 0 or cut == len(deltas):
+    if len(deltas) < 2:
         return
+    cut = 1 + cut % (len(deltas) - 1)  # (a cut past the end ran nine examples in ten empty)
     head, rest = deltas[:cut], deltas[cut:]
     fold = join_puts(head) if len(head) > 1 else general_join(head)
     before = encoded_size({"m": fold})
     unmerged: set[Dot] | None = set() if defer else None
+    flat: FlatWrites | None = {} if keep_flat else None
     first, second = rest[:again], rest[again:]
-    added = 0
+    added, stopped = 0, False
     for batch in (first, second):
-        if batch:
-            absorbed = absorb_puts(fold, batch, unmerged)
-            assert absorbed is not None and absorbed[1] == len(batch)
+        if batch and not stopped:
+            absorbed = absorb_puts(fold, batch, unmerged, None, flat)
+            assert absorbed is not None
             added += absorbed[0]
-    assert all(d._dot is not None for d in rest)
+            if absorbed[1] < len(batch):  # only at a second write under a key kept flat
+                at = batch[absorbed[1]]
+                assert flat is not None and at._write is not None
+                kept = flat.get(at._key)
+                assert kept is not None and kept[0] not in dropped_by(at)
+                stopped = True
+            else:
+                assert all(d._dot is not None for d in batch)
     if unmerged is not None:
         merge_dots(fold.context, unmerged)
+    if flat is not None:
+        materialize(fold, flat, {})
+        assert not flat
+    if stopped:  # the map's join takes the delta it stopped at, and the rest
+        fold = general_join([fold, *rest])
+        assert fold == general_join(deltas)
+        return
     assert fold == general_join(deltas)
     # the count follows the fold's real encoding (overwritten writes taken off), within the
     # per-delta headers and the other replica's context ranges it estimates
@@ -143,11 +187,7 @@ def test_a_buffer_folding_unbuilt_puts_brings_a_peer_at_any_point_up_to_date(
             delta = a.put(key, value, replica="a") if what == "put" else a.remove(key, replica="a")
             given_deltas.append(delta)
             buffer.append("a", {"m": delta}, deferred=True)
-        elif what == "theirs":
-            b.put(key, -value, replica="b")
-        else:
-            merged = b.copy()
-            a.merge(merged)
+        elif (merged := theirs(a, b, what, key, value)) is not None:
             given_deltas.append(merged)
             buffer.append("b", {"m": merged})
     assert len(buffer) <= max_groups and buffer.can_serve(0)
@@ -233,6 +273,32 @@ def test_puts_touching_a_nested_value_are_left_to_the_maps_join() -> None:
     given = [a.put("k", 1, replica="a"), a.remove("c", replica="a"), a.put("k", 2, replica="a")]
     given += [a.put(f"x{i}", i, replica="a") for i in range(8)]
     for delta in given:
+        buffer.append_local("a", "m", delta)
+    assert buffer.folds >= 2
+    assert buffer.collect(0)["m"] == a
+
+
+def test_a_second_write_under_a_key_kept_flat_is_left_to_the_maps_join() -> None:
+    """a's write of k, kept flat by a fold, is deleted by b, who had seen it; a's next put of
+    k then observes none of a's dots, and the fold would hold two writes under k: absorbing
+    stops there, and the map's join takes that put and the rest."""
+    a, b = ORMap(), ORMap()
+    head = [a.put("x", 0, replica="a"), a.put("y", 0, replica="a")]
+    first = a.put("k", 1, replica="a")
+    b.merge(a.copy())
+    b.remove("k", replica="b")
+    peer = b.copy()
+    a.merge(peer)
+    rest = [a.put("k", 2, replica="a"), a.put("z", 3, replica="a")]
+    fold, flat = join_puts(head), {}
+    absorbed = absorb_puts(fold, [first, *rest], None, None, flat)
+    assert absorbed is not None and absorbed[1] == 1
+    assert [kept[0] for kept in flat.values()] == [first._dot]
+    buffer = DeltaBuffer(max_groups=4)
+    for delta in [*head, first]:
+        buffer.append_local("a", "m", delta)
+    buffer.append("b", {"m": peer})
+    for delta in [*rest, *(a.put(f"w{i}", i, replica="a") for i in range(6))]:
         buffer.append_local("a", "m", delta)
     assert buffer.folds >= 2
     assert buffer.collect(0)["m"] == a

@@ -9,12 +9,14 @@ subscriber task holding its Change), at each size, for crdtstate's replicated co
 `LockedContainer` holding the plain dict and set, and a pycrdt `Map` (pycrdt has no set:
 a map of element -> True; its `get` is `Map.to_py()`, its subscriber an `observe` callback).
 `notify` is change - put: what a subscriber adds to an update. Each cell (implementation x
-size) runs in a fresh process (`scale_worker.py`); each op kind is timed for `--budget`
+size) runs in a fresh process (`scale_worker.py`); every cell of a run is built first, then
+they are timed back to back, smallest size first (`scale_cells.py`), so the sizes compared
+see the machine at the same minute; each op kind is timed for `--budget`
 seconds after a warm-up, at least `--min-ops` times, and the figure is the mean (so costs paid
 once every k ops count). An op predicted (from the previous size, linearly) to take longer
 than `--max-op` seconds is skipped and its estimate printed. Also prints the resident memory
-each structure added per key. `--repeats N` runs every cell N times, the sizes in turn, and
-keeps each op's median cost, printing every run's (one run per size is a draw on a shared VM).
+each structure added per key. `--repeats N` runs every cell N times and keeps each op's
+median cost, printing every run's (one run per size is a draw on a shared VM).
 
     python -m simulations.bench_scale [--sizes 1000,10000,100000,1000000] [--budget 1.5]
                                       [--repeats 3] [--quick] [--plot scale.png] [--json f]
@@ -24,20 +26,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from .output import Column, Table
+from .scale_cells import Cell, HeldCell
 from .scale_worker import IMPLS, OPS
 from .targets import announce, bench_parser, finish, progress
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 IMPL_ORDER = ("crdtstate", "locked", "pycrdt")
 LABELS = {"crdtstate": "crdtstate", "locked": "LockedContainer", "pycrdt": "pycrdt"}
@@ -51,17 +49,6 @@ COST_PER_KEY_US = {
     "pycrdt": {"build": 50, "put": 0.0, "add": 0.0, "get": 17.0, "change": 0.0},
 }
 PROCESS_START_S = 1.5
-
-
-@dataclass
-class Cell:
-    impl: str
-    size: int
-    build: dict[str, float] = field(default_factory=dict)
-    mean_us: dict[str, float] = field(default_factory=dict)
-    samples: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, float] = field(default_factory=dict)  # op -> estimated us
-    error: str | None = None
 
 
 def estimate_seconds(sizes: list[int], impls: list[str], args: argparse.Namespace) -> float:
@@ -78,37 +65,32 @@ def estimate_seconds(sizes: list[int], impls: list[str], args: argparse.Namespac
     return total
 
 
-def run_cell(impl: str, size: int, ops: list[str], args: argparse.Namespace) -> Cell:
-    cell = Cell(impl, size)
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path}
-    command = [
-        sys.executable, "-m", "simulations.scale_worker", "--impl", impl, "--size", str(size),
-        "--ops", ",".join(ops), "--budget", str(args.budget), "--min-ops", str(args.min_ops),
-    ]  # fmt: skip
-    with (
-        tempfile.TemporaryFile("w+") as stderr,  # a file: a chatty worker cannot block on it
-        subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=ROOT
-        ) as process,
-    ):
-        assert process.stdout is not None
-        for line in process.stdout:
-            fields = json.loads(line)
-            step = fields.pop("step")
-            if step == "build":
-                cell.build = fields
-            else:
-                cell.mean_us[step] = fields["mean_us"]
-                cell.samples[step] = fields["n"]
-            progress(f"{LABELS[impl]} at {size:,} keys: {step} done")
-        process.wait()
-        stderr.seek(0)
-        error = stderr.read()
-    if process.returncode:
-        lines = error.strip().splitlines() or [f"exit {process.returncode}"]
-        cell.error = lines[-1]
-    return cell
+def run_round(sizes: list[int], impls: list[str], args: argparse.Namespace, of: str) -> list[Cell]:
+    """One run of every cell: each built in turn (alone on the machine), then the ops of
+    each timed, smallest size first, back to back (`scale_cells`); an op predicted too slow
+    from the smaller sizes' results is skipped."""
+
+    def step_done(cell: Cell, step: str) -> None:
+        progress(f"{LABELS[cell.impl]} at {cell.size:,} keys{of}: {step} done")
+
+    held = [HeldCell(impl, size, args, step_done) for size in sizes for impl in impls]
+    cells: dict[tuple[str, int], Cell] = {}
+    try:
+        for worker in held:
+            progress(f"{LABELS[worker.cell.impl]} at {worker.cell.size:,} keys{of}: building")
+            worker.build()
+        for worker in held:
+            impl, size = worker.cell.impl, worker.cell.size
+            planned = ops_to_run(impl, size, cells, args)
+            cell = worker.run([op for op in args.ops if op not in planned.skipped])
+            cell.skipped = planned.skipped
+            cells[(impl, size)] = cell
+            if cell.error:
+                print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    finally:
+        for worker in held:
+            worker.close()
+    return list(cells.values())
 
 
 def median_cell(runs: list[Cell]) -> Cell:
@@ -352,20 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     runs: dict[tuple[str, int], list[Cell]] = {}
-    for repeat in range(args.repeats):  # every size in turn, then again: phases hit all alike
-        cells: dict[tuple[str, int], Cell] = {}
-        for size in sizes:
-            for impl in impls:
-                planned = ops_to_run(impl, size, cells, args)
-                ops = [op for op in args.ops if op not in planned.skipped]
-                of = f" (run {repeat + 1} of {args.repeats})" if args.repeats > 1 else ""
-                progress(f"{LABELS[impl]} at {size:,} keys{of}: building, then {', '.join(ops)}")
-                cell = run_cell(impl, size, ops, args)
-                cell.skipped = planned.skipped
-                cells[(impl, size)] = cell
-                runs.setdefault((impl, size), []).append(cell)
-                if cell.error:
-                    print(f"{LABELS[impl]} at {size:,} failed: {cell.error}", file=sys.stderr)
+    for repeat in range(args.repeats):  # every size built, then timed back to back; again
+        of = f" (run {repeat + 1} of {args.repeats})" if args.repeats > 1 else ""
+        for cell in run_round(sizes, impls, args, of):
+            runs.setdefault((cell.impl, cell.size), []).append(cell)
     cells = {key: median_cell(cell_runs) for key, cell_runs in runs.items()}
     print()
     print(table(cells, sizes, impls, args.ops))

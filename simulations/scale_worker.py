@@ -12,6 +12,9 @@ containers of an in-memory replica), `locked` (`LockedContainer` holding the pla
 `Session` and the plain set), `pycrdt` (a `Map` per structure, one transaction per update).
 
     python -m simulations.scale_worker --impl crdtstate --size 10000 --ops put,add,get,change
+
+`--hold`: after the build, wait for a line on stdin naming the ops to run (comma-separated),
+so the parent can build every size first and then time them back to back.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import gc
 import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -300,6 +304,9 @@ def _b(args: argparse.Namespace) -> tuple[float, int]:
 async def run_ops(
     args: argparse.Namespace, ops: dict[str, Op], change: Callable[[], Awaitable[list[float]]]
 ) -> None:
+    if args.hold:  # built: the parent says when, and which ops (`scale_cells.HeldCell`)
+        args.ops = [op for op in sys.stdin.readline().strip().split(",") if op]
+        gc.collect()
     for name in args.ops:
         times = await change() if name == "change" else await measure(ops[name], *_b(args))
         emit(
@@ -320,6 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ops", type=lambda s: [o for o in s.split(",") if o], default=OPS)
     parser.add_argument("--budget", type=float, default=1.5, help="seconds of ops per op kind")
     parser.add_argument("--min-ops", type=int, default=3)
+    parser.add_argument(
+        "--hold", action="store_true", help="after the build, read the ops to run from stdin"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.ops) - set(OPS)
     if unknown:

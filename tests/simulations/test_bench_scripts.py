@@ -398,3 +398,34 @@ def test_scale_repeats_keep_each_ops_median_and_show_every_run() -> None:
         {("crdtstate", 1_000): runs, ("crdtstate", 1_000_000): large}, [1_000, 1_000_000], ["put"]
     )
     assert "10.0 -> 15.0 (1.5x), 30.0 -> 90.0 (3.0x), 20.0 -> 20.0 (1.0x)" in text
+
+
+def test_a_scale_round_builds_every_cell_before_timing_any() -> None:
+    """`run_round`: each cell's worker builds and waits; only then are the cells timed, in
+    size order, each running just the ops the parent names (those not predicted too slow)."""
+    steps: list[tuple[int, str]] = []
+    args = argparse.Namespace(budget=0.02, min_ops=1, max_op=60.0, ops=["put", "get"])
+    original = bench_scale.progress
+    try:
+        bench_scale.progress = lambda text: steps.append(  # type: ignore[assignment]
+            (int(text.split(" at ")[1].split(" keys")[0].replace(",", "")), text.split(": ")[-1])
+        )
+        cells = bench_scale.run_round([50, 200], ["crdtstate"], args, "")
+    finally:
+        bench_scale.progress = original  # type: ignore[assignment]
+    assert [c.size for c in cells] == [50, 200] and not any(c.error for c in cells)
+    assert all(set(c.mean_us) == {"put", "get"} and c.build for c in cells)
+    names = [name for _, name in steps]
+    assert names.index("build done", names.index("build done") + 1) < names.index("put done")
+    assert [size for size, name in steps if name.endswith("done")] == [50, 200, 50, 50, 200, 200]
+
+
+def test_a_held_cell_whose_worker_fails_reports_its_error() -> None:
+    args = argparse.Namespace(budget=0.02, min_ops=1)
+    worker = bench_scale.HeldCell("no-such-impl", 50, args, lambda cell, step: None)
+    try:
+        cell = worker.build()
+        cell = worker.run(["put"])
+    finally:
+        worker.close()
+    assert "invalid choice" in (cell.error or "") and not cell.mean_us and not cell.build

@@ -32,10 +32,9 @@ from collections import deque
 from collections.abc import Container
 
 from .gcpause import gc_paused
-from .joins import SegmentJoins, deltas_by_name, encoded_size, fold_into, settle_fold
+from .joins import FoldLedger, SegmentJoins, deltas_by_name, encoded_size, fold_into
 from .types import Crdt
-from .types.clocks import Dot
-from .types.putdelta import FlatWrites, is_unbuilt
+from .types.putdelta import is_unbuilt
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_GROUPS = 1024
@@ -92,11 +91,10 @@ class DeltaGroup:
 
 class FoldGroup(DeltaGroup):
     """A fold (`DeltaBuffer._fold`). Its maps may lack the dots and the writes of the puts
-    it absorbed since it was last read (`unmerged` and `flat`, per object): `deltas` puts
-    them in first, in one pass per object, so a fold read once in a while pays for them
-    once."""
+    it absorbed since it was last read (kept in its `ledger`): `deltas` puts them in first,
+    in one pass per object, so a fold read once in a while pays for them once."""
 
-    __slots__ = ("flat", "sizes", "unmerged")
+    __slots__ = ("ledger",)
 
     def __init__(
         self,
@@ -105,21 +103,16 @@ class FoldGroup(DeltaGroup):
         deltas: dict[str, Crdt],
         size: int,
         first: int,
-        unmerged: dict[str, set[Dot]],
-        sizes: dict[str, dict[Dot, int]],  # per object, the bytes of absorbed writes
-        flat: dict[str, FlatWrites],
+        ledger: FoldLedger,
     ) -> None:
         super().__init__(sequence, origin, deltas, size, first)
-        self.unmerged = unmerged
-        self.sizes = sizes
-        self.flat = flat
+        self.ledger = ledger
 
     @property
     def deltas(self) -> dict[str, Crdt]:
         deltas = self._deltas
         assert deltas is not None
-        if self.unmerged or self.flat:
-            settle_fold(deltas, self.unmerged, self.sizes, self.flat)
+        self.ledger.settle(deltas)
         return deltas
 
 
@@ -333,22 +326,20 @@ class DeltaBuffer:
                 self._bytes -= group.size
         before = folded[0] if folded[0].folded else None
         by_name = deltas_by_name([group.deltas for group in (folded[1:] if before else folded)])
-        unmerged: dict[str, set[Dot]] = {}
-        sizes: dict[str, dict[Dot, int]] = {}
-        flat: dict[str, FlatWrites] = {}
         if before is None:
             deltas: dict[str, Crdt] = {}
+            ledger = FoldLedger()
             size = 0
         else:  # the previous fold's deltas are its own: joined into in place
             assert before.size is not None and isinstance(before, FoldGroup)
-            deltas = dict(before._deltas)  # type: ignore[arg-type]  # (its dots left unmerged)
-            unmerged, sizes, flat = before.unmerged, before.sizes, before.flat
+            deltas = dict(before._deltas)  # type: ignore[arg-type]  # (not settled: `ledger`)
+            ledger = before.ledger
             size = before.size
-        size += fold_into(deltas, unmerged, sizes, flat, by_name)
+        size += fold_into(deltas, ledger, by_name)
         origins = {group.origin for group in folded}
         origin = origins.pop() if len(origins) == 1 else MIXED_ORIGIN
         first = folded[0].first or folded[0].sequence
-        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first, unmerged, sizes, flat)
+        fold = FoldGroup(folded[-1].sequence, origin, deltas, size, first, ledger)
         self._groups.appendleft(fold)
         self._bytes += fold.size
         self.folds += 1

@@ -135,22 +135,41 @@ def join_owned(deltas: list[Crdt], *, owned: bool) -> Crdt:
     return joined
 
 
-def fold_into(
-    deltas: dict[str, Crdt],
-    unmerged: dict[str, set[Dot]],
-    sizes: dict[str, dict[Dot, int]],
-    flat: dict[str, FlatWrites],
-    by_name: dict[str, list[Crdt]],
-) -> int:
+class FoldLedger:
+    """What a buffer fold keeps beside its deltas, per object: the dots it absorbed and left
+    aside for its maps' contexts (`unmerged`), the writes it kept flat for their stores
+    (`flat`), and the bytes counted for each write in their stores (`sizes`, taken off when
+    one is overwritten)."""
+
+    __slots__ = ("flat", "sizes", "unmerged")
+
+    def __init__(self) -> None:
+        self.unmerged: dict[str, set[Dot]] = {}
+        self.flat: dict[str, FlatWrites] = {}
+        self.sizes: dict[str, dict[Dot, int]] = {}
+
+    def settle(self, deltas: dict[str, Crdt]) -> None:
+        """Make the fold's maps in `deltas` whole: the dots left aside merged into their
+        contexts, the writes kept flat put in their stores; both taken out."""
+        for name, delta in deltas.items():
+            writes = self.flat.pop(name, None)
+            if writes:
+                materialize(delta, writes, self.sizes.setdefault(name, {}))
+            dots = self.unmerged.pop(name, None)
+            if dots:
+                merge_dots(delta.context, dots)  # type: ignore[attr-defined]
+
+
+def fold_into(deltas: dict[str, Crdt], ledger: FoldLedger, by_name: dict[str, list[Crdt]]) -> int:
     """Join the deltas `by_name` into a fold's own `deltas` (a previous fold's, or empty),
     in place; about the bytes that adds (`encoded_size`, or `absorb_puts`' count).
 
-    Unbuilt map puts and deletes are absorbed without being built, their dots left in
-    `unmerged` and their writes in `flat` (the fold merges and stores them when read:
-    `settle_fold`), the bytes of those in the store kept in `sizes` (taken off when
-    overwritten); the rest (a peer's groups, other types, and the puts a push already read)
-    are joined, into an object of the fold's own, then into the fold's, which is joined into
-    in place (no delta given is ever changed)."""
+    Unbuilt map puts and deletes are absorbed without being built, their dots and writes
+    kept in the `ledger` (the fold puts them in its maps when read: `FoldLedger.settle`);
+    the rest (a peer's groups, other types, and the puts a push already read) are joined,
+    into an object of the fold's own, then into the fold's, which is joined into in place
+    (no delta given is ever changed)."""
+    unmerged, sizes, flat = ledger.unmerged, ledger.sizes, ledger.flat
     size = 0
     for name, parts in by_name.items():
         mine = deltas.get(name)
@@ -174,26 +193,9 @@ def fold_into(
                 if not parts:
                     continue
         if mine is not None:  # joined pairwise below: its context and store first
-            settle_fold({name: mine}, unmerged, sizes, flat)
+            ledger.settle({name: mine})
         sizes.pop(name, None)  # (the join may drop writes counted there: never taken off)
         fresh = parts[0].copy() if len(parts) == 1 else join_deltas(parts)
         size += encoded_size({name: fresh})
         deltas[name] = fresh if mine is None else join_owned([mine, fresh], owned=True)
     return size
-
-
-def settle_fold(
-    deltas: dict[str, Crdt],
-    unmerged: dict[str, set[Dot]],
-    sizes: dict[str, dict[Dot, int]],
-    flat: dict[str, FlatWrites],
-) -> None:
-    """Make a fold's maps in `deltas` whole: the dots it left aside (`fold_into`) merged into
-    their contexts, the writes it kept flat put in their stores; both taken out."""
-    for name, delta in deltas.items():
-        writes = flat.pop(name, None)
-        if writes:
-            materialize(delta, writes, sizes.setdefault(name, {}))
-        dots = unmerged.pop(name, None)
-        if dots:
-            merge_dots(delta.context, dots)  # type: ignore[attr-defined]

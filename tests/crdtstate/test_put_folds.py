@@ -241,7 +241,7 @@ def test_a_fold_merges_the_dots_it_left_aside_before_they_grow_with_the_updates(
         buffer.append("a", {"m": m.put(f"k{i % 20}", i, replica="a")}, deferred=True)
     fold = buffer.groups_after(0)[0]
     assert isinstance(fold, FoldGroup) and buffer.folds > 100
-    assert all(len(dots) <= 50 for dots in fold.unmerged.values())
+    assert all(len(dots) <= 50 for dots in fold.ledger.unmerged.values())
     assert buffer.collect(0)["m"] == m
 
 

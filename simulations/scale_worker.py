@@ -306,7 +306,6 @@ async def run_ops(
 ) -> None:
     if args.hold:  # built: the parent says when, and which ops (`scale_cells.HeldCell`)
         args.ops = [op for op in sys.stdin.readline().strip().split(",") if op]
-        gc.collect()
     for name in args.ops:
         times = await change() if name == "change" else await measure(ops[name], *_b(args))
         emit(
